@@ -1,0 +1,41 @@
+# hopwire — make targets. `make test` is what CI runs.
+GO        ?= go
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+COUNT     ?= 1
+
+.PHONY: all build test bench bench-smoke fuzz lint tidy
+
+all: build test
+
+build:
+	$(GO) build ./...
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race ./...
+
+# The benchmark suite: every in-package benchmark, quick by default.
+# Longer runs: make bench BENCHTIME=3s COUNT=6 (feed the output to benchstat).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./...
+
+# One short run of every benchmark, so none rots.
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime 100x ./...
+
+# A short smoke of every fuzz target.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+lint:
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo 'gofmt: files above need formatting' && exit 1)
+	$(GO) vet ./...
+
+tidy:
+	$(GO) mod tidy

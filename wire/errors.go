@@ -1,0 +1,54 @@
+package wire
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors. Decode errors wrap one of these in a *DecodeError, so
+// callers can test with errors.Is and still report where the input went wrong.
+var (
+	ErrTruncated       = errors.New("wire: truncated")
+	ErrEmptyAddress    = errors.New("wire: empty address value")
+	ErrAddressTooLong  = errors.New("wire: address value longer than 255 bytes")
+	ErrRouteTooLong    = errors.New("wire: route longer than 255 addresses")
+	ErrFrameTooLarge   = errors.New("wire: frame too large")
+	ErrEmptyRoute      = errors.New("wire: empty onward route")
+	ErrBadAddressText  = errors.New("wire: malformed address text")
+	ErrBadVersion      = errors.New("wire: unsupported protocol version")
+	ErrNoHeadroom      = errors.New("wire: header does not fit the buffer")
+	ErrBadAddressType  = errors.New("wire: address type out of range")
+	ErrMessageReleased = errors.New("wire: message already released")
+)
+
+// DecodeError says what was wrong with an encoded message and where.
+type DecodeError struct {
+	Offset int    // byte offset into the message (after any frame prefix)
+	Field  string // what was being read, e.g. "onward[2].len"
+	Err    error  // one of the sentinels above
+}
+
+func (e *DecodeError) Error() string {
+	return e.Err.Error() + " at byte " + strconv.Itoa(e.Offset) + " (" + e.Field + ")"
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// AddressError reports an address or route that cannot be encoded or parsed.
+type AddressError struct {
+	Input string // the offending text or value, truncated to 64 bytes
+	Err   error
+}
+
+func (e *AddressError) Error() string {
+	return e.Err.Error() + ": " + strconv.Quote(e.Input)
+}
+
+func (e *AddressError) Unwrap() error { return e.Err }
+
+func addrErr(in string, err error) error {
+	if len(in) > 64 {
+		in = in[:64] + "..."
+	}
+	return &AddressError{Input: in, Err: err}
+}

@@ -1,0 +1,65 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// FuzzDecode feeds arbitrary bytes to the decoder. Whatever it accepts must
+// round-trip through Build to the same bytes and survive every in-place
+// operation; whatever it refuses must be a *DecodeError. Seeds are real
+// encodings.
+func FuzzDecode(f *testing.F) {
+	p := NewPool(MinFrame * 64)
+	for _, s := range []struct{ on, ret, payload string }{
+		{"echoer", "h3=>h2=>h1=>app", "hello"},
+		{"h1=>1#127.0.0.1:4000=>echoer", "app", ""},
+		{"2#[::1]:9", "0#0123456789abcdef0123456789abcdef", "\x00\x01"},
+	} {
+		var ret Route
+		if s.ret != "" {
+			ret = MustParseRoute(s.ret)
+		}
+		m, err := p.Build(MustParseRoute(s.on), ret, []byte(s.payload))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(bytes.Clone(m.Bytes()))
+		m.Release()
+	}
+	f.Add([]byte{})
+	f.Add([]byte{255, 255})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := p.Decode(b)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %v is not a *DecodeError", err)
+			}
+			return
+		}
+		defer m.Release()
+		on, ret := m.Onward(), m.Return()
+		if len(on) > 0 {
+			again, err := p.Build(on, ret, m.Payload())
+			if err != nil {
+				t.Fatalf("decoded routes do not build: %v", err)
+			}
+			if !bytes.Equal(again.Bytes(), b[:m.Len()]) {
+				t.Fatalf("round trip differs:\n got %x\nwant %x", again.Bytes(), b)
+			}
+			again.Release()
+		}
+		// The in-place operations must keep the message well formed.
+		_ = m.Hop()
+		_ = m.PrependReturn(MustParseAddress("0#0123456789abcdef0123456789abcdef"))
+		_ = m.Turn(MustParseAddress("self"))
+		_ = m.Step()
+		if d, err := p.Decode(m.Bytes()); err != nil {
+			t.Fatalf("header no longer decodes after operations: %v", err)
+		} else {
+			d.Release()
+		}
+	})
+}

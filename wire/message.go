@@ -1,0 +1,303 @@
+package wire
+
+// Message layout
+//
+// A message is a header followed by its payload:
+//
+//	onwardCount u8 | returnCount u8 | return addresses | onward addresses | payload
+//	address:     type u8 | len u8 (1..255) | value [len]byte
+//
+// The return route is stored farthest-first and the onward route next-first,
+// so the header reads as the whole path in travel order with a cursor
+// between where the message has been and where it is going — the IPv4
+// source-route option's pointer, in effect. Moving the next onward address
+// to the front of the return route (a hop) is then a cursor move: no byte of
+// the header or payload changes place.
+//
+// Operations that change the header's size move only the bytes in front of
+// the cursor (counts and return route) into the headroom kept before the
+// header, so the onward route and the payload stay where they are.
+
+// Headroom is the room kept in front of a header so that header growth
+// (a transport prepending its connection address, a reply) does not move
+// the payload. Growth past it moves the message once into a larger buffer.
+const Headroom = 256
+
+// minStart keeps room for a frame length prefix in front of any header.
+const minStart = FramePrefixLen
+
+const hdrCounts = 2 // onwardCount, returnCount
+
+// Meta is node-local information about a message. It never goes on the wire.
+type Meta struct {
+	// Flow is 0 for a message that originated on this node; otherwise it
+	// names the listener or connection it arrived through, and access
+	// control decides which workers it may reach.
+	Flow uint64
+}
+
+// Message is a pooled, encoded message: backing buffer, header offsets and
+// node-local metadata. Its header is rewritten in place; its payload is
+// never moved by a route operation that fits the headroom.
+//
+// A Message has one owner at a time. Whoever holds it either hands it on
+// (to a mailbox, a transport) or calls Release; after either it must not
+// be touched. Slices returned by its methods are valid until the next
+// header operation or Release.
+type Message struct {
+	buf   []byte
+	start int // first header byte
+	cur   int // cursor: first onward address; return addresses are [start+2, cur)
+	body  int // first payload byte
+	end   int // one past the last payload byte
+	pool  *Pool
+	class int8
+	freed bool
+
+	Meta Meta
+}
+
+// OnwardLen returns the number of addresses in the onward route.
+func (m *Message) OnwardLen() int { return int(m.buf[m.start]) }
+
+// ReturnLen returns the number of addresses in the return route.
+func (m *Message) ReturnLen() int { return int(m.buf[m.start+1]) }
+
+// Next returns the first onward address as its type and value bytes, and
+// false if the onward route is empty. The value aliases the message: it is
+// valid until the next header operation. It does not allocate.
+func (m *Message) Next() (Type, []byte, bool) {
+	if m.buf[m.start] == 0 {
+		return 0, nil, false
+	}
+	n := int(m.buf[m.cur+1])
+	return Type(m.buf[m.cur]), m.buf[m.cur+2 : m.cur+2+n], true
+}
+
+// NextAddress returns the first onward address as an Address (its value is
+// copied into a string), or the zero Address if the route is empty.
+func (m *Message) NextAddress() Address {
+	t, v, ok := m.Next()
+	if !ok {
+		return Address{}
+	}
+	return Address{typ: t, val: string(v)}
+}
+
+// Onward decodes the onward route. It allocates; routing uses Next.
+func (m *Message) Onward() Route {
+	r := make(Route, 0, m.OnwardLen())
+	for i := m.cur; i < m.body; i += 2 + int(m.buf[i+1]) {
+		r = append(r, Address{typ: Type(m.buf[i]), val: string(m.buf[i+2 : i+2+int(m.buf[i+1])])})
+	}
+	return r
+}
+
+// Return decodes the return route, next address first. It allocates.
+func (m *Message) Return() Route {
+	r := make(Route, 0, m.ReturnLen())
+	for i := m.start + hdrCounts; i < m.cur; i += 2 + int(m.buf[i+1]) {
+		r = append(r, Address{typ: Type(m.buf[i]), val: string(m.buf[i+2 : i+2+int(m.buf[i+1])])})
+	}
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return r
+}
+
+// Payload returns the payload. It may be modified in place; it is valid
+// until the message is handed on or released.
+func (m *Message) Payload() []byte { return m.buf[m.body:m.end:m.end] }
+
+// Bytes returns the encoded message, header and payload, valid until the
+// next header operation or Release.
+func (m *Message) Bytes() []byte { return m.buf[m.start:m.end:m.end] }
+
+// Len returns the encoded size of the message.
+func (m *Message) Len() int { return m.end - m.start }
+
+// Hop moves the first onward address to the front of the return route: the
+// step a hop worker takes. It moves no bytes and does not allocate.
+func (m *Message) Hop() error {
+	on, rt := m.buf[m.start], m.buf[m.start+1]
+	if on == 0 {
+		return ErrEmptyRoute
+	}
+	if rt == MaxRouteLen {
+		return ErrRouteTooLong
+	}
+	m.cur += 2 + int(m.buf[m.cur+1])
+	m.buf[m.start], m.buf[m.start+1] = on-1, rt+1
+	return nil
+}
+
+// Step removes the first onward address, as a transport does when it takes
+// a message off a node. It moves only the bytes in front of the cursor.
+func (m *Message) Step() error {
+	on := m.buf[m.start]
+	if on == 0 {
+		return ErrEmptyRoute
+	}
+	m.shiftFront(2 + int(m.buf[m.cur+1]))
+	m.buf[m.start] = on - 1
+	return nil
+}
+
+// PrependReturn puts a at the front of the return route, as a receiving
+// transport does with its connection's address so replies come back over
+// the same connection.
+func (m *Message) PrependReturn(a Address) error {
+	if err := checkAddr(a); err != nil {
+		return err
+	}
+	rt := m.buf[m.start+1]
+	if rt == MaxRouteLen {
+		return ErrRouteTooLong
+	}
+	k := a.encodedLen()
+	if err := m.reserve(k); err != nil {
+		return err
+	}
+	cur := m.cur
+	m.shiftFront(-k)
+	a.put(m.buf[m.cur:])
+	m.cur = cur
+	m.buf[m.start+1] = rt + 1
+	return nil
+}
+
+// Redirect replaces the first onward address with route r, as a forwarder
+// does; the return route is left as it is.
+func (m *Message) Redirect(r Route) error {
+	on := int(m.buf[m.start])
+	if on == 0 {
+		return ErrEmptyRoute
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if on-1+len(r) > MaxRouteLen {
+		return ErrRouteTooLong
+	}
+	s, k := 2+int(m.buf[m.cur+1]), r.encodedLen()
+	if err := m.reserve(k - s); err != nil {
+		return err
+	}
+	m.shiftFront(s - k)
+	i := m.cur
+	for _, a := range r {
+		i += a.put(m.buf[i:])
+	}
+	m.buf[m.start] = byte(on - 1 + len(r))
+	return nil
+}
+
+// Turn makes the message a reply to its sender: the return route becomes
+// the onward route and the return route becomes [self]. The payload stays
+// where it is.
+func (m *Message) Turn(self Address) error {
+	if err := checkAddr(self); err != nil {
+		return err
+	}
+	rt := m.buf[m.start+1]
+	if rt == 0 {
+		return ErrEmptyRoute
+	}
+	lo, hi := m.start+hdrCounts, m.cur
+	newStart := m.body - (hi - lo) - self.encodedLen() - hdrCounts
+	if err := m.reserve(m.start - newStart); err != nil {
+		return err
+	}
+	lo, hi = m.start+hdrCounts, m.cur // reserve may have moved the message
+	newStart = m.body - (hi - lo) - self.encodedLen() - hdrCounts
+	reverseAddrs(m.buf[lo:hi])
+	m.cur = m.body - (hi - lo)
+	copy(m.buf[m.cur:], m.buf[lo:hi])
+	m.start = newStart
+	self.put(m.buf[m.start+hdrCounts:])
+	m.buf[m.start], m.buf[m.start+1] = rt, 1
+	return nil
+}
+
+// SetPayload replaces the payload with a copy of p, keeping the header.
+func (m *Message) SetPayload(p []byte) error {
+	if m.body-m.start+len(p) > m.pool.maxFrame {
+		return ErrFrameTooLarge
+	}
+	if m.body+len(p) > len(m.buf) {
+		if err := m.move(m.start, m.body-m.start+len(p)); err != nil {
+			return err
+		}
+	}
+	m.end = m.body + copy(m.buf[m.body:m.body+len(p)], p)
+	return nil
+}
+
+// shiftFront moves the counts and return route by d bytes (d < 0: into the
+// headroom) and the cursor with them. The caller has reserved the room.
+func (m *Message) shiftFront(d int) {
+	copy(m.buf[m.start+d:], m.buf[m.start:m.cur])
+	m.start += d
+	m.cur += d
+}
+
+// reserve makes sure the header can grow by n bytes without moving the
+// payload, moving the whole message once into a buffer with fresh headroom
+// when it cannot.
+func (m *Message) reserve(n int) error {
+	if m.start-n >= minStart {
+		return nil
+	}
+	if m.end-m.start+n > m.pool.maxFrame {
+		return ErrFrameTooLarge
+	}
+	return m.move(Headroom+n, m.end-m.start)
+}
+
+// move copies the message to a buffer of a larger class where the header
+// starts at offset at and n bytes fit after it. The buffers are swapped
+// with a spare Message of that class, which goes back to the pool holding
+// the old buffer.
+func (m *Message) move(at, n int) error {
+	class := classFor(at + n)
+	if class < 0 {
+		return ErrFrameTooLarge
+	}
+	spare := m.pool.get(class)
+	size := m.end - m.start
+	copy(spare.buf[at:], m.buf[m.start:m.end])
+	m.buf, spare.buf = spare.buf, m.buf
+	m.class, spare.class = spare.class, m.class
+	m.pool.classes[spare.class].Put(spare)
+	d := at - m.start
+	m.start, m.cur, m.body, m.end = at, m.cur+d, m.body+d, at+size
+	return nil
+}
+
+// reverseAddrs reverses the order of the encoded addresses in b in place:
+// reverse every byte, then walk back from the end, where each reversed
+// address ends with its type and length bytes, and reverse each back.
+func reverseAddrs(b []byte) {
+	reverseBytes(b)
+	for i := len(b); i > 0; {
+		n := 2 + int(b[i-2])
+		reverseBytes(b[i-n : i])
+		i -= n
+	}
+}
+
+func reverseBytes(b []byte) {
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+}
+
+func checkAddr(a Address) error {
+	if a.val == "" {
+		return addrErr(a.val, ErrEmptyAddress)
+	}
+	if len(a.val) > MaxAddressLen {
+		return addrErr(a.val, ErrAddressTooLong)
+	}
+	return nil
+}

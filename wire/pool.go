@@ -1,0 +1,94 @@
+package wire
+
+import (
+	"math/bits"
+	"sync"
+	"sync/atomic"
+)
+
+// Buffer size classes are powers of two from 1<<minClassBits up to
+// 1<<maxClassBits, so a frame at MaxFrameLimit plus headroom fits.
+const (
+	minClassBits = 9
+	maxClassBits = 31
+	numClasses   = maxClassBits - minClassBits + 1
+)
+
+// Pool hands out Messages backed by pooled buffers in power-of-two size
+// classes. It is safe for concurrent use. A node owns one Pool; every
+// Message it hands out goes back to it through Message.Release.
+//
+// Each class pools Messages with their buffer attached, so Get and Release
+// move one pointer and allocate nothing once the pool is warm.
+type Pool struct {
+	maxFrame int
+	classes  [numClasses]sync.Pool
+	_        [64]byte // keep live off the cache line of the fields read on every Get
+	live     atomic.Int64
+	_        [56]byte
+}
+
+// NewPool returns a Pool for messages of at most maxFrame encoded bytes;
+// 0 means DefaultMaxFrame. It panics if maxFrame is over MaxFrameLimit or
+// below MinFrame: a configuration error, caught at start.
+func NewPool(maxFrame int) *Pool {
+	if maxFrame == 0 {
+		maxFrame = DefaultMaxFrame
+	}
+	if maxFrame < MinFrame || maxFrame > MaxFrameLimit {
+		panic("wire: max frame size out of range")
+	}
+	return &Pool{maxFrame: maxFrame}
+}
+
+// MaxFrame returns the largest encoded message the pool accepts.
+func (p *Pool) MaxFrame() int { return p.maxFrame }
+
+// Live returns the number of Messages handed out and not yet released.
+// A node that has stopped cleanly has none.
+func (p *Pool) Live() int64 { return p.live.Load() }
+
+// classFor returns the size class whose buffers hold n bytes, or -1.
+func classFor(n int) int {
+	c := bits.Len(uint(n-1)) - minClassBits
+	if c < 0 {
+		return 0
+	}
+	if c >= numClasses {
+		return -1
+	}
+	return c
+}
+
+// get returns a Message of the class with its buffer, not yet counted live.
+func (p *Pool) get(class int) *Message {
+	if m, ok := p.classes[class].Get().(*Message); ok {
+		return m
+	}
+	return &Message{buf: make([]byte, 1<<(class+minClassBits)), class: int8(class), pool: p}
+}
+
+// alloc returns a live Message whose buffer has room for n encoded bytes
+// after Headroom, with start and end set around them.
+func (p *Pool) alloc(n int) (*Message, error) {
+	if n > p.maxFrame {
+		return nil, ErrFrameTooLarge
+	}
+	m := p.get(classFor(Headroom + n))
+	m.freed = false
+	m.start, m.cur, m.body, m.end = Headroom, Headroom, Headroom, Headroom+n
+	p.live.Add(1)
+	return m, nil
+}
+
+// Release gives the message and its buffer back to the pool. Releasing a
+// message twice panics: it means two owners, a bug that would otherwise
+// corrupt another message later.
+func (m *Message) Release() {
+	if m.freed {
+		panic(ErrMessageReleased)
+	}
+	m.freed, m.Meta = true, Meta{}
+	m.pool.live.Add(-1)
+	m.pool.classes[m.class].Put(m)
+}

@@ -1,0 +1,418 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestParseAddress(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Address
+		text string
+	}{
+		{"echoer", Address{Local, "echoer"}, "0#echoer"},
+		{"0#echoer", Address{Local, "echoer"}, "0#echoer"},
+		{"1#127.0.0.1:4000", Address{TCP, "127.0.0.1:4000"}, "1#127.0.0.1:4000"},
+		{"2#[::1]:9", Address{UDP, "[::1]:9"}, "2#[::1]:9"},
+		{"x#y", Address{Local, "x#y"}, "0#x#y"},
+		{"0#a#b", Address{Local, "a#b"}, "0#a#b"},
+	} {
+		got, err := ParseAddress(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseAddress(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+			continue
+		}
+		if got.String() != tc.text {
+			t.Errorf("%q.String() = %q, want %q", tc.in, got.String(), tc.text)
+		}
+		if again := MustParseAddress(got.String()); again != got {
+			t.Errorf("round trip of %q gave %v", tc.in, again)
+		}
+	}
+	for _, tc := range []struct {
+		in  string
+		err error
+	}{
+		{"", ErrEmptyAddress},
+		{"1#", ErrEmptyAddress},
+		{"256#x", ErrBadAddressType},
+		{strings.Repeat("a", 256), ErrAddressTooLong},
+	} {
+		_, err := ParseAddress(tc.in)
+		var ae *AddressError
+		if !errors.Is(err, tc.err) || !errors.As(err, &ae) {
+			t.Errorf("ParseAddress(%q) error = %v, want %v as *AddressError", tc.in, err, tc.err)
+		}
+	}
+	if (Address{}).IsValid() {
+		t.Error("zero Address is valid")
+	}
+}
+
+func TestParseRoute(t *testing.T) {
+	r, err := ParseRoute("hop1=>1#127.0.0.1:4000 =>  echoer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Route{{Local, "hop1"}, {TCP, "127.0.0.1:4000"}, {Local, "echoer"}}
+	if !r.Equal(want) {
+		t.Fatalf("got %v want %v", r, want)
+	}
+	if s := r.String(); s != "0#hop1 => 1#127.0.0.1:4000 => 0#echoer" {
+		t.Fatalf("String = %q", s)
+	}
+	if _, err := ParseRoute(" "); !errors.Is(err, ErrEmptyRoute) {
+		t.Fatalf("empty route: %v", err)
+	}
+	if _, err := ParseRoute("a=>=>b"); !errors.Is(err, ErrEmptyAddress) {
+		t.Fatalf("empty address in route: %v", err)
+	}
+	long := strings.Repeat("a=>", MaxRouteLen) + "a"
+	if _, err := ParseRoute(long); !errors.Is(err, ErrRouteTooLong) {
+		t.Fatalf("long route: %v", err)
+	}
+}
+
+func TestBuildRefusesOverLimits(t *testing.T) {
+	p := NewPool(MinFrame)
+	long := make(Route, MaxRouteLen+1)
+	for i := range long {
+		long[i] = Address{Local, "a"}
+	}
+	for name, tc := range map[string]struct {
+		on, ret Route
+		payload []byte
+		err     error
+	}{
+		"empty onward":       {nil, nil, nil, ErrEmptyRoute},
+		"onward too long":    {long, nil, nil, ErrRouteTooLong},
+		"return too long":    {Route{{Local, "a"}}, long, nil, ErrRouteTooLong},
+		"address too long":   {Route{{Local, strings.Repeat("x", 256)}}, nil, nil, ErrAddressTooLong},
+		"zero address":       {Route{{}}, nil, nil, ErrEmptyAddress},
+		"frame over the max": {Route{{Local, "a"}}, nil, make([]byte, MinFrame), ErrFrameTooLarge},
+	} {
+		m, err := p.Build(tc.on, tc.ret, tc.payload)
+		if !errors.Is(err, tc.err) {
+			t.Errorf("%s: err = %v, want %v", name, err, tc.err)
+		}
+		if m != nil {
+			t.Errorf("%s: got a message", name)
+		}
+	}
+	if p.Live() != 0 {
+		t.Fatalf("live = %d after refused builds", p.Live())
+	}
+}
+
+func TestBuildRoundTrip(t *testing.T) {
+	p := NewPool(0)
+	on := MustParseRoute("h1 => 1#127.0.0.1:4000 => echoer")
+	ret := MustParseRoute("app => 2#10.0.0.1:9")
+	m, err := p.Build(on, ret, []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	checkMsg(t, m, on, ret, "hello")
+	d, err := p.Decode(m.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	checkMsg(t, d, on, ret, "hello")
+}
+
+func checkMsg(t *testing.T, m *Message, on, ret Route, payload string) {
+	t.Helper()
+	if got := m.Onward(); !got.Equal(on) {
+		t.Errorf("onward = [%v], want [%v]", got, on)
+	}
+	if got := m.Return(); !got.Equal(ret) {
+		t.Errorf("return = [%v], want [%v]", got, ret)
+	}
+	if string(m.Payload()) != payload {
+		t.Errorf("payload = %q, want %q", m.Payload(), payload)
+	}
+	if m.OnwardLen() != len(on) || m.ReturnLen() != len(ret) {
+		t.Errorf("counts %d/%d, want %d/%d", m.OnwardLen(), m.ReturnLen(), len(on), len(ret))
+	}
+	if len(on) > 0 && m.NextAddress() != on[0] {
+		t.Errorf("next = %v, want %v", m.NextAddress(), on[0])
+	}
+}
+
+func TestHopTurnSeedExample(t *testing.T) {
+	// The seed's route: app -> h1 -> h2 -> h3 -> echoer and back.
+	p := NewPool(0)
+	m, err := p.Build(MustParseRoute("h1=>h2=>h3=>echoer"), MustParseRoute("app"), []byte("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	payload := &m.Payload()[0]
+	for range 3 {
+		if err := m.Hop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkMsg(t, m, MustParseRoute("echoer"), MustParseRoute("h3=>h2=>h1=>app"), "hi")
+	if err := m.Turn(MustParseAddress("echoer")); err != nil {
+		t.Fatal(err)
+	}
+	checkMsg(t, m, MustParseRoute("h3=>h2=>h1=>app"), MustParseRoute("echoer"), "hi")
+	for range 3 {
+		if err := m.Hop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkMsg(t, m, MustParseRoute("app"), MustParseRoute("h1=>h2=>h3=>echoer"), "hi")
+	if &m.Payload()[0] != payload {
+		t.Error("payload moved")
+	}
+}
+
+// ref is the slow, obvious model the in-place operations are checked against.
+type ref struct {
+	on, ret Route
+	payload []byte
+}
+
+func randAddr(r *rand.Rand) Address {
+	n := 1 + r.IntN(12)
+	if r.IntN(20) == 0 {
+		n = 200 + r.IntN(56)
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + r.IntN(26))
+	}
+	return Address{Type(r.IntN(3)), string(b)}
+}
+
+func randRoute(r *rand.Rand, max int) Route {
+	rt := make(Route, r.IntN(max+1))
+	for i := range rt {
+		rt[i] = randAddr(r)
+	}
+	return rt
+}
+
+func TestOpsAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	p := NewPool(0)
+	iters := 2000
+	if testing.Short() {
+		iters = 200
+	}
+	for it := 0; it < iters; it++ {
+		want := ref{on: append(Route{randAddr(rng)}, randRoute(rng, 6)...), ret: randRoute(rng, 6)}
+		want.payload = make([]byte, rng.IntN(3000))
+		for i := range want.payload {
+			want.payload[i] = byte(i)
+		}
+		m, err := p.Build(want.on, want.ret, want.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for op := 0; op < 20; op++ {
+			var err, wantErr error
+			switch rng.IntN(5) {
+			case 0:
+				err = m.Hop()
+				if len(want.on) == 0 {
+					wantErr = ErrEmptyRoute
+				} else {
+					want.ret = append(Route{want.on[0]}, want.ret...)
+					want.on = want.on[1:]
+				}
+			case 1:
+				err = m.Step()
+				if len(want.on) == 0 {
+					wantErr = ErrEmptyRoute
+				} else {
+					want.on = want.on[1:]
+				}
+			case 2:
+				a := randAddr(rng)
+				err = m.PrependReturn(a)
+				want.ret = append(Route{a}, want.ret...)
+			case 3:
+				via := randRoute(rng, 3)
+				err = m.Redirect(via)
+				if len(want.on) == 0 {
+					wantErr = ErrEmptyRoute
+				} else {
+					want.on = append(append(Route{}, via...), want.on[1:]...)
+				}
+			case 4:
+				self := randAddr(rng)
+				err = m.Turn(self)
+				if len(want.ret) == 0 {
+					wantErr = ErrEmptyRoute
+				} else {
+					want.on, want.ret = want.ret, Route{self}
+				}
+			}
+			if !errors.Is(err, wantErr) {
+				t.Fatalf("iter %d op %d: err %v want %v", it, op, err, wantErr)
+			}
+			if len(want.on) > 40 || len(want.ret) > 40 {
+				break
+			}
+			checkMsg(t, m, want.on, want.ret, string(want.payload))
+			// The encoding must be the canonical one Build makes.
+			if len(want.on) > 0 {
+				b, err := p.Build(want.on, want.ret, want.payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(b.Bytes(), m.Bytes()) {
+					t.Fatalf("iter %d op %d: encoding differs from Build", it, op)
+				}
+				b.Release()
+			}
+		}
+		m.Release()
+	}
+	if p.Live() != 0 {
+		t.Fatalf("live = %d", p.Live())
+	}
+}
+
+func TestHeaderGrowthPastHeadroom(t *testing.T) {
+	p := NewPool(0)
+	m, err := p.Build(MustParseRoute("a"), nil, []byte("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	big := Route{randAddr(rand.New(rand.NewPCG(3, 4)))}
+	var ret Route
+	for i := 0; i < 10; i++ {
+		a := Address{Local, strings.Repeat(string(rune('a'+i)), 200)}
+		if err := m.PrependReturn(a); err != nil {
+			t.Fatal(err)
+		}
+		ret = append(Route{a}, ret...)
+	}
+	checkMsg(t, m, MustParseRoute("a"), ret, "payload")
+	if err := m.Redirect(append(big, big...)); err != nil {
+		t.Fatal(err)
+	}
+	checkMsg(t, m, append(big, big...), ret, "payload")
+}
+
+func TestRouteLimitsOnOps(t *testing.T) {
+	p := NewPool(0)
+	full := make(Route, MaxRouteLen)
+	for i := range full {
+		full[i] = Address{Local, "r"}
+	}
+	m, err := p.Build(MustParseRoute("a=>b"), full, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	if err := m.Hop(); !errors.Is(err, ErrRouteTooLong) {
+		t.Errorf("Hop onto a full return route: %v", err)
+	}
+	if err := m.PrependReturn(MustParseAddress("x")); !errors.Is(err, ErrRouteTooLong) {
+		t.Errorf("PrependReturn onto a full return route: %v", err)
+	}
+	if err := m.Redirect(full); !errors.Is(err, ErrRouteTooLong) {
+		t.Errorf("Redirect past the limit: %v", err)
+	}
+	checkMsg(t, m, MustParseRoute("a=>b"), full, "")
+}
+
+func TestDecodeErrors(t *testing.T) {
+	p := NewPool(MinFrame)
+	for _, tc := range []struct {
+		in     []byte
+		err    error
+		offset int
+		field  string
+	}{
+		{[]byte{1}, ErrTruncated, 1, "route counts"},
+		{[]byte{1, 0}, ErrTruncated, 2, "onward[0].header"},
+		{[]byte{1, 0, 0, 0}, ErrEmptyAddress, 3, "onward[0].len"},
+		{[]byte{1, 0, 0, 5, 'a'}, ErrTruncated, 4, "onward[0].value"},
+		{[]byte{1, 1, 0, 1, 'a', 0}, ErrTruncated, 5, "onward[0].header"},
+		{make([]byte, MinFrame+1), ErrFrameTooLarge, 0, "frame length"},
+	} {
+		m, err := p.Decode(tc.in)
+		var de *DecodeError
+		if m != nil || !errors.Is(err, tc.err) || !errors.As(err, &de) || de.Offset != tc.offset || de.Field != tc.field {
+			t.Errorf("Decode(%v) = %v; want %v at %d (%s)", tc.in, err, tc.err, tc.offset, tc.field)
+		}
+	}
+	if p.Live() != 0 {
+		t.Fatalf("live = %d after failed decodes", p.Live())
+	}
+	var de *DecodeError
+	if _, err := FrameLen([]byte{0xff, 0, 0, 0}, DefaultMaxFrame); !errors.As(err, &de) || !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("FrameLen over max: %v", err)
+	}
+}
+
+func TestFrame(t *testing.T) {
+	p := NewPool(0)
+	m, _ := p.Build(MustParseRoute("a"), nil, []byte("xyz"))
+	defer m.Release()
+	f := m.Frame()
+	n, err := FrameLen(f, p.MaxFrame())
+	if err != nil || n != m.Len() || !bytes.Equal(f[FramePrefixLen:], m.Bytes()) {
+		t.Fatalf("frame %v: n=%d err=%v", f, n, err)
+	}
+}
+
+func TestDoubleReleasePanics(t *testing.T) {
+	p := NewPool(0)
+	m, _ := p.Build(MustParseRoute("a"), nil, nil)
+	m.Release()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("second Release did not panic")
+		}
+	}()
+	m.Release()
+}
+
+func TestZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	p := NewPool(0)
+	on, ret := MustParseRoute("h1=>h2=>h3=>echoer"), MustParseRoute("app")
+	self := MustParseAddress("echoer")
+	conn := MustParseAddress("0#0123456789abcdef0123456789abcdef")
+	via := MustParseRoute("1#127.0.0.1:4000=>fwd")
+	payload := make([]byte, 64)
+	// Warm the pool.
+	m, _ := p.Build(on, ret, payload)
+	m.Release()
+	n := testing.AllocsPerRun(1000, func() {
+		m, err := p.Build(on, ret, payload)
+		if err != nil {
+			panic(err)
+		}
+		m.Hop()
+		m.Hop()
+		m.Redirect(via)
+		m.Step()
+		m.PrependReturn(conn)
+		m.Hop()
+		m.Turn(self)
+		m.Hop()
+		m.Next()
+		m.Frame()
+		m.Release()
+	})
+	if n != 0 {
+		t.Fatalf("%v allocs per build, hops, turn and release; want 0", n)
+	}
+}

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hopwire/hopwire/ring"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// appBox is an app context's mailbox: loops push, one app goroutine pops.
+type appBox struct {
+	q       *ring.MPSC[*wire.Message]
+	popMu   sync.Mutex   // the ring has one consumer: Receive, or Close's sweep
+	pushers atomic.Int32 // pushes under way, so Close's sweep misses none
+	waiting atomic.Bool
+	signal  chan struct{} // capacity 1
+	timer   *time.Timer
+	closed  atomic.Bool
+}
+
+// NewContext returns an app context at the local address addr, for the
+// embedding program to send from and receive at. Close it when done (the
+// node closes it on shutdown).
+func (n *Node) NewContext(addr string) (*Context, error) {
+	box := &appBox{
+		q:      ring.NewMPSC[*wire.Message](n.cfg.MailboxSize),
+		signal: make(chan struct{}, 1),
+	}
+	wk, err := n.register(nil, nil, box, []string{addr})
+	if err != nil {
+		return nil, err
+	}
+	wk.ctx.appBox = box
+	return wk.ctx, nil
+}
+
+func (b *appBox) push(m *wire.Message) bool {
+	b.pushers.Add(1)
+	ok := !b.closed.Load() && b.q.Push(m)
+	b.pushers.Add(-1)
+	if !ok {
+		return false
+	}
+	if b.waiting.Load() && b.waiting.CompareAndSwap(true, false) {
+		select {
+		case b.signal <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// Receive returns the next message for this app context, waiting up to
+// timeout (< 0: forever). The caller owns the message and must Release
+// it. Only an app context can receive.
+func (c *Context) Receive(timeout time.Duration) (*wire.Message, error) {
+	b := c.appBox
+	if b == nil {
+		return nil, ErrNotApp
+	}
+	if m, ok := b.pop(); ok {
+		return m, nil
+	}
+	var expired <-chan time.Time
+	if timeout >= 0 {
+		if b.timer == nil {
+			b.timer = time.NewTimer(timeout)
+		} else {
+			b.timer.Reset(timeout)
+		}
+		defer b.timer.Stop()
+		expired = b.timer.C
+	}
+	for {
+		b.waiting.Store(true)
+		if m, ok := b.pop(); ok {
+			b.waiting.Store(false)
+			return m, nil
+		}
+		select {
+		case <-b.signal:
+		case <-expired:
+			b.waiting.Store(false)
+			return nil, ErrTimeout
+		case <-c.node.done:
+			b.waiting.Store(false)
+			return nil, ErrClosed
+		}
+		if m, ok := b.pop(); ok {
+			return m, nil
+		}
+	}
+}
+
+func (b *appBox) pop() (*wire.Message, bool) {
+	b.popMu.Lock()
+	m, ok := b.q.Pop()
+	b.popMu.Unlock()
+	return m, ok
+}
+
+// Request sends payload along route and waits up to timeout for the next
+// message to this context: Send then Receive. A reply that comes after its
+// request timed out is what the next Receive gets, so give concurrent
+// conversations contexts of their own.
+func (c *Context) Request(route wire.Route, payload []byte, timeout time.Duration) (*wire.Message, error) {
+	if c.appBox == nil {
+		return nil, ErrNotApp
+	}
+	if err := c.Send(route, payload); err != nil {
+		return nil, err
+	}
+	return c.Receive(timeout)
+}
+
+// Close removes an app context from its node and releases what it had not
+// received. It is idempotent.
+func (c *Context) Close() error {
+	if c.appBox == nil {
+		return ErrNotApp
+	}
+	c.node.unregister(c.w)
+	c.closeApp()
+	return nil
+}
+
+// closeApp refuses further messages and releases the queued ones. A loop
+// may still be pushing: it sees closed, or its message is released here
+// or by the final sweep at node shutdown.
+func (c *Context) closeApp() {
+	b := c.appBox
+	b.closed.Store(true)
+	for b.pushers.Load() != 0 {
+		yield()
+	}
+	b.popMu.Lock()
+	defer b.popMu.Unlock()
+	for {
+		m, ok := b.q.Pop()
+		if !ok {
+			if b.q.Len() == 0 {
+				return
+			}
+			yield() // a push is between claiming a slot and filling it
+			continue
+		}
+		m.Release()
+	}
+}

@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hopwire/hopwire/ring"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// A loop is one goroutine that runs handlers, one message at a time.
+//
+// Messages reach it two ways. A handler on the loop that forwards to a
+// worker on the same loop puts the message on local, a plain FIFO only the
+// loop touches, and the loop runs it next: no atomics, no hand-off. Any
+// other sender pushes onto inbox, a lock-free MPSC ring, and wakes the loop
+// only if it was parked. The loop drains local after every message from
+// the inbox, so a message crosses as many same-loop hops as it has before
+// the loop takes the next one in (run to completion).
+type loop struct {
+	node  *Node
+	id    int
+	inbox *ring.MPSC[delivery]
+	local fifo
+	batch []delivery
+
+	sleeping atomic.Bool
+	wake     chan struct{} // capacity 1: a pending wake-up is never lost
+
+	hasTasks atomic.Bool
+	taskMu   sync.Mutex
+	tasks    []func()
+	exited   bool // under taskMu: the loop goroutine has returned
+	stopping bool // loop-owned
+}
+
+type delivery struct {
+	w *worker
+	m *wire.Message
+}
+
+// batchSize bounds how many inbox messages a loop takes at once, so the
+// local queue and tasks get their turn.
+const batchSize = 64
+
+// spinRounds is how many times an idle loop looks at its inbox, yielding
+// between looks, before it parks. A message arriving within that window
+// costs no wake-up; after it, the loop uses no CPU.
+const spinRounds = 32
+
+func newLoop(n *Node, id, size int) *loop {
+	return &loop{
+		node:  n,
+		id:    id,
+		inbox: ring.NewMPSC[delivery](size),
+		local: newFIFO(size),
+		batch: make([]delivery, batchSize),
+		wake:  make(chan struct{}, 1),
+	}
+}
+
+// push queues d from any goroutine and wakes the loop if it is parked.
+func (l *loop) push(d delivery) bool {
+	if !l.inbox.Push(d) {
+		return false
+	}
+	l.wakeUp()
+	return true
+}
+
+func (l *loop) wakeUp() {
+	if l.sleeping.Load() && l.sleeping.CompareAndSwap(true, false) {
+		select {
+		case l.wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+// post runs f on the loop. It reports false if the loop has stopped.
+func (l *loop) post(f func()) bool {
+	l.taskMu.Lock()
+	if l.exited {
+		l.taskMu.Unlock()
+		return false
+	}
+	l.tasks = append(l.tasks, f)
+	l.hasTasks.Store(true)
+	l.taskMu.Unlock()
+	l.wakeUp()
+	return true
+}
+
+func (l *loop) run() {
+	defer l.node.wg.Done()
+	for {
+		if l.hasTasks.Load() {
+			l.runTasks()
+			l.drainLocal()
+			if l.stopping {
+				l.taskMu.Lock()
+				l.exited = true
+				l.taskMu.Unlock()
+				return
+			}
+		}
+		n := l.inbox.PopBatch(l.batch)
+		for i := 0; i < n; i++ {
+			l.dispatch(l.batch[i])
+			l.batch[i] = delivery{}
+			l.drainLocal()
+		}
+		if n == 0 {
+			l.idle()
+		}
+	}
+}
+
+func (l *loop) runTasks() {
+	l.taskMu.Lock()
+	tasks := l.tasks
+	l.tasks = nil
+	l.hasTasks.Store(false)
+	l.taskMu.Unlock()
+	for _, f := range tasks {
+		f()
+	}
+}
+
+func (l *loop) drainLocal() {
+	for {
+		d, ok := l.local.pop()
+		if !ok {
+			return
+		}
+		l.dispatch(d)
+	}
+}
+
+func (l *loop) dispatch(d delivery) {
+	wk := d.w
+	if wk.stopped {
+		l.node.stats.undeliverable.Add(1)
+		d.m.Release()
+		return
+	}
+	c := wk.ctx
+	c.cur = d.m
+	if err := wk.h.HandleMessage(c, d.m); err != nil {
+		l.node.stats.handler.Add(1)
+		l.node.log.Debug("handler error", "worker", wk.addrs[0], "err", err)
+	}
+	if c.cur != nil {
+		c.cur.Release()
+		c.cur = nil
+	}
+}
+
+// idle spins briefly, then parks until a producer or a task wakes it.
+func (l *loop) idle() {
+	// Yield first: the inbox may look non-empty because a producer is
+	// between claiming a slot and filling it, and it needs the CPU.
+	yield()
+	for i := 0; i < spinRounds; i++ {
+		if l.inbox.Len() > 0 || l.hasTasks.Load() {
+			return
+		}
+		yield()
+	}
+	l.sleeping.Store(true)
+	// A producer that pushed before seeing sleeping=true must be seen here.
+	if l.inbox.Len() > 0 || l.hasTasks.Load() {
+		l.sleeping.Store(false)
+		return
+	}
+	<-l.wake
+}
+
+// drain releases everything still queued. Only after the loop goroutine
+// has exited: it makes the caller the inbox's consumer.
+func (l *loop) drain() {
+	for {
+		d, ok := l.local.pop()
+		if !ok {
+			break
+		}
+		d.m.Release()
+	}
+	for {
+		d, ok := l.inbox.Pop()
+		if !ok {
+			if l.inbox.Len() == 0 {
+				return
+			}
+			yield() // a producer is between claiming a slot and filling it
+			continue
+		}
+		d.m.Release()
+	}
+}
+
+func yield() { runtime.Gosched() }
+
+// fifo is a bounded FIFO used by one goroutine only.
+type fifo struct {
+	buf        []delivery
+	head, tail uint64
+	mask       uint64
+}
+
+func newFIFO(size int) fifo {
+	n := uint64(1)
+	for n < uint64(size) {
+		n <<= 1
+	}
+	return fifo{buf: make([]delivery, n), mask: n - 1}
+}
+
+func (q *fifo) push(d delivery) bool {
+	if q.tail-q.head == uint64(len(q.buf)) {
+		return false
+	}
+	q.buf[q.tail&q.mask] = d
+	q.tail++
+	return true
+}
+
+func (q *fifo) pop() (delivery, bool) {
+	if q.head == q.tail {
+		return delivery{}, false
+	}
+	i := q.head & q.mask
+	d := q.buf[i]
+	q.buf[i] = delivery{}
+	q.head++
+	return d, true
+}

@@ -1,0 +1,375 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hopwire/hopwire/wire"
+)
+
+// Defaults for a zero Config.
+const (
+	DefaultMailboxSize = 4096
+	DefaultSendTimeout = time.Second
+	DefaultWorkerWait  = 200 * time.Microsecond
+)
+
+// Config configures a Node. Its zero value means defaults.
+type Config struct {
+	Name        string        // shown in logs; default "node"
+	Loops       int           // event loops; 0 means runtime.GOMAXPROCS(0)
+	MailboxSize int           // capacity of each loop's and app context's mailbox, rounded up to a power of two; 0 means DefaultMailboxSize
+	MaxFrame    int           // largest encoded message; 0 means wire.DefaultMaxFrame
+	SendTimeout time.Duration // how long an app context's Send waits for room in a full mailbox; 0 means DefaultSendTimeout, < 0 means do not wait
+	WorkerWait  time.Duration // how long a worker's send waits for room in another loop's full mailbox; 0 means DefaultWorkerWait, < 0 means do not wait
+	Logger      *slog.Logger  // nil means discard
+}
+
+func (c *Config) setDefaults() {
+	if c.Name == "" {
+		c.Name = "node"
+	}
+	if c.Loops <= 0 {
+		c.Loops = runtime.GOMAXPROCS(0)
+	}
+	if c.MailboxSize <= 0 {
+		c.MailboxSize = DefaultMailboxSize
+	}
+	if c.SendTimeout == 0 {
+		c.SendTimeout = DefaultSendTimeout
+	}
+	if c.WorkerWait == 0 {
+		c.WorkerWait = DefaultWorkerWait
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Node hosts workers at addresses and moves messages between them by their
+// onward routes. Each worker lives on one event loop; a loop runs one
+// handler at a time, so a worker needs no locks. Node's methods are safe
+// for concurrent use.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	pool  *wire.Pool
+	loops []*loop
+	wg    sync.WaitGroup
+	place atomic.Uint32 // round-robin loop placement
+
+	regMu      sync.Mutex                          // serialises writers of workers and all
+	workers    atomic.Pointer[map[string]*worker] // copy on write: loops read it lock-free
+	all        []*worker                           // every live worker, under regMu
+	transports atomic.Pointer[[256]Transport]
+
+	// External senders (app goroutines, transports) count themselves in
+	// so Close can wait for them before it drains the mailboxes.
+	inflight atomic.Int64
+	closing  atomic.Bool
+	closeMu  sync.Once
+	done     chan struct{}
+
+	stats counters
+}
+
+// NewNode starts a node's event loops. Close stops them.
+func NewNode(cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if cfg.MaxFrame != 0 && (cfg.MaxFrame < wire.MinFrame || cfg.MaxFrame > wire.MaxFrameLimit) {
+		return nil, &ConfigError{Field: "MaxFrame", Reason: "must be between wire.MinFrame and wire.MaxFrameLimit"}
+	}
+	if cfg.MailboxSize > 1<<24 {
+		return nil, &ConfigError{Field: "MailboxSize", Reason: "must be at most 1<<24"}
+	}
+	n := &Node{
+		cfg:  cfg,
+		log:  cfg.Logger.With("node", cfg.Name),
+		pool: wire.NewPool(cfg.MaxFrame),
+		done: make(chan struct{}),
+	}
+	empty := map[string]*worker{}
+	n.workers.Store(&empty)
+	n.transports.Store(new([256]Transport))
+	n.loops = make([]*loop, cfg.Loops)
+	for i := range n.loops {
+		n.loops[i] = newLoop(n, i, cfg.MailboxSize)
+	}
+	n.wg.Add(len(n.loops))
+	for _, l := range n.loops {
+		go l.run()
+	}
+	return n, nil
+}
+
+// ConfigError reports a Config field that cannot be used.
+type ConfigError struct{ Field, Reason string }
+
+func (e *ConfigError) Error() string { return "engine: Config." + e.Field + " " + e.Reason }
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Pool returns the pool the node's messages come from. Transports build
+// and decode messages with it.
+func (n *Node) Pool() *wire.Pool { return n.pool }
+
+// Loops returns the number of event loops.
+func (n *Node) Loops() int { return len(n.loops) }
+
+// Stats returns the node's drop and error counters.
+func (n *Node) Stats() Stats { return n.stats.snapshot() }
+
+// Logger returns the node's logger.
+func (n *Node) Logger() *slog.Logger { return n.log }
+
+// Done is closed when the node has stopped.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// StartWorker starts w at the given local addresses on the next loop in
+// round-robin order.
+func (n *Node) StartWorker(w Worker, addrs ...string) error {
+	return n.StartWorkerOn(int(n.place.Add(1)-1)%len(n.loops), w, addrs...)
+}
+
+// StartWorkerOn starts w at the given local addresses on loop i. Workers
+// that pass messages to each other on one loop do so without a goroutine
+// hand-off; that placement is what this is for.
+func (n *Node) StartWorkerOn(i int, w Worker, addrs ...string) error {
+	if i < 0 || i >= len(n.loops) {
+		return ErrBadLoop
+	}
+	_, err := n.register(w, n.loops[i], nil, addrs)
+	return err
+}
+
+// register adds a worker at addrs. Exactly one of l and box is non-nil.
+func (n *Node) register(h Worker, l *loop, box *appBox, addrs []string) (*worker, error) {
+	if len(addrs) == 0 {
+		return nil, ErrNoAddress
+	}
+	as := make([]wire.Address, len(addrs))
+	for i, s := range addrs {
+		a, err := wire.NewAddress(wire.Local, s)
+		if err != nil {
+			return nil, err
+		}
+		as[i] = a
+	}
+	wk := &worker{h: h, loop: l, box: box, addrs: addrs}
+	wk.ctx = &Context{node: n, self: as[0], selfRoute: wire.Route{as[0]}, loop: l, w: wk}
+
+	n.regMu.Lock()
+	defer n.regMu.Unlock()
+	if n.closing.Load() {
+		return nil, ErrClosed
+	}
+	old := *n.workers.Load()
+	for _, s := range addrs {
+		if old[s] != nil {
+			return nil, &AddressError{Addr: s, Err: ErrAddressInUse}
+		}
+	}
+	m := make(map[string]*worker, len(old)+len(addrs))
+	for k, v := range old {
+		m[k] = v
+	}
+	for _, s := range addrs {
+		m[s] = wk
+	}
+	n.workers.Store(&m)
+	n.all = append(n.all, wk)
+	return wk, nil
+}
+
+// unregister removes wk's addresses; messages already queued for it are
+// released when they reach it.
+func (n *Node) unregister(wk *worker) bool {
+	n.regMu.Lock()
+	defer n.regMu.Unlock()
+	old := *n.workers.Load()
+	if old[wk.addrs[0]] != wk {
+		return false
+	}
+	m := make(map[string]*worker, len(old))
+	for k, v := range old {
+		if v != wk {
+			m[k] = v
+		}
+	}
+	n.workers.Store(&m)
+	for i, x := range n.all {
+		if x == wk {
+			n.all = append(n.all[:i], n.all[i+1:]...)
+			break
+		}
+	}
+	return true
+}
+
+func (n *Node) lookup(name []byte) *worker {
+	return (*n.workers.Load())[string(name)]
+}
+
+// StopWorker stops the worker at addr: its addresses are freed at once,
+// its Shutdown (if it has one) runs on its loop, and messages still queued
+// for it are released. It waits for the Shutdown to finish; a worker
+// stopping another from its handler uses Context.StopWorker instead.
+func (n *Node) StopWorker(addr string) error {
+	wk := n.lookup([]byte(addr))
+	if wk == nil || !n.unregister(wk) {
+		return &AddressError{Addr: addr, Err: ErrUnknownWorker}
+	}
+	if wk.box != nil {
+		wk.ctx.closeApp()
+		return nil
+	}
+	done := make(chan struct{})
+	if !wk.loop.post(func() { wk.stop(); close(done) }) {
+		return ErrClosed
+	}
+	select {
+	case <-done:
+	case <-n.done:
+	}
+	return nil
+}
+
+// AddTransport makes n hand messages whose next address has t's type to t.
+func (n *Node) AddTransport(t Transport) error {
+	n.regMu.Lock()
+	defer n.regMu.Unlock()
+	old := n.transports.Load()
+	if old[t.Type()] != nil {
+		return &AddressError{Addr: "transport type " + strconv.Itoa(int(t.Type())), Err: ErrAddressInUse}
+	}
+	next := *old
+	next[t.Type()] = t
+	n.transports.Store(&next)
+	return nil
+}
+
+// Close stops the node: transports close, workers' Shutdown hooks run,
+// loops stop, and every queued message is released. It is idempotent and
+// waits until all of this is done or ctx ends.
+func (n *Node) Close() error { return n.Shutdown(context.Background()) }
+
+// Shutdown is Close with a deadline for the wait.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.closeMu.Do(func() { go n.shutdown() })
+	select {
+	case <-n.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (n *Node) shutdown() {
+	n.regMu.Lock()
+	n.closing.Store(true)
+	all := append([]*worker(nil), n.all...)
+	n.regMu.Unlock()
+
+	// No new external sends start now; wait for those under way.
+	for n.inflight.Load() != 0 {
+		time.Sleep(10 * time.Microsecond)
+	}
+	for _, t := range n.transports.Load() {
+		if t != nil {
+			if err := t.Close(); err != nil {
+				n.log.Warn("closing transport", "type", t.Type(), "err", err)
+			}
+		}
+	}
+	// Phase one: every loop runs its workers' Shutdown and stops
+	// dispatching. Messages those hooks send may land on a loop that has
+	// already stopped; phase two, with no loop running, releases them all.
+	for _, l := range n.loops {
+		var mine []*worker
+		for _, wk := range all {
+			if wk.loop == l {
+				mine = append(mine, wk)
+			}
+		}
+		l.post(func() {
+			for _, wk := range mine {
+				wk.stop()
+			}
+			l.stopping = true
+		})
+	}
+	n.wg.Wait()
+	for _, l := range n.loops {
+		l.drain()
+	}
+	for _, wk := range all {
+		if wk.box != nil {
+			wk.ctx.closeApp()
+		}
+	}
+	close(n.done)
+}
+
+// enter counts an external sender in; it fails once the node is closing.
+func (n *Node) enter() bool {
+	n.inflight.Add(1)
+	if n.closing.Load() {
+		n.inflight.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (n *Node) exit() { n.inflight.Add(-1) }
+
+// Deliver routes a message that arrived from a transport. It owns m from
+// the call on. A message for an unknown local address is dropped, counted
+// and logged at debug level; the error says why.
+func (n *Node) Deliver(m *wire.Message) error {
+	if !n.enter() {
+		m.Release()
+		return ErrClosed
+	}
+	err := n.route(nil, m, 0)
+	n.exit()
+	return err
+}
+
+// route moves m toward its next onward address and owns it: on error m
+// has been released. from is the loop the caller runs on, nil off-loop.
+// deadline (unix nanoseconds, 0 for none) is how long to wait for room
+// in a full mailbox.
+func (n *Node) route(from *loop, m *wire.Message, deadline int64) error {
+	t, v, ok := m.Next()
+	if !ok {
+		n.stats.undeliverable.Add(1)
+		m.Release()
+		return wire.ErrEmptyRoute
+	}
+	if t != wire.Local {
+		if tr := n.transports.Load()[t]; tr != nil {
+			return tr.Send(m)
+		}
+		err := unknownAddr(t, v)
+		n.stats.undeliverable.Add(1)
+		m.Release()
+		return err
+	}
+	wk := n.lookup(v)
+	if wk == nil {
+		err := unknownAddr(t, v)
+		n.stats.unknown.Add(1)
+		if m.Meta.Flow != 0 && n.log.Enabled(context.Background(), slog.LevelDebug) {
+			n.log.Debug("dropped message for unknown address", "addr", string(v), "flow", m.Meta.Flow)
+		}
+		m.Release()
+		return err
+	}
+	return wk.deliver(from, m, deadline)
+}

@@ -1,0 +1,25 @@
+package engine
+
+import "sync/atomic"
+
+// Stats counts what a node dropped or refused. Successful deliveries are
+// not counted: that would put a shared atomic on every hop.
+type Stats struct {
+	UnknownAddress uint64 // messages for a local address no worker has
+	MailboxFull    uint64 // messages refused because a mailbox was full
+	HandlerErrors  uint64 // HandleMessage calls that returned an error
+	Undeliverable  uint64 // messages dropped for other reasons (no transport, bad route, stopped worker)
+}
+
+type counters struct {
+	unknown, full, handler, undeliverable atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		UnknownAddress: c.unknown.Load(),
+		MailboxFull:    c.full.Load(),
+		HandlerErrors:  c.handler.Load(),
+		Undeliverable:  c.undeliverable.Load(),
+	}
+}

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/hopwire/hopwire/wire"
+)
+
+// Worker handles messages delivered to its addresses. A worker runs on one
+// event loop and is never called concurrently with itself.
+//
+// HandleMessage owns m until it returns: it may hand m on with
+// Context.Forward or Context.Reply, and whatever it has not handed on the
+// engine releases when it returns. It must not block: it shares its loop
+// with other workers. A returned error is counted and logged at debug
+// level; the node carries on.
+type Worker interface {
+	HandleMessage(ctx *Context, m *wire.Message) error
+}
+
+// WorkerFunc adapts a function to the Worker interface.
+type WorkerFunc func(ctx *Context, m *wire.Message) error
+
+// HandleMessage calls f(ctx, m).
+func (f WorkerFunc) HandleMessage(ctx *Context, m *wire.Message) error { return f(ctx, m) }
+
+// Shutdowner is implemented by workers that need to act when they stop.
+// Shutdown runs on the worker's loop, after its last message.
+type Shutdowner interface {
+	Shutdown(ctx *Context)
+}
+
+// worker is a Worker started on a node: on a loop, or (box non-nil) an app
+// context's mailbox.
+type worker struct {
+	h       Worker
+	loop    *loop
+	box     *appBox
+	ctx     *Context
+	addrs   []string
+	stopped bool // loop-owned
+}
+
+// stop runs on the worker's loop.
+func (wk *worker) stop() {
+	if wk.stopped {
+		return
+	}
+	wk.stopped = true
+	if s, ok := wk.h.(Shutdowner); ok {
+		s.Shutdown(wk.ctx)
+	}
+}
+
+// deliver queues m for wk. On a full mailbox it waits until deadline (unix
+// nanoseconds; 0: no wait) and then refuses, releasing m.
+//
+// The policy, for the reader deciding where backpressure goes: external
+// senders (app contexts, transports) wait up to their deadline. A worker
+// sending to another loop waits up to Config.WorkerWait, which stalls its
+// own loop and so pushes back on that loop's senders; it never waits
+// longer, because two loops waiting on each other's full mailboxes would
+// otherwise deadlock. A worker's send to its own loop cannot wait (it is
+// the consumer) and fails at once.
+func (wk *worker) deliver(from *loop, m *wire.Message, deadline int64) error {
+	var ok bool
+	switch {
+	case wk.box != nil:
+		ok = wk.box.push(m)
+	case wk.loop == from:
+		if from.local.push(delivery{wk, m}) {
+			return nil
+		}
+		return wk.refuse(m)
+	default:
+		ok = wk.loop.push(delivery{wk, m})
+	}
+	if ok {
+		return nil
+	}
+	if deadline == 0 && from != nil && wk.ctx.node.cfg.WorkerWait > 0 {
+		deadline = time.Now().Add(wk.ctx.node.cfg.WorkerWait).UnixNano()
+	}
+	if deadline != 0 {
+		return wk.deliverSlow(m, deadline)
+	}
+	return wk.refuse(m)
+}
+
+func (wk *worker) refuse(m *wire.Message) error {
+	wk.ctx.node.stats.full.Add(1)
+	m.Release()
+	return &AddressError{Addr: wk.addrs[0], Err: ErrMailboxFull}
+}
+
+// deliverSlow retries a push into a full mailbox, for app senders that
+// asked to wait: yield first (the consumer is usually about to drain),
+// then sleep a little at a time.
+func (wk *worker) deliverSlow(m *wire.Message, deadline int64) error {
+	for i := 0; ; i++ {
+		if i < 100 {
+			yield()
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
+		var ok bool
+		if wk.box != nil {
+			ok = wk.box.push(m)
+		} else {
+			ok = wk.loop.push(delivery{wk, m})
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().UnixNano() > deadline || wk.ctx.node.closing.Load() {
+			return wk.refuse(m)
+		}
+	}
+}

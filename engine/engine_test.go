@@ -301,7 +301,7 @@ type stopper struct {
 }
 
 func (s stopper) HandleMessage(ctx *Context, m *wire.Message) error { return ctx.Reply(m) }
-func (s stopper) Shutdown(ctx *Context)                              { s.stopped <- ctx.Address().Value() }
+func (s stopper) Shutdown(ctx *Context)                             { s.stopped <- ctx.Address().Value() }
 
 func TestStopWorker(t *testing.T) {
 	n := newNode(t, Config{})
@@ -424,7 +424,7 @@ func TestConcurrentTraffic(t *testing.T) {
 func TestOrderAcrossLoops(t *testing.T) {
 	const count = 2000
 	n := newNode(t, Config{Loops: 2, MailboxSize: 2 * count}) // no room for a drop
-	mustStart(t, n, Hop{}, "h") // loop 0
+	mustStart(t, n, Hop{}, "h")                               // loop 0
 	app := mustContext(t, n, "app")
 	got := make(chan error, count)
 	next := 0

@@ -63,9 +63,9 @@ type Node struct {
 	wg    sync.WaitGroup
 	place atomic.Uint32 // round-robin loop placement
 
-	regMu      sync.Mutex                          // serialises writers of workers and all
+	regMu      sync.Mutex                         // serialises writers of workers and all
 	workers    atomic.Pointer[map[string]*worker] // copy on write: loops read it lock-free
-	all        []*worker                           // every live worker, under regMu
+	all        []*worker                          // every live worker, under regMu
 	transports atomic.Pointer[[256]Transport]
 
 	// External senders (app goroutines, transports) count themselves in

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"time"
 
 	"github.com/hopwire/hopwire/wire"
 )
@@ -45,6 +44,7 @@ func (c *Context) Forward(m *wire.Message) error {
 	if m == c.cur {
 		c.cur = nil
 	}
+	m.Meta.Flow = 0 // the worker sends it on: local traffic now (see Allow)
 	if c.loop != nil {
 		return c.node.route(c.loop, m, 0)
 	}
@@ -53,11 +53,7 @@ func (c *Context) Forward(m *wire.Message) error {
 		m.Release()
 		return ErrClosed
 	}
-	var deadline int64
-	if n.cfg.SendTimeout > 0 {
-		deadline = time.Now().Add(n.cfg.SendTimeout).UnixNano()
-	}
-	err := n.route(nil, m, deadline)
+	err := n.route(nil, m, n.cfg.SendTimeout)
 	n.exit()
 	return err
 }

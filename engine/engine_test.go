@@ -473,3 +473,58 @@ func TestRequestZeroAllocs(t *testing.T) {
 		t.Fatalf("%v allocs per request through two hops and an echo, want 0", allocs)
 	}
 }
+
+func TestAccessControl(t *testing.T) {
+	n := newNode(t, Config{})
+	mustStart(t, n, Echo{}, "public")
+	mustStart(t, n, Echo{}, "private")
+	mustStart(t, n, Hop{}, "hop")
+	app := mustContext(t, n, "0#conn") // stands in for a connection worker
+	if err := n.Allow(AllFlows, "0#conn"); err != nil {
+		t.Fatal(err)
+	}
+	flow := n.NewFlow()
+	if err := n.Allow(flow, "public", "hop"); err != nil {
+		t.Fatal(err)
+	}
+	remote := func(route string) error {
+		m, err := n.Pool().Build(wire.MustParseRoute(route), wire.MustParseRoute("0#conn"), []byte("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Meta.Flow = flow
+		return n.Deliver(m)
+	}
+	if err := remote("private"); !errors.Is(err, ErrDenied) {
+		t.Fatalf("remote message to a worker not allowed: %v", err)
+	}
+	if err := remote("public"); err != nil {
+		t.Fatalf("remote message to an allowed worker: %v", err)
+	}
+	r, err := app.Receive(wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	// A worker that is allowed may pass the message on: it vouches for it.
+	if err := remote("hop => private"); err != nil {
+		t.Fatal(err)
+	}
+	r, err = app.Receive(wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	// Locally, the private worker is reachable.
+	r, err = app.Request(wire.MustParseRoute("private"), nil, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	if s := n.Stats(); s.Denied != 1 {
+		t.Fatalf("Denied = %d, want 1", s.Denied)
+	}
+	if err := n.Allow(flow, "nobody"); !errors.Is(err, ErrUnknownWorker) {
+		t.Fatalf("Allow for an unknown worker: %v", err)
+	}
+}

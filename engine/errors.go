@@ -17,6 +17,7 @@ var (
 	ErrNoAddress     = errors.New("engine: a worker needs at least one address")
 	ErrUnknownWorker = errors.New("engine: no worker at that address")
 	ErrBadLoop       = errors.New("engine: loop index out of range")
+	ErrDenied        = errors.New("engine: access denied")
 )
 
 // AddressError names the address an operation failed on.

@@ -75,6 +75,7 @@ type Node struct {
 	closeMu  sync.Once
 	done     chan struct{}
 
+	flows atomic.Uint64 // last flow id handed out
 	stats counters
 }
 
@@ -343,9 +344,9 @@ func (n *Node) Deliver(m *wire.Message) error {
 
 // route moves m toward its next onward address and owns it: on error m
 // has been released. from is the loop the caller runs on, nil off-loop.
-// deadline (unix nanoseconds, 0 for none) is how long to wait for room
-// in a full mailbox.
-func (n *Node) route(from *loop, m *wire.Message, deadline int64) error {
+// wait (<= 0: none) is how long an off-loop sender waits for room in a
+// full mailbox.
+func (n *Node) route(from *loop, m *wire.Message, wait time.Duration) error {
 	t, v, ok := m.Next()
 	if !ok {
 		n.stats.undeliverable.Add(1)
@@ -371,5 +372,8 @@ func (n *Node) route(from *loop, m *wire.Message, deadline int64) error {
 		m.Release()
 		return err
 	}
-	return wk.deliver(from, m, deadline)
+	if m.Meta.Flow != 0 && !wk.allows(m.Meta.Flow) {
+		return n.deny(wk, m)
+	}
+	return wk.deliver(from, m, wait)
 }

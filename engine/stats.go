@@ -9,10 +9,11 @@ type Stats struct {
 	MailboxFull    uint64 // messages refused because a mailbox was full
 	HandlerErrors  uint64 // HandleMessage calls that returned an error
 	Undeliverable  uint64 // messages dropped for other reasons (no transport, bad route, stopped worker)
+	Denied         uint64 // messages from the network whose flow may not reach their worker
 }
 
 type counters struct {
-	unknown, full, handler, undeliverable atomic.Uint64
+	unknown, full, handler, undeliverable, denied atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -21,5 +22,6 @@ func (c *counters) snapshot() Stats {
 		MailboxFull:    c.full.Load(),
 		HandlerErrors:  c.handler.Load(),
 		Undeliverable:  c.undeliverable.Load(),
+		Denied:         c.denied.Load(),
 	}
 }

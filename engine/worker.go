@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/hopwire/hopwire/wire"
@@ -38,7 +39,8 @@ type worker struct {
 	box     *appBox
 	ctx     *Context
 	addrs   []string
-	stopped bool // loop-owned
+	flows   atomic.Pointer[[]uint64] // flows allowed to reach it; copy on write
+	stopped bool                     // loop-owned
 }
 
 // stop runs on the worker's loop.
@@ -52,8 +54,8 @@ func (wk *worker) stop() {
 	}
 }
 
-// deliver queues m for wk. On a full mailbox it waits until deadline (unix
-// nanoseconds; 0: no wait) and then refuses, releasing m.
+// deliver queues m for wk. On a full mailbox it waits up to wait (for an
+// off-loop sender) and then refuses, releasing m.
 //
 // The policy, for the reader deciding where backpressure goes: external
 // senders (app contexts, transports) wait up to their deadline. A worker
@@ -62,7 +64,7 @@ func (wk *worker) stop() {
 // longer, because two loops waiting on each other's full mailboxes would
 // otherwise deadlock. A worker's send to its own loop cannot wait (it is
 // the consumer) and fails at once.
-func (wk *worker) deliver(from *loop, m *wire.Message, deadline int64) error {
+func (wk *worker) deliver(from *loop, m *wire.Message, wait time.Duration) error {
 	var ok bool
 	switch {
 	case wk.box != nil:
@@ -78,11 +80,11 @@ func (wk *worker) deliver(from *loop, m *wire.Message, deadline int64) error {
 	if ok {
 		return nil
 	}
-	if deadline == 0 && from != nil && wk.ctx.node.cfg.WorkerWait > 0 {
-		deadline = time.Now().Add(wk.ctx.node.cfg.WorkerWait).UnixNano()
+	if from != nil {
+		wait = wk.ctx.node.cfg.WorkerWait
 	}
-	if deadline != 0 {
-		return wk.deliverSlow(m, deadline)
+	if wait > 0 {
+		return wk.deliverSlow(m, time.Now().Add(wait).UnixNano())
 	}
 	return wk.refuse(m)
 }

@@ -1,0 +1,252 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hopwire/hopwire/wire"
+)
+
+// pinger bounces one message along a route and back, rounds times, then
+// reports. The first message it gets is the kick from the benchmark: it
+// turns that into the message that circulates, so the payload is copied
+// once, at the kick, and never again.
+type pinger struct {
+	route   wire.Route
+	rounds  int
+	started bool
+	done    chan struct{}
+}
+
+func (p *pinger) HandleMessage(ctx *Context, m *wire.Message) error {
+	if !p.started {
+		p.started = true
+		if err := m.Turn(ctx.Address()); err != nil {
+			return err
+		}
+		if err := m.Redirect(p.route); err != nil {
+			return err
+		}
+		return ctx.Forward(m)
+	}
+	if p.rounds--; p.rounds == 0 {
+		close(p.done)
+		return nil
+	}
+	return ctx.Reply(m)
+}
+
+// pingPong runs b.N round trips of a message along route (from a pinger
+// on loop 0) and reports ns/hop for hopsPerRound deliveries per round.
+func pingPong(b *testing.B, n *Node, route wire.Route, hopsPerRound, payload int) {
+	b.Helper()
+	p := &pinger{route: route, rounds: b.N, done: make(chan struct{})}
+	if err := n.StartWorkerOn(0, p, "pinger"); err != nil {
+		b.Fatal(err)
+	}
+	app, err := n.NewContext("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := app.Send(wire.MustParseRoute("pinger"), make([]byte, payload)); err != nil {
+		b.Fatal(err)
+	}
+	<-p.done
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*hopsPerRound), "ns/hop")
+}
+
+func benchNode(b *testing.B, loops int) *Node {
+	n, err := NewNode(Config{Loops: loops})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Close() })
+	return n
+}
+
+var payloadSizes = []int{64, 64 << 10}
+
+// BenchmarkSameLoopHop: pinger and echo share a loop; a round is two hops.
+func BenchmarkSameLoopHop(b *testing.B) {
+	for _, size := range payloadSizes {
+		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
+			n := benchNode(b, 2)
+			n.StartWorkerOn(0, Echo{}, "echo")
+			pingPong(b, n, wire.MustParseRoute("echo"), 2, size)
+		})
+	}
+}
+
+// BenchmarkCrossLoopPingPong: pinger on loop 0, echo on loop 1, so every
+// hop crosses loops through a mailbox: hop latency, wake-ups included.
+func BenchmarkCrossLoopPingPong(b *testing.B) {
+	for _, size := range payloadSizes {
+		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
+			n := benchNode(b, 2)
+			n.StartWorkerOn(1, Echo{}, "echo")
+			pingPong(b, n, wire.MustParseRoute("echo"), 2, size)
+		})
+	}
+}
+
+// BenchmarkForward: pinger -> forwarder -> echo -> pinger on one loop; a
+// round is three hops.
+func BenchmarkForward(b *testing.B) {
+	n := benchNode(b, 2)
+	n.StartWorkerOn(0, Echo{}, "echo")
+	n.StartWorkerOn(0, Forwarder{Route: wire.MustParseRoute("echo")}, "fwd")
+	pingPong(b, n, wire.MustParseRoute("fwd"), 3, 64)
+}
+
+// BenchmarkEchoRequest: an app goroutine's request/reply to an echo
+// worker: two goroutine hand-offs per operation.
+func BenchmarkEchoRequest(b *testing.B) {
+	n := benchNode(b, 2)
+	n.StartWorker(Echo{}, "echo")
+	app, _ := n.NewContext("app")
+	route := wire.MustParseRoute("echo")
+	payload := make([]byte, 64)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		r, err := app.Request(route, payload, 10*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Release()
+	}
+}
+
+var chainLens = []int{1, 3, 10}
+
+func hopNames(k int) []string {
+	s := make([]string, k)
+	for i := range s {
+		s[i] = fmt.Sprintf("h%d", i+1)
+	}
+	return s
+}
+
+// BenchmarkChainRoundTrip: a message goes pinger -> h1..hk -> echo and
+// back through the hops, all on one loop: 2(k+1) hops a round.
+func BenchmarkChainRoundTrip(b *testing.B) {
+	for _, k := range chainLens {
+		b.Run(fmt.Sprintf("hops=%d", k), func(b *testing.B) {
+			n := benchNode(b, 2)
+			names := hopNames(k)
+			for _, h := range names {
+				n.StartWorkerOn(0, Hop{}, h)
+			}
+			n.StartWorkerOn(0, Echo{}, "echo")
+			route := wire.MustParseRoute(strings.Join(append(names, "echo"), "=>"))
+			pingPong(b, n, route, 2*(k+1), 64)
+		})
+	}
+}
+
+// sink counts messages and reports when it has seen want of them.
+type sink struct {
+	want int
+	done chan struct{}
+}
+
+func (s *sink) HandleMessage(ctx *Context, m *wire.Message) error {
+	if s.want--; s.want == 0 {
+		close(s.done)
+	}
+	return nil
+}
+
+// BenchmarkChainPipelined is the throughput of a k-hop chain: the
+// benchmark goroutine sends b.N messages along h1..hk -> sink as fast as
+// the node takes them. "loop" keeps the chain on one loop (run to
+// completion); "spread" deals the workers round-robin over the loops.
+// "chan" is the baseline in the same run: the same hops done by goroutines
+// linked by buffered channels, passing the same pooled messages.
+func BenchmarkChainPipelined(b *testing.B) {
+	for _, k := range chainLens {
+		for _, mode := range []string{"loop", "spread"} {
+			b.Run(fmt.Sprintf("hops=%d/%s", k, mode), func(b *testing.B) {
+				n := benchNode(b, 2)
+				names := hopNames(k)
+				for i, h := range names {
+					loop := 0
+					if mode == "spread" {
+						loop = (i + 1) % n.Loops()
+					}
+					n.StartWorkerOn(loop, Hop{}, h)
+				}
+				s := &sink{want: b.N, done: make(chan struct{})}
+				n.StartWorkerOn(0, s, "sink")
+				app, _ := n.NewContext("app")
+				route := wire.MustParseRoute(strings.Join(append(names, "sink"), "=>"))
+				payload := make([]byte, 64)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := app.Send(route, payload); err != nil {
+						b.Fatal(err)
+					}
+				}
+				<-s.done
+				b.StopTimer()
+				reportChain(b, k)
+			})
+		}
+		b.Run(fmt.Sprintf("hops=%d/chan", k), func(b *testing.B) { chanChain(b, k) })
+	}
+}
+
+func reportChain(b *testing.B, k int) {
+	ns := float64(b.Elapsed().Nanoseconds())
+	b.ReportMetric(float64(b.N)/(ns/1e9), "msgs/s")
+	b.ReportMetric(ns/float64(b.N*k), "ns/hop")
+}
+
+// chanChain is the Go-channel baseline: k stage goroutines, each taking a
+// message from its input channel, doing the same in-place Hop, and passing
+// it on; a sink goroutine releases them.
+func chanChain(b *testing.B, k int) {
+	pool := wire.NewPool(0)
+	chans := make([]chan *wire.Message, k+1)
+	for i := range chans {
+		chans[i] = make(chan *wire.Message, DefaultMailboxSize)
+	}
+	for i := 0; i < k; i++ {
+		in, out := chans[i], chans[i+1]
+		go func() {
+			for m := range in {
+				m.Hop()
+				out <- m
+			}
+			close(out)
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		for m := range chans[k] {
+			m.Release()
+		}
+		close(done)
+	}()
+	route := wire.MustParseRoute(strings.Join(append(hopNames(k), "sink"), "=>"))
+	ret := wire.MustParseRoute("app")
+	payload := make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m, err := pool.Build(route, ret, payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		chans[0] <- m
+	}
+	close(chans[0])
+	<-done
+	b.StopTimer()
+	reportChain(b, k)
+}

@@ -31,9 +31,8 @@ func (n *Node) NewFlow() uint64 { return n.flows.Add(1) }
 func (n *Node) Allow(flow uint64, addrs ...string) error {
 	n.regMu.Lock()
 	defer n.regMu.Unlock()
-	ws := *n.workers.Load()
 	for _, a := range addrs {
-		wk := ws[a]
+		wk := n.lookupText(a)
 		if wk == nil {
 			return &AddressError{Addr: a, Err: ErrUnknownWorker}
 		}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -81,7 +80,7 @@ func (c *Context) StopWorker(addr string) error {
 		return c.node.StopWorker(addr)
 	}
 	n := c.node
-	wk := n.lookup([]byte(addr))
+	wk := n.lookupText(addr)
 	if wk == nil || !n.unregister(wk) {
 		return &AddressError{Addr: addr, Err: ErrUnknownWorker}
 	}

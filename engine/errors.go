@@ -18,6 +18,7 @@ var (
 	ErrUnknownWorker = errors.New("engine: no worker at that address")
 	ErrBadLoop       = errors.New("engine: loop index out of range")
 	ErrDenied        = errors.New("engine: access denied")
+	ErrNotLocal      = errors.New("engine: a worker's address must be local (type 0)")
 )
 
 // AddressError names the address an operation failed on.

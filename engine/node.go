@@ -132,8 +132,8 @@ func (n *Node) Logger() *slog.Logger { return n.log }
 // Done is closed when the node has stopped.
 func (n *Node) Done() <-chan struct{} { return n.done }
 
-// StartWorker starts w at the given local addresses on the next loop in
-// round-robin order.
+// StartWorker starts w at the given local addresses ("name" or "0#name")
+// on the next loop in round-robin order.
 func (n *Node) StartWorker(w Worker, addrs ...string) error {
 	return n.StartWorkerOn(int(n.place.Add(1)-1)%len(n.loops), w, addrs...)
 }
@@ -155,13 +155,18 @@ func (n *Node) register(h Worker, l *loop, box *appBox, addrs []string) (*worker
 		return nil, ErrNoAddress
 	}
 	as := make([]wire.Address, len(addrs))
+	names := make([]string, len(addrs))
 	for i, s := range addrs {
-		a, err := wire.NewAddress(wire.Local, s)
+		a, err := wire.ParseAddress(s)
 		if err != nil {
 			return nil, err
 		}
-		as[i] = a
+		if !a.IsLocal() {
+			return nil, &AddressError{Addr: s, Err: ErrNotLocal}
+		}
+		as[i], names[i] = a, a.Value()
 	}
+	addrs = names
 	wk := &worker{h: h, loop: l, box: box, addrs: addrs}
 	wk.ctx = &Context{node: n, self: as[0], selfRoute: wire.Route{as[0]}, loop: l, w: wk}
 
@@ -217,12 +222,21 @@ func (n *Node) lookup(name []byte) *worker {
 	return (*n.workers.Load())[string(name)]
 }
 
+// lookupText finds the worker at a local address in text form.
+func (n *Node) lookupText(addr string) *worker {
+	a, err := wire.ParseAddress(addr)
+	if err != nil || !a.IsLocal() {
+		return nil
+	}
+	return (*n.workers.Load())[a.Value()]
+}
+
 // StopWorker stops the worker at addr: its addresses are freed at once,
 // its Shutdown (if it has one) runs on its loop, and messages still queued
 // for it are released. It waits for the Shutdown to finish; a worker
 // stopping another from its handler uses Context.StopWorker instead.
 func (n *Node) StopWorker(addr string) error {
-	wk := n.lookup([]byte(addr))
+	wk := n.lookupText(addr)
 	if wk == nil || !n.unregister(wk) {
 		return &AddressError{Addr: addr, Err: ErrUnknownWorker}
 	}

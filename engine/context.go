@@ -15,8 +15,10 @@ type Context struct {
 	selfRoute wire.Route // [self]: the return route of what this context sends
 	loop      *loop      // nil for an app context
 	w         *worker
-	cur       *wire.Message // the message being handled until it is handed on
-	appBox    *appBox       // non-nil for an app context
+	cur       *wire.Message     // the message being handled until it is handed on
+	appBox    *appBox           // non-nil for an app context
+	hops      [nextHops]nextHop // loop contexts only
+	victim    int               // next entry of hops to replace
 }
 
 // Address returns the context's own (first) address.
@@ -45,7 +47,7 @@ func (c *Context) Forward(m *wire.Message) error {
 	}
 	m.Meta.Flow = 0 // the worker sends it on: local traffic now (see Allow)
 	if c.loop != nil {
-		return c.node.route(c.loop, m, 0)
+		return c.node.route(c, m, 0)
 	}
 	n := c.node
 	if !n.enter() {
@@ -93,4 +95,38 @@ func (c *Context) StopWorker(addr string) error {
 		wk.loop.post(wk.stop)
 	}
 	return nil
+}
+
+// nextHop remembers one resolution of a local address by a loop context,
+// so a worker that keeps sending to the same next hops (a chain out and
+// back, a reply to the same peer) skips the map lookup. It is valid while
+// the registry is the same map: any start or stop replaces the map.
+type nextHop struct {
+	reg  *map[string]*worker
+	w    *worker
+	n    int
+	name [32]byte // a connection worker's name is 32 hex digits
+}
+
+// nextHops is how many resolutions a loop context remembers: a hop in a
+// chain sends to two (the next one out and the previous one back).
+const nextHops = 2
+
+// resolve finds the worker at the local name v. Loop contexts only: the
+// cache is not safe for concurrent use.
+func (c *Context) resolve(v []byte) *worker {
+	reg := c.node.workers.Load()
+	for i := range c.hops {
+		h := &c.hops[i]
+		if h.reg == reg && h.n == len(v) && string(h.name[:h.n]) == string(v) {
+			return h.w
+		}
+	}
+	wk := (*reg)[string(v)]
+	if wk != nil && len(v) <= len(c.hops[0].name) {
+		h := &c.hops[c.victim]
+		c.victim = (c.victim + 1) % nextHops
+		h.reg, h.w, h.n = reg, wk, copy(h.name[:], v)
+	}
+	return wk
 }

@@ -19,14 +19,19 @@ import (
 // the inbox, so a message crosses as many same-loop hops as it has before
 // the loop takes the next one in (run to completion).
 type loop struct {
-	node  *Node
+	// Read by producers on every push; kept apart from the fields the loop
+	// writes per message so a push does not miss the cache on them.
+	node     *Node
+	inbox    *ring.MPSC[delivery]
+	sleeping atomic.Bool
+	parker   parker
+	_        [128]byte
+
+	// Loop-owned.
 	id    int
-	inbox *ring.MPSC[delivery]
 	local fifo
 	batch []delivery
-
-	sleeping atomic.Bool
-	wake     chan struct{} // capacity 1: a pending wake-up is never lost
+	_     [128]byte
 
 	hasTasks atomic.Bool
 	taskMu   sync.Mutex
@@ -56,7 +61,6 @@ func newLoop(n *Node, id, size int) *loop {
 		inbox: ring.NewMPSC[delivery](size),
 		local: newFIFO(size),
 		batch: make([]delivery, batchSize),
-		wake:  make(chan struct{}, 1),
 	}
 }
 
@@ -71,10 +75,7 @@ func (l *loop) push(d delivery) bool {
 
 func (l *loop) wakeUp() {
 	if l.sleeping.Load() && l.sleeping.CompareAndSwap(true, false) {
-		select {
-		case l.wake <- struct{}{}:
-		default: // a wake-up is already pending
-		}
+		l.parker.unpark()
 	}
 }
 
@@ -94,6 +95,10 @@ func (l *loop) post(f func()) bool {
 
 func (l *loop) run() {
 	defer l.node.wg.Done()
+	if err := l.parker.init(); err != nil {
+		panic("engine: cannot make a loop's wake-up: " + err.Error())
+	}
+	defer l.parker.close()
 	for {
 		if l.hasTasks.Load() {
 			l.runTasks()
@@ -174,7 +179,7 @@ func (l *loop) idle() {
 		l.sleeping.Store(false)
 		return
 	}
-	<-l.wake
+	l.parker.park()
 }
 
 // drain releases everything still queued. Only after the loop goroutine

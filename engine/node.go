@@ -357,10 +357,10 @@ func (n *Node) Deliver(m *wire.Message) error {
 }
 
 // route moves m toward its next onward address and owns it: on error m
-// has been released. from is the loop the caller runs on, nil off-loop.
-// wait (<= 0: none) is how long an off-loop sender waits for room in a
-// full mailbox.
-func (n *Node) route(from *loop, m *wire.Message, wait time.Duration) error {
+// has been released. c is the sending worker's context when the caller
+// runs on a loop, nil otherwise. wait (<= 0: none) is how long an off-loop
+// sender waits for room in a full mailbox.
+func (n *Node) route(c *Context, m *wire.Message, wait time.Duration) error {
 	t, v, ok := m.Next()
 	if !ok {
 		n.stats.undeliverable.Add(1)
@@ -376,7 +376,13 @@ func (n *Node) route(from *loop, m *wire.Message, wait time.Duration) error {
 		m.Release()
 		return err
 	}
-	wk := n.lookup(v)
+	var wk *worker
+	var from *loop
+	if c != nil {
+		wk, from = c.resolve(v), c.loop
+	} else {
+		wk = n.lookup(v)
+	}
 	if wk == nil {
 		err := unknownAddr(t, v)
 		n.stats.unknown.Add(1)

@@ -8,14 +8,15 @@ func (p *Pool) Build(onward, ret Route, payload []byte) (*Message, error) {
 	if len(onward) == 0 {
 		return nil, ErrEmptyRoute
 	}
-	if err := onward.Validate(); err != nil {
+	on, err := onward.size()
+	if err != nil {
 		return nil, err
 	}
-	if err := ret.Validate(); err != nil {
+	rt, err := ret.size()
+	if err != nil {
 		return nil, err
 	}
-	hdr := hdrCounts + onward.encodedLen() + ret.encodedLen()
-	m, err := p.alloc(hdr + len(payload))
+	m, err := p.alloc(hdrCounts + on + rt + len(payload))
 	if err != nil {
 		return nil, err
 	}

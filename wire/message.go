@@ -274,10 +274,23 @@ func (m *Message) move(at, n int) error {
 	return nil
 }
 
-// reverseAddrs reverses the order of the encoded addresses in b in place:
-// reverse every byte, then walk back from the end, where each reversed
-// address ends with its type and length bytes, and reverse each back.
+// reverseAddrs reverses the order of the encoded addresses in b. Past the
+// scratch size it works in place: reverse every byte, then walk back from
+// the end, where each reversed address ends with its type and length
+// bytes, and reverse each back.
 func reverseAddrs(b []byte) {
+	var scratch [512]byte
+	if len(b) <= len(scratch) {
+		// Common case: place each address at its mirrored offset in a
+		// scratch copy, a few memmoves instead of a byte-wise reversal.
+		for i := 0; i < len(b); {
+			n := 2 + int(b[i+1])
+			copy(scratch[len(b)-i-n:], b[i:i+n])
+			i += n
+		}
+		copy(b, scratch[:len(b)])
+		return
+	}
 	reverseBytes(b)
 	for i := len(b); i > 0; {
 		n := 2 + int(b[i-2])

@@ -41,18 +41,27 @@ func MustParseRoute(s string) Route {
 
 // Validate reports why r cannot be encoded, or nil.
 func (r Route) Validate() error {
+	_, err := r.size()
+	return err
+}
+
+// size checks r and returns its wire size (without a count byte), in one
+// pass: Build calls it on every message.
+func (r Route) size() (int, error) {
 	if len(r) > MaxRouteLen {
-		return addrErr(r.String(), ErrRouteTooLong)
+		return 0, addrErr(r.String(), ErrRouteTooLong)
 	}
+	n := 0
 	for _, a := range r {
 		if a.val == "" {
-			return addrErr(r.String(), ErrEmptyAddress)
+			return 0, addrErr(r.String(), ErrEmptyAddress)
 		}
 		if len(a.val) > MaxAddressLen {
-			return addrErr(a.val, ErrAddressTooLong)
+			return 0, addrErr(a.val, ErrAddressTooLong)
 		}
+		n += 2 + len(a.val)
 	}
-	return nil
+	return n, nil
 }
 
 // String returns the text form, addresses joined by RouteSep.

@@ -1,7 +1,7 @@
 # hopwire — make targets. `make test` is what CI runs.
 GO        ?= go
 FUZZTIME  ?= 10s
-BENCHTIME ?= 1s
+BENCHTIME ?= 200ms
 COUNT     ?= 1
 
 .PHONY: all build test bench bench-smoke fuzz lint tidy

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -154,7 +156,9 @@ func (l *loop) dispatch(d delivery) {
 	c.cur = d.m
 	if err := wk.h.HandleMessage(c, d.m); err != nil {
 		l.node.stats.handler.Add(1)
-		l.node.log.Debug("handler error", "worker", wk.addrs[0], "err", err)
+		if l.node.log.Enabled(context.Background(), slog.LevelDebug) {
+			l.node.log.Debug("handler error", "worker", wk.addrs[0], "err", err)
+		}
 	}
 	if c.cur != nil {
 		c.cur.Release()

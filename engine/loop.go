@@ -58,11 +58,12 @@ const spinRounds = 32
 
 func newLoop(n *Node, id, size int) *loop {
 	return &loop{
-		node:  n,
-		id:    id,
-		inbox: ring.NewMPSC[delivery](size),
-		local: newFIFO(size),
-		batch: make([]delivery, batchSize),
+		node:   n,
+		id:     id,
+		inbox:  ring.NewMPSC[delivery](size),
+		local:  newFIFO(size),
+		batch:  make([]delivery, batchSize),
+		parker: parker{ch: make(chan struct{}, 1)},
 	}
 }
 
@@ -97,10 +98,6 @@ func (l *loop) post(f func()) bool {
 
 func (l *loop) run() {
 	defer l.node.wg.Done()
-	if err := l.parker.init(); err != nil {
-		panic("engine: cannot make a loop's wake-up: " + err.Error())
-	}
-	defer l.parker.close()
 	for {
 		if l.hasTasks.Load() {
 			l.runTasks()

@@ -12,9 +12,7 @@ type parker struct {
 	ch chan struct{}
 }
 
-func (p *parker) init() error { p.ch = make(chan struct{}, 1); return nil }
-func (p *parker) park()       { <-p.ch }
-func (p *parker) close()      {}
+func (p *parker) park() { <-p.ch }
 
 // unpark is safe from any goroutine. It does not allocate.
 func (p *parker) unpark() {

@@ -4,7 +4,7 @@ FUZZTIME  ?= 10s
 BENCHTIME ?= 200ms
 COUNT     ?= 1
 
-.PHONY: all build test bench bench-smoke fuzz lint tidy
+.PHONY: all build test bench bench-go bench-smoke fuzz lint tidy
 
 all: build test
 
@@ -15,9 +15,15 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 15m ./...
 
-# The benchmark suite: every in-package benchmark, quick by default.
-# Longer runs: make bench BENCHTIME=3s COUNT=6 (feed the output to benchstat).
+# The benchmark suite: every scenario beside its baseline in the same run,
+# quick by default. A longer run: make bench ROUNDS=7 SUITETIME=1s
+ROUNDS    ?= 3
+SUITETIME ?= 200ms
 bench:
+	$(GO) run ./cmd/hopbench --rounds $(ROUNDS) --benchtime $(SUITETIME)
+
+# Every in-package Go benchmark. For benchstat: make bench-go BENCHTIME=1s COUNT=6
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./...
 
 # One short run of every benchmark, so none rots.

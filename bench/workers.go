@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"errors"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// The workers the hopwire side of the scenarios is made of. Each runs on
+// one loop; the benchmark goroutine sets their fields only while no
+// message is on its way to them (before the kick, after done), and the
+// kick's push and done's close order those writes with the loop's reads.
+
+// pinger bounces one message along a route and back, rounds times, then
+// closes done. The first message it gets is the kick from the benchmark:
+// it turns that into the message that circulates, so the payload is copied
+// once, at the kick, and never again.
+type pinger struct {
+	route   wire.Route
+	rounds  int
+	started bool
+	done    chan struct{}
+}
+
+func (p *pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
+	if !p.started {
+		p.started = true
+		if err := m.Turn(ctx.Address()); err != nil {
+			return err
+		}
+		if err := m.Redirect(p.route); err != nil {
+			return err
+		}
+		return ctx.Forward(m)
+	}
+	if p.rounds--; p.rounds == 0 {
+		close(p.done)
+		return nil
+	}
+	return ctx.Reply(m)
+}
+
+// source sends count messages along route, sourceBurst at a time: after
+// each burst it forwards the kick to itself again, so its loop runs the
+// burst through the chain before it makes the next one.
+type source struct {
+	route   wire.Route
+	payload []byte
+	count   int
+}
+
+// sourceBurst is how many messages a source sends per kick.
+const sourceBurst = 64
+
+func (s *source) HandleMessage(ctx *engine.Context, kick *wire.Message) error {
+	for i := 0; i < sourceBurst && s.count > 0; i++ {
+		if err := ctx.Send(s.route, s.payload); err != nil {
+			if errors.Is(err, engine.ErrMailboxFull) {
+				break // pushed back: try again after the loop's other work
+			}
+			return err
+		}
+		s.count--
+	}
+	if s.count > 0 {
+		return ctx.Forward(kick) // its onward route is [source]: back to us
+	}
+	return nil
+}
+
+// sink counts messages down from want and closes done at zero.
+type sink struct {
+	want int
+	done chan struct{}
+}
+
+func (s *sink) HandleMessage(_ *engine.Context, _ *wire.Message) error {
+	if s.want--; s.want == 0 {
+		close(s.done)
+	}
+	return nil
+}

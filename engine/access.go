@@ -14,7 +14,10 @@ import (
 // made on the message's first local delivery, and a worker that sends the
 // message on vouches for it, so the flow is cleared when it does. Local
 // traffic (flow 0) is unrestricted. Default deny: a new flow reaches
-// nothing until Allow says so.
+// nothing until Allow says so, and a message with a flow never goes from
+// the network straight on to a transport: some worker allowed for the
+// flow (a hop, a forwarder) must take it on, or any peer could use the
+// node as a relay.
 
 // AllFlows, given to Allow, lets messages of any flow reach the workers.
 // Transports use it for their connection workers, which must be reachable
@@ -72,14 +75,14 @@ type AccessError struct {
 }
 
 func (e *AccessError) Error() string {
-	return "engine: flow not allowed to reach worker: " + e.Addr
+	return "engine: flow not allowed to reach " + e.Addr
 }
 
 func (e *AccessError) Is(target error) bool { return target == ErrDenied }
 
-func (n *Node) deny(wk *worker, m *wire.Message) error {
+func (n *Node) deny(addr string, m *wire.Message) error {
 	n.stats.denied.Add(1)
-	err := &AccessError{Addr: wk.addrs[0], Flow: m.Meta.Flow}
+	err := &AccessError{Addr: addr, Flow: m.Meta.Flow}
 	m.Release()
 	return err
 }

@@ -521,8 +521,12 @@ func TestAccessControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Release()
-	if s := n.Stats(); s.Denied != 1 {
-		t.Fatalf("Denied = %d, want 1", s.Denied)
+	// Nor may a remote message go straight on to a transport.
+	if err := remote("1#127.0.0.1:9 => x"); !errors.Is(err, ErrDenied) {
+		t.Fatalf("remote message to a transport address: %v", err)
+	}
+	if s := n.Stats(); s.Denied != 2 {
+		t.Fatalf("Denied = %d, want 2", s.Denied)
 	}
 	if err := n.Allow(flow, "nobody"); !errors.Is(err, ErrUnknownWorker) {
 		t.Fatalf("Allow for an unknown worker: %v", err)

@@ -368,6 +368,11 @@ func (n *Node) route(c *Context, m *wire.Message, wait time.Duration) error {
 		return wire.ErrEmptyRoute
 	}
 	if t != wire.Local {
+		if m.Meta.Flow != 0 {
+			// Straight from the network to a transport: the node would be
+			// an open relay. A worker must take the message on (see Allow).
+			return n.deny(unknownAddr(t, v).(*AddressError).Addr, m)
+		}
 		if tr := n.transports.Load()[t]; tr != nil {
 			return tr.Send(m)
 		}
@@ -393,7 +398,7 @@ func (n *Node) route(c *Context, m *wire.Message, wait time.Duration) error {
 		return err
 	}
 	if m.Meta.Flow != 0 && !wk.allows(m.Meta.Flow) {
-		return n.deny(wk, m)
+		return n.deny(wk.addrs[0], m)
 	}
 	return wk.deliver(from, m, wait)
 }

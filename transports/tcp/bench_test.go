@@ -1,0 +1,347 @@
+package tcp
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// Benchmarks put every figure beside its baseline measured in the same
+// run: raw Go net.Conn TCP on the same loopback. Machines are shared and
+// noisy; compare the ratios, not the absolute times.
+
+func benchNode(b *testing.B, name string, mailbox int) *testNode {
+	b.Helper()
+	n, err := engine.NewNode(engine.Config{Name: name, Loops: 1, MailboxSize: mailbox})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := New(n, Config{EventLoops: 1, QueueLen: 4096, QueueBytes: 16 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Close() })
+	return &testNode{n, tr}
+}
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(10*time.Second), 3) }
+
+func reportLatency(b *testing.B, prefix string, h *hdrhistogram.Histogram) {
+	b.ReportMetric(float64(h.ValueAtQuantile(50))/1e3, prefix+"p50-µs")
+	b.ReportMetric(float64(h.ValueAtQuantile(99))/1e3, prefix+"p99-µs")
+}
+
+// pinger bounces one message over TCP to an echoer and back, rounds
+// times per kick, recording each round trip. The kick from the benchmark
+// becomes the message that circulates: its payload is copied once.
+type pinger struct {
+	route  wire.Route
+	rounds int
+	left   int
+	t0     time.Time
+	hist   *hdrhistogram.Histogram
+	done   chan struct{}
+}
+
+func (p *pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
+	if p.left == 0 { // a kick
+		p.left = p.rounds
+		if err := m.Turn(ctx.Address()); err != nil {
+			return err
+		}
+		if err := m.Redirect(p.route); err != nil {
+			return err
+		}
+		p.t0 = time.Now()
+		return ctx.Forward(m)
+	}
+	now := time.Now()
+	p.hist.RecordValue(int64(now.Sub(p.t0)))
+	if p.left--; p.left == 0 {
+		p.done <- struct{}{}
+		return nil
+	}
+	p.t0 = now
+	return ctx.Reply(m)
+}
+
+// rawPingPong is the baseline: a length-prefixed payload bounced between
+// two goroutines over a loopback TCP connection.
+type rawPingPong struct {
+	c, s net.Conn
+	buf  []byte
+	hist *hdrhistogram.Histogram
+}
+
+func newRawPingPong(b *testing.B, payload int) *rawPingPong {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &rawPingPong{c: c, s: s, buf: make([]byte, 4+payload), hist: newHist()}
+	binary.BigEndian.PutUint32(r.buf, uint32(payload))
+	go func() { // the echo side
+		buf := make([]byte, 4+payload)
+		for {
+			if _, err := io.ReadFull(s, buf[:4]); err != nil {
+				return
+			}
+			n := binary.BigEndian.Uint32(buf)
+			if _, err := io.ReadFull(s, buf[4:4+n]); err != nil {
+				return
+			}
+			if _, err := s.Write(buf[:4+n]); err != nil {
+				return
+			}
+		}
+	}()
+	b.Cleanup(func() { c.Close(); s.Close() })
+	return r
+}
+
+func (r *rawPingPong) rounds(b *testing.B, k int) {
+	for i := 0; i < k; i++ {
+		t0 := time.Now()
+		if _, err := r.c.Write(r.buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(r.c, r.buf); err != nil {
+			b.Fatal(err)
+		}
+		r.hist.RecordValue(int64(time.Since(t0)))
+	}
+}
+
+// BenchmarkTCPHopRoundTrip is one TCP hop each way: a pinger worker on
+// one node, an echoer on another, request and reply over one connection,
+// against a raw net.Conn ping-pong of the same payload. The two run in
+// alternating blocks so that drift in the machine's load hits both.
+// Reported: p50/p99 round trip of each and their ratio; allocs/op is per
+// round trip, both nodes included.
+func BenchmarkTCPHopRoundTrip(b *testing.B) {
+	for _, size := range []int{64, 1024} {
+		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
+			server := benchNode(b, "server", 0)
+			server.start(b, engine.Echo{}, "echoer")
+			l := server.listen(b, "echoer")
+			client := benchNode(b, "client", 0)
+			const block = 200
+			p := &pinger{route: wire.MustParseRoute("1#" + l.Addr() + " => echoer"), hist: newHist(), done: make(chan struct{}, 1)}
+			client.start(b, p, "pinger")
+			app := client.app(b, "bench")
+			payload := make([]byte, size)
+			kick := func(k int) {
+				p.rounds = k
+				if err := app.Send(wire.MustParseRoute("pinger"), payload); err != nil {
+					b.Fatal(err)
+				}
+				<-p.done
+			}
+			raw := newRawPingPong(b, size)
+			kick(block) // connect and warm up both
+			raw.rounds(b, block)
+			p.hist.Reset()
+			raw.hist.Reset()
+
+			b.ReportAllocs()
+			b.ResetTimer()
+			var hopTime time.Duration
+			for done := 0; done < b.N; done += block {
+				k := min(block, b.N-done)
+				t0 := time.Now()
+				kick(k)
+				hopTime += time.Since(t0)
+				b.StopTimer()
+				raw.rounds(b, k)
+				b.StartTimer()
+			}
+			b.StopTimer()
+			reportLatency(b, "hop-", p.hist)
+			reportLatency(b, "raw-", raw.hist)
+			b.ReportMetric(float64(p.hist.ValueAtQuantile(50))/float64(raw.hist.ValueAtQuantile(50)), "p50-ratio")
+			b.ReportMetric(float64(p.hist.ValueAtQuantile(99))/float64(raw.hist.ValueAtQuantile(99)), "p99-ratio")
+		})
+	}
+}
+
+// counter counts what reaches it.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) HandleMessage(*engine.Context, *wire.Message) error {
+	c.n.Add(1)
+	return nil
+}
+
+// source sends count messages along route, a burst per kick; after each
+// burst it kicks itself again, so other work on its loop gets a turn. A
+// full outbound queue ends the burst early: the source backs off.
+type source struct {
+	route   wire.Route
+	payload []byte
+	count   int
+	full    int
+}
+
+func (s *source) HandleMessage(ctx *engine.Context, kick *wire.Message) error {
+	for i := 0; i < 256 && s.count > 0; i++ {
+		if err := ctx.Send(s.route, s.payload); err != nil {
+			if errors.Is(err, ErrQueueFull) {
+				s.full++
+				for i := 0; i < 8; i++ {
+					runtime.Gosched() // let the writer and the receiver run
+				}
+				break
+			}
+			return err
+		}
+		s.count--
+	}
+	if s.count > 0 {
+		return ctx.Forward(kick) // its onward route is [source]: back to us
+	}
+	return nil
+}
+
+var pipelineSizes = []int{64, 1024, 16 << 10}
+
+// BenchmarkTCPPipelined is one-way throughput over one connection: a
+// source worker streams b.N messages to a counting worker on another
+// node. Reported: msgs/s and MB/s (payload bytes), and allocs per message
+// for both nodes together. BenchmarkRawPipelined is its baseline.
+func BenchmarkTCPPipelined(b *testing.B) {
+	for _, size := range pipelineSizes {
+		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
+			server := benchNode(b, "server", 1<<16)
+			sink := &counter{}
+			server.start(b, sink, "sink")
+			l := server.listen(b, "sink")
+			client := benchNode(b, "client", 0)
+			app := client.app(b, "bench")
+			route := wire.MustParseRoute("1#" + l.Addr() + " => sink")
+			payload := make([]byte, size)
+			// Open the connection and warm the pools.
+			for i := 0; i < 1000; i++ {
+				for app.Send(route, payload) != nil {
+					time.Sleep(time.Microsecond)
+				}
+			}
+			waitCount(b, server, &sink.n, 1000)
+			sink.n.Store(0)
+			before := server.tr.Stats().Undeliverable
+
+			src := &source{route: route, payload: payload, count: b.N}
+			if err := client.StartWorker(src, "source"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			if err := app.Send(wire.MustParseRoute("source"), nil); err != nil {
+				b.Fatal(err)
+			}
+			lost := waitCount(b, server, &sink.n, int64(b.N)) - before
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			b.ReportMetric(float64(lost), "lost")
+			b.ReportMetric(float64(src.full)/float64(b.N), "full/msg")
+		})
+	}
+}
+
+// waitCount waits until n messages arrived or were dropped at the
+// receiving node, and returns the node's drop count.
+func waitCount(b *testing.B, server *testNode, got *atomic.Int64, n int64) uint64 {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		lost := server.tr.Stats().Undeliverable
+		if got.Load()+int64(lost) >= n {
+			return lost
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d messages arrived", got.Load(), n)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// BenchmarkRawPipelined is the baseline of BenchmarkTCPPipelined: the
+// same payloads, length-prefixed, streamed one way over a raw net.Conn
+// through bufio (64 KiB buffers, the size of gnet's read buffer) on both
+// sides.
+func BenchmarkRawPipelined(b *testing.B) {
+	for _, size := range pipelineSizes {
+		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			s, err := ln.Accept()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			done := make(chan int)
+			n := b.N
+			go func() {
+				r := bufio.NewReaderSize(s, 64<<10)
+				buf := make([]byte, 4+size)
+				got := 0
+				for ; got < n; got++ {
+					if _, err := io.ReadFull(r, buf[:4]); err != nil {
+						break
+					}
+					if _, err := io.ReadFull(r, buf[4:4+binary.BigEndian.Uint32(buf)]); err != nil {
+						break
+					}
+				}
+				done <- got
+			}()
+			w := bufio.NewWriterSize(c, 64<<10)
+			frame := make([]byte, 4+size)
+			binary.BigEndian.PutUint32(frame, uint32(size))
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for i := 0; i < n; i++ {
+				if _, err := w.Write(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			if got := <-done; got != n {
+				b.Fatalf("%d of %d frames arrived", got, n)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}

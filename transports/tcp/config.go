@@ -1,0 +1,79 @@
+package tcp
+
+import (
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// Defaults for a zero Config.
+const (
+	DefaultQueueLen         = 512             // messages per connection's outbound queue
+	DefaultQueueBytes       = 4 << 20         // encoded bytes per connection's outbound queue
+	DefaultDialTimeout      = 5 * time.Second // dialing a peer
+	DefaultHandshakeTimeout = 5 * time.Second // waiting for the peer's version byte
+	DefaultReadBufferCap    = 64 << 10        // gnet's read buffer, one per event loop
+)
+
+// Config configures a Transport. Its zero value means defaults.
+type Config struct {
+	// EventLoops is the number of gnet event loops of each gnet engine the
+	// transport runs: one engine for the connections it dials and one per
+	// listener. 0 means runtime.GOMAXPROCS(0).
+	EventLoops int
+	// MaxFrame is the largest frame accepted from a peer; a larger length
+	// prefix closes the connection. 0 means the node's max frame size; it
+	// cannot exceed it.
+	MaxFrame int
+	// QueueLen bounds the number of messages waiting in a connection's
+	// outbound queue (rounded up to a power of two). 0 means DefaultQueueLen.
+	QueueLen int
+	// QueueBytes bounds the encoded bytes waiting in a connection's
+	// outbound queue. A send that would pass either bound is refused with
+	// ErrQueueFull. 0 means DefaultQueueBytes.
+	QueueBytes int
+	// DialTimeout bounds dialing a peer. 0 means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// HandshakeTimeout bounds the wait for the peer's version byte once
+	// connected, on every connection (dialed or accepted); a silent peer
+	// is disconnected. 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// ReadBufferCap is the size of gnet's read buffer, one per event loop.
+	// 0 means DefaultReadBufferCap.
+	ReadBufferCap int
+}
+
+func (c *Config) setDefaults(nodeMaxFrame int) error {
+	if c.EventLoops < 0 || c.MaxFrame < 0 || c.QueueLen < 0 || c.QueueBytes < 0 ||
+		c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.ReadBufferCap < 0 {
+		return &ConfigError{Field: "(all)", Reason: "must not be negative"}
+	}
+	if c.EventLoops == 0 {
+		c.EventLoops = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxFrame == 0 {
+		c.MaxFrame = nodeMaxFrame
+	}
+	if c.MaxFrame > nodeMaxFrame {
+		return &ConfigError{Field: "MaxFrame", Reason: "must not exceed the node's max frame (" + strconv.Itoa(nodeMaxFrame) + ")"}
+	}
+	if c.QueueLen == 0 {
+		c.QueueLen = DefaultQueueLen
+	}
+	if c.QueueLen < 2 || c.QueueLen > 1<<20 {
+		return &ConfigError{Field: "QueueLen", Reason: "must be between 2 and 1<<20"}
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.ReadBufferCap == 0 {
+		c.ReadBufferCap = DefaultReadBufferCap
+	}
+	return nil
+}

@@ -1,0 +1,288 @@
+package tcp
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// idLen is the number of random bytes in a connection id; its text is
+// twice as many hex digits.
+const idLen = 16
+
+// versionFrame is what each side sends first: the handshake.
+var versionFrame = []byte{wire.Version}
+
+// conn is one TCP connection. Three parties touch it:
+//
+//   - its gnet event loop owns the read side (rd), the gnet.Conn's
+//     loop-only methods, and the lifecycle events (OnOpen, OnTraffic,
+//     OnClose);
+//   - senders (event loops of the node, app goroutines) queue frames on
+//     the write side (out) from any goroutine, and whichever holds the
+//     writer role writes them (see send.go);
+//   - the node runs its connection worker at 0#id.
+//
+// State moves one way: dialing/opening -> open (handshake done, writes
+// allowed) -> closed.
+type conn struct {
+	t    *Transport
+	id   string       // 32 hex digits
+	addr wire.Address // 0#id: the connection worker
+	self wire.Route   // [1#id]: what the worker redirects messages to, so the node hands them to Send
+	key  string       // host:port for a dialed connection: its routing key; "" if accepted
+	flow uint64       // stamped on received messages; 0 for dialed connections (unrestricted)
+
+	// Set on the gnet loop in OnOpen: gc and peer before opened is
+	// stored, the rest before open is. Other goroutines read them only
+	// after loading that flag as true.
+	gc     gnet.Conn
+	peer   string          // remote host:port
+	file   *os.File        // our dup of the socket: the write side's own descriptor
+	raw    syscall.RawConn // file's, for writev under the descriptor's lifetime guard
+	worker bool            // the connection worker is running
+	hsTime *time.Timer     // closes the connection if the handshake takes too long
+
+	opened atomic.Bool // OnOpen ran: gnet owns the socket, closing goes through gc.Close
+	open   atomic.Bool // handshake done: frames may be written
+	closed atomic.Bool // no more sends; queued frames are dropped
+
+	ready     chan struct{} // closed when the handshake is done
+	done      chan struct{} // closed when the connection is closed and cleaned up
+	cleanOnce sync.Once
+
+	whyMu    sync.Mutex
+	whyKind  closeKind
+	whyError error
+
+	rd      reader // gnet loop only
+	lastLog int64  // gnet loop only: when a per-message warning was last logged
+
+	out     outbound
+	errFull *ConnError // ErrQueueFull for this connection, made once: a full queue is a hot path
+}
+
+// closeKind says why a connection closed, for logs and counters.
+type closeKind uint8
+
+const (
+	closeNone    closeKind = iota // the peer closed it, or the transport did
+	closeLocal                    // a local decision: dial failure, timeout, shutdown
+	closeIO                       // a read or write error
+	closeVersion                  // the peer's version byte was wrong
+	closeFrame                    // a bad length prefix or undecodable message
+	closeRoute                    // an empty onward route, or a return route already full
+	closeTrunc                    // the peer closed in the middle of a frame
+	closeSilent                   // the peer sent no version byte in time
+)
+
+var closeKindText = [...]string{"closed", "local", "i/o error", "bad version", "bad frame", "bad route", "truncated frame", "handshake timeout"}
+
+func (t *Transport) newConn(key string, flow uint64) *conn {
+	var b [idLen]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on supported platforms
+	id := hex.EncodeToString(b[:])
+	local, _ := wire.NewAddress(wire.Local, id)
+	viaTCP, _ := wire.NewAddress(wire.TCP, id)
+	c := &conn{
+		t:     t,
+		id:    id,
+		addr:  local,
+		self:  wire.Route{viaTCP},
+		key:   key,
+		flow:  flow,
+		ready: make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	c.out.init(c, t.cfg.QueueLen, t.cfg.QueueBytes)
+	c.errFull = &ConnError{Conn: local.String(), Peer: key, Err: ErrQueueFull}
+	return c
+}
+
+// onOpen runs on the gnet loop when gnet takes the socket. It returns the
+// version byte for gnet to write first.
+func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	c.gc = gc
+	c.peer = gc.RemoteAddr().String()
+	c.opened.Store(true)
+	if c.t.closed.Load() {
+		c.setWhy(closeLocal, ErrClosed)
+		return nil, gnet.Close
+	}
+	_ = gc.SetNoDelay(true) // gnet sets it already; say so here too
+	fd, err := gc.Dup()
+	if err != nil {
+		c.setWhy(closeLocal, err)
+		return nil, gnet.Close
+	}
+	c.file = os.NewFile(uintptr(fd), "tcp:"+c.peer) // non-blocking: Go's poller serves our waits
+	if c.raw, err = c.file.SyscallConn(); err != nil {
+		c.setWhy(closeLocal, err)
+		return nil, gnet.Close
+	}
+	n := c.t.node
+	if err := n.StartWorker(connWorker{c}, c.addr.String()); err != nil {
+		c.setWhy(closeLocal, err)
+		return nil, gnet.Close
+	}
+	c.worker = true
+	if err := n.Allow(engine.AllFlows, c.addr.String()); err != nil {
+		c.setWhy(closeLocal, err)
+		return nil, gnet.Close
+	}
+	c.hsTime = time.AfterFunc(c.t.cfg.HandshakeTimeout, c.handshakeExpired)
+	return versionFrame, gnet.None
+}
+
+// handshakeExpired runs on a timer's goroutine when the peer's version
+// byte did not come in time.
+func (c *conn) handshakeExpired() {
+	if c.open.Load() || c.closed.Load() {
+		return
+	}
+	c.t.stats.silent.Add(1)
+	c.shutdown(closeSilent, &ConnError{Conn: c.addr.String(), Peer: c.peerName(), Err: ErrHandshake})
+}
+
+// handshake runs on the gnet loop when the peer's version byte is in.
+func (c *conn) handshake(gc gnet.Conn) gnet.Action {
+	// Frames go out through our own descriptor, past gnet's buffer: the
+	// version byte must not still be waiting there.
+	if gc.OutboundBuffered() != 0 {
+		if err := gc.Flush(); err != nil || gc.OutboundBuffered() != 0 {
+			c.setWhy(closeLocal, errors.New("tcp: version byte not sent"))
+			return gnet.Close
+		}
+	}
+	c.hsTime.Stop()
+	c.open.Store(true)
+	close(c.ready)
+	c.kick() // frames queued while connecting
+	return gnet.None
+}
+
+// onClose runs on the gnet loop when gnet closes the socket, for
+// whatever reason; err is gnet's (io.EOF when the peer closed).
+func (c *conn) onClose(err error) {
+	if m := c.rd.cur; m != nil {
+		c.rd.cur = nil
+		m.Release()
+		if c.setWhy(closeTrunc, &wire.DecodeError{Offset: c.rd.filled, Field: "frame", Err: wire.ErrTruncated}) {
+			c.t.stats.trunc.Add(1)
+		}
+	}
+	kind, why := c.why()
+	if kind == closeNone && err != nil && !errors.Is(err, io.EOF) {
+		kind, why = closeIO, err
+	}
+	lvl := slog.LevelDebug
+	if kind >= closeIO {
+		lvl = slog.LevelWarn
+	}
+	c.t.log.Log(c.t.ctx, lvl, "tcp: connection closed", "conn", c.addr.String(), "peer", c.peer,
+		"reason", closeKindText[kind], "err", why)
+	c.cleanup()
+}
+
+// shutdown closes the connection from any goroutine, recording why.
+func (c *conn) shutdown(kind closeKind, err error) {
+	c.setWhy(kind, err)
+	c.closed.Store(true)
+	if c.opened.Load() {
+		_ = c.gc.Close() // concurrency-safe; OnClose cleans up on the loop
+		return
+	}
+	c.cleanup()
+}
+
+// cleanup is the end of a connection: it runs once, on the gnet loop
+// from OnClose, or for a connection gnet never had, wherever it failed.
+func (c *conn) cleanup() {
+	c.cleanOnce.Do(func() {
+		c.closed.Store(true)
+		if c.hsTime != nil {
+			c.hsTime.Stop()
+		}
+		c.t.forget(c)
+		if c.worker {
+			_ = c.t.node.StopWorker(c.addr.String())
+		}
+		c.out.shut()
+		if c.file != nil {
+			_ = c.file.Close() // waits for a writev under way; wakes a flusher waiting to write
+		}
+		close(c.done)
+		c.kick() // drop whatever is queued
+	})
+}
+
+// setWhy records the first reason the connection closes and reports
+// whether this one was it.
+func (c *conn) setWhy(kind closeKind, err error) bool {
+	c.whyMu.Lock()
+	defer c.whyMu.Unlock()
+	if c.whyKind != closeNone || c.whyError != nil {
+		return false
+	}
+	c.whyKind, c.whyError = kind, err
+	return true
+}
+
+func (c *conn) why() (closeKind, error) {
+	c.whyMu.Lock()
+	defer c.whyMu.Unlock()
+	return c.whyKind, c.whyError
+}
+
+// closeError is what a caller waiting on the connection gets when it
+// closed before it was ready.
+func (c *conn) closeError() error {
+	_, err := c.why()
+	if err == nil {
+		err = ErrConnClosed
+	}
+	var ce *ConnError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &ConnError{Conn: c.addr.String(), Peer: c.peerName(), Err: err}
+}
+
+// peerName is the peer's address for messages from other goroutines.
+func (c *conn) peerName() string {
+	if c.opened.Load() {
+		return c.peer
+	}
+	return c.key
+}
+
+// connWorker is the connection's worker, at 0#id. A message whose route
+// starts with it leaves the node over the connection.
+//
+// A worker owns a message only until HandleMessage returns unless it
+// hands it on, so it cannot queue the frame itself; instead it puts
+// 1#id where 0#id was (same size: nothing moves) and forwards, and the
+// node hands the message to Send, which steps 1#id off and queues the
+// frame. An engine hook letting a handler take ownership of m would save
+// the detour.
+type connWorker struct{ c *conn }
+
+// HandleMessage sends m over the connection.
+func (w connWorker) HandleMessage(ctx *engine.Context, m *wire.Message) error {
+	if err := m.Redirect(w.c.self); err != nil {
+		return err
+	}
+	return ctx.Forward(m)
+}

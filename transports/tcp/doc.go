@@ -1,0 +1,96 @@
+// Package tcp is hopwire's TCP transport: it carries a node's messages to
+// other nodes over TCP connections, with gnet v2 as the event loop.
+//
+// # Using it
+//
+//	tr, _ := tcp.New(node, tcp.Config{})  // registers for wire.TCP addresses
+//	l, _ := tr.Listen("127.0.0.1:4000")
+//	node.Allow(l.Flow(), "echoer")        // default deny for the network
+//
+// and on another node a route through "1#127.0.0.1:4000 => echoer"
+// reaches the echoer: the first send dials, later ones reuse the
+// connection. Connect dials explicitly and returns the address of the
+// connection's worker.
+//
+// # Wire
+//
+// Each side sends one byte, wire.Version, and reads the peer's; a
+// mismatch closes the connection. Then frames, as wire/frame.go lays
+// them out: a u32 big-endian length, then the encoded message.
+//
+// # Hops
+//
+// As in Ockam: the sending side consumes the transport address (Send
+// steps "1#host:port" or "1#<id>" off the onward route); the receiving
+// side puts its connection worker's address, 0#<32 hex>, at the front of
+// the return route, so a reply goes back over the same connection. The
+// connection worker is reachable from every flow (engine.AllFlows); a
+// message routed to it leaves over its connection.
+//
+// # Access control
+//
+// Messages from a listener's connections carry the listener's flow
+// (Listener.Flow) and reach only the workers the node allowed for it.
+// Such a message may not go straight on to a transport address either
+// (it is counted as denied): the node would otherwise dial out for any
+// peer. Messages over connections this transport dialed carry flow 0:
+// the node chose to talk to that peer, and its replies are trusted like
+// local traffic. Give them a flow of their own when that is not wanted
+// (not yet configurable).
+//
+// # Threading
+//
+// gnet runs the sockets: one gnet engine for the connections the
+// transport dials (gnet.Client) and one per listener (gnet.Run), each
+// with Config.EventLoops event loops. A connection belongs to one loop
+// for its life. That loop reads it: OnTraffic reassembles frames, copies
+// each once into a pooled message and hands it to the node with Deliver
+// (which queues it on the mailbox of the worker's event loop and never
+// waits). Writing is not the loop's job; see send.go: senders write
+// directly with writev on the connection's own dup of the descriptor, or
+// hand a burst to the connection's flusher goroutine.
+//
+// The gnet calls used, and the contracts relied on (gnet v2.9.4, read
+// from its source):
+//
+//   - Conn.Next(-1): loop only; returns everything buffered. When gnet's
+//     inbound buffer is empty — always, here, since each call consumes
+//     all — it is a view of the loop's read buffer, valid until
+//     OnTraffic returns, and allocates nothing.
+//   - Conn.Context, SetContext, RemoteAddr, OutboundBuffered, Flush:
+//     loop only; called only from OnOpen, OnTraffic, OnClose.
+//   - Conn.Dup, SetNoDelay: concurrency-safe (socket calls); called in OnOpen.
+//   - Conn.Close: concurrency-safe (posts a task to the loop, allocating
+//     a closure and a queue node); used only to close a connection from
+//     off its loop (write error, handshake timeout).
+//   - OnOpen's returned bytes: written by gnet directly on the loop
+//     before any other event of the connection; used for the version byte.
+//   - OnClose: called exactly once for an opened connection, on its loop,
+//     before gnet closes its descriptor, including when the engine stops.
+//   - Client.EnrollContext: takes a dialed net.Conn (dups its descriptor,
+//     closes it) and returns after OnOpen has run on the chosen loop.
+//   - Client.Stop and gnet.Run returning: every loop has exited and every
+//     connection has had OnClose.
+//   - Engine.Stop: starts the shutdown at once but polls every 500 ms for
+//     its end, so Listener.Close waits for gnet.Run to return instead.
+//
+// Not used, and why: Conn.AsyncWrite/AsyncWritev/Wake and
+// EventLoop.Execute each allocate per call (a hook or closure, plus a node
+// of gnet's lock-free task queue) and cost an eventfd wake-up of the loop;
+// gnet's outbound buffer grows without bound when the peer stops reading.
+//
+// # Backpressure
+//
+// Each connection's outbound queue is bounded in messages and bytes
+// (Config.QueueLen, QueueBytes). When the peer stops reading, the
+// kernel's socket buffers fill, then the queue, and then Send refuses
+// with ErrQueueFull: the sending worker gets the error, the message is
+// released and counted (Stats.QueueFull). Nothing grows without bound.
+// What this package cannot do yet is stop reading from the upstream
+// connection that is feeding the full one: gnet v2.9.4 has no way to
+// pause reading a connection (it always reads on EPOLLIN), and the node
+// does not tell a transport which connection a message it sends came in
+// on. On the receiving side, Node.Deliver cannot wait for room in a full
+// mailbox: the message is dropped and counted (Stats.Undeliverable), and
+// the loop yields the CPU to the node's loops before it reads on.
+package tcp

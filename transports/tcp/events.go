@@ -1,0 +1,96 @@
+package tcp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// events is the gnet.EventHandler of one gnet engine: the transport's
+// client (l == nil), which runs the connections it dials, or one
+// listener's. gnet calls OnOpen, OnTraffic and OnClose on the event loop
+// that owns the connection, one call at a time per loop; a connection
+// never moves between loops. Each connection's *conn rides in the
+// gnet.Conn's context (Context/SetContext: loop only).
+type events struct {
+	gnet.BuiltinEventEngine
+	t *Transport
+	l *Listener
+}
+
+// OnBoot runs once, before the engine's loops start.
+func (h *events) OnBoot(eng gnet.Engine) gnet.Action {
+	if h.l != nil {
+		return h.l.onBoot(eng)
+	}
+	return gnet.None
+}
+
+// OnOpen runs when gnet has registered a socket with a loop: accepted by
+// a listener, or handed over by Transport.dial (EnrollContext, which put
+// the *conn in the context and waits for this call).
+func (h *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	c, _ := gc.Context().(*conn)
+	if c == nil {
+		if h.l == nil {
+			return nil, gnet.Close // cannot happen: a dialed socket carries its conn
+		}
+		var err error
+		if c, err = h.t.accept(h.l); err != nil {
+			return nil, gnet.Close
+		}
+		gc.SetContext(c)
+	}
+	return c.onOpen(gc)
+}
+
+// OnTraffic runs when bytes arrived (or a Wake asked for it).
+func (h *events) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	if c == nil {
+		return gnet.Close
+	}
+	return c.onTraffic(gc)
+}
+
+// OnClose runs once per opened socket, whoever closed it, before gnet
+// closes its descriptor; when an engine stops it closes every socket.
+func (h *events) OnClose(gc gnet.Conn, err error) gnet.Action {
+	if c, _ := gc.Context().(*conn); c != nil {
+		c.onClose(err)
+	}
+	return gnet.None
+}
+
+// accept makes the conn of a socket a listener accepted.
+func (t *Transport) accept(l *Listener) (*conn, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed.Load() {
+		return nil, ErrClosed
+	}
+	c := t.newConn("", l.flow)
+	t.storeID(c.id, c)
+	t.stats.accepted.Add(1)
+	return c, nil
+}
+
+// gnetLogger sends gnet's logging to the node's slog.Logger. gnet's info
+// messages ("launching gnet with N event-loops") go out at debug level.
+// Note that gnet also keeps the logger of the engine started last in a
+// package variable for its few global messages.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) logf(lvl slog.Level, format string, args ...any) {
+	if g.l.Enabled(context.Background(), lvl) {
+		g.l.Log(context.Background(), lvl, "gnet: "+fmt.Sprintf(format, args...))
+	}
+}
+
+func (g gnetLogger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, format, args...) }
+func (g gnetLogger) Infof(format string, args ...any)  { g.logf(slog.LevelDebug, format, args...) }
+func (g gnetLogger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args...) }
+func (g gnetLogger) Errorf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }
+func (g gnetLogger) Fatalf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }

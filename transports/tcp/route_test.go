@@ -1,0 +1,169 @@
+package tcp
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// The seed's three nodes: initiator -> TCP -> middle, whose forwarder
+// sends on to the responder's echoer over a second TCP connection; the
+// reply comes back the same way.
+func TestThreeNodesForwarder(t *testing.T) {
+	responder := newTestNode(t, "responder", Config{})
+	responder.start(t, engine.Echo{}, "echoer")
+	lr := responder.listen(t, "echoer")
+
+	middle := newTestNode(t, "middle", Config{})
+	middle.start(t, engine.Forwarder{Route: wire.MustParseRoute("1#" + lr.Addr() + " => echoer")}, "forward_to_responder")
+	lm := middle.listen(t, "forward_to_responder")
+
+	initiator := newTestNode(t, "initiator", Config{})
+	app := initiator.app(t, "app")
+	for i := 0; i < 3; i++ {
+		got, ret := request(t, app, "1#"+lm.Addr()+" => forward_to_responder", "Hello Ockam!")
+		if got != "Hello Ockam!" {
+			t.Fatalf("reply %q", got)
+		}
+		// [initiator's conn worker, middle's conn worker, echoer]
+		if len(ret) != 3 || ret[2] != wire.MustParseAddress("echoer") {
+			t.Fatalf("return route %v", ret)
+		}
+	}
+	if s := middle.tr.Stats(); s.Dialed != 1 || s.Accepted != 1 {
+		t.Fatalf("middle stats %+v", s)
+	}
+}
+
+// recorder echoes, telling the test what it saw.
+type recorder struct{ ch chan wire.Route }
+
+func (r recorder) HandleMessage(ctx *engine.Context, m *wire.Message) error {
+	select {
+	case r.ch <- m.Return():
+	default:
+	}
+	return ctx.Reply(m)
+}
+
+// TCP -> TCP -> TCP: four nodes, a hop worker on each middle node, so the
+// reply comes back through every node and connection.
+func TestFourNodeChainThroughHops(t *testing.T) {
+	n4 := newTestNode(t, "n4", Config{})
+	rec := recorder{make(chan wire.Route, 1)}
+	n4.start(t, rec, "echoer")
+	l4 := n4.listen(t, "echoer")
+
+	n3 := newTestNode(t, "n3", Config{})
+	n3.start(t, engine.Hop{}, "hop3")
+	l3 := n3.listen(t, "hop3")
+
+	n2 := newTestNode(t, "n2", Config{})
+	n2.start(t, engine.Hop{}, "hop2")
+	l2 := n2.listen(t, "hop2")
+
+	n1 := newTestNode(t, "n1", Config{})
+	app := n1.app(t, "app")
+	route := "1#" + l2.Addr() + " => hop2 => 1#" + l3.Addr() + " => hop3 => 1#" + l4.Addr() + " => echoer"
+	for i := 0; i < 3; i++ {
+		got, ret := request(t, app, route, "through three links")
+		if got != "through three links" {
+			t.Fatalf("reply %q", got)
+		}
+		// Each receiving side put its connection worker in front:
+		// [n1 conn, hop2, n2 conn, hop3, n3 conn, echoer].
+		if len(ret) != 6 || ret[1] != wire.MustParseAddress("hop2") || ret[3] != wire.MustParseAddress("hop3") || ret[5] != wire.MustParseAddress("echoer") {
+			t.Fatalf("return route at n1 %v", ret)
+		}
+		// At the echoer: [n4 conn, hop3, n3 conn, hop2, n2 conn, app].
+		at := <-rec.ch
+		if len(at) != 6 || at[5] != wire.MustParseAddress("app") || at[1] != wire.MustParseAddress("hop3") {
+			t.Fatalf("return route at echoer %v", at)
+		}
+	}
+}
+
+// A worker not allowed on the listener is unreachable from the network,
+// yet reachable locally; the denial is counted on both sides of the
+// engine boundary and the connection stays up.
+func TestAccessControl(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	server.start(t, engine.Uppercase{}, "secret")
+	l := server.listen(t, "echoer")
+
+	client := newTestNode(t, "client", Config{})
+	app := client.app(t, "app")
+
+	if _, err := app.Request(wire.MustParseRoute("1#"+l.Addr()+" => secret"), []byte("psst"), 200*1e6); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("request to a worker not allowed: %v, want a timeout", err)
+	}
+	if s := server.tr.Stats(); s.Denied != 1 {
+		t.Fatalf("server transport stats %+v, want Denied 1", s)
+	}
+	if s := server.Stats(); s.Denied != 1 {
+		t.Fatalf("server node stats %+v, want Denied 1", s)
+	}
+	// The connection is still up and allowed workers answer on it.
+	if got, _ := request(t, app, "1#"+l.Addr()+" => echoer", "hi"); got != "hi" {
+		t.Fatalf("reply %q", got)
+	}
+	// Locally the worker is there.
+	local := server.app(t, "local")
+	if got, _ := request(t, local, "secret", "psst"); got != "PSST" {
+		t.Fatalf("local reply %q", got)
+	}
+	// A network message may not leave the node by a transport address.
+	if _, err := app.Request(wire.MustParseRoute("1#"+l.Addr()+" => 1#"+l.Addr()+" => echoer"), []byte("relay me"), 200*1e6); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("relay through the server: %v, want a timeout", err)
+	}
+	if s := server.tr.Stats(); s.Denied != 2 || s.Dialed != 0 {
+		t.Fatalf("server transport stats %+v, want Denied 2, nothing dialed", s)
+	}
+	if s := client.tr.Stats(); s.Open != 1 {
+		t.Fatalf("client stats %+v, want the connection still open", s)
+	}
+}
+
+// Connect opens a new connection each call; its worker address routes
+// over it.
+func TestConnect(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	l := server.listen(t, "echoer")
+
+	client := newTestNode(t, "client", Config{})
+	a1, err := client.tr.Connect(l.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := client.tr.Connect(l.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1 == a2 || a1.Type() != wire.Local || !isConnID([]byte(a1.Value())) {
+		t.Fatalf("Connect returned %v and %v", a1, a2)
+	}
+	app := client.app(t, "app")
+	for _, a := range []wire.Address{a1, a2} {
+		got, ret := request(t, app, a.String()+" => echoer", "over "+a.String())
+		if got != "over "+a.String() || ret[0] != a {
+			t.Fatalf("reply %q, return route %v", got, ret)
+		}
+	}
+	if s := server.tr.Stats(); s.Accepted != 2 {
+		t.Fatalf("server stats %+v", s)
+	}
+	// Bad addresses and refused connections are errors, not hangs.
+	if _, err := client.tr.Connect("no-port"); !errors.Is(err, ErrBadAddress) {
+		t.Fatalf("Connect(no-port): %v", err)
+	}
+	closed := server.listen(t)
+	addr := closed.Addr()
+	closed.Close()
+	if _, err := client.tr.Connect(addr); err == nil {
+		t.Fatal("Connect to a closed listener succeeded")
+	}
+}

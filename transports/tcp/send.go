@@ -1,0 +1,368 @@
+package tcp
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hopwire/hopwire/ring"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// The write side.
+//
+// Frames wait in a bounded MPSC ring (many senders, one writer). Whoever
+// holds the writer role (an atomic flag) pops a batch and writes it with
+// one writev(2) on the connection's own descriptor: a dup of gnet's
+// socket, wrapped in an os.File so that Go's poller can wait for it to
+// become writable and so that closing it waits for a writev under way.
+//
+//   - A sender that finds the role free takes it and writes at once
+//     (direct): the frame is on the socket before Send returns, with no
+//     hand-off to another goroutine. This is the latency path. A direct
+//     writer never waits: on EAGAIN (socket buffer full), after a few
+//     batches, or when sends are coming in a burst (the last write was
+//     less than burstGap ago), it hands the role to the connection's
+//     flusher goroutine.
+//   - The flusher (started on the first hand-off, one per connection)
+//     writes batches until the queue is empty, waiting on Go's poller when
+//     the socket is full, and lingers a few scheduler rounds before it
+//     gives the role back, so a stream of sends keeps it writing batches
+//     without a wake-up per frame. This is the throughput path.
+//   - A sender that finds the role taken leaves its frame to the holder.
+//     pending closes the race: a sender sets it after pushing, the holder
+//     clears it before popping and looks at it again after giving the
+//     role back, so no frame is left behind with nobody to write it.
+//
+// gnet's own write path (Write, Writev, AsyncWritev) is not used after
+// the version byte: AsyncWritev allocates a hook and a queue node per
+// call and runs on the loop after an eventfd wake-up, and gnet copies
+// whatever the socket does not take into an outbound buffer that has no
+// bound. gnet keeps the socket for reading and for its lifecycle.
+//
+// Bounds: QueueLen messages and QueueBytes encoded bytes per connection
+// (one frame larger than QueueBytes is let in when the queue is empty).
+// A send over either bound is refused with ErrQueueFull; nothing waits,
+// because Send runs on the node's event loops. When the peer stops
+// reading, the kernel's buffers fill, then this queue, then sends are
+// refused and counted: memory stays bounded, and the refusal goes back
+// to the sending worker as an error.
+type outbound struct {
+	c        *conn
+	q        *ring.MPSC[*wire.Message]
+	bytes    atomic.Int64 // encoded bytes queued or in the batch in hand
+	maxBytes int64
+
+	pending   atomic.Bool  // a sender pushed since the holder last looked
+	role      atomic.Bool  // the writer role is held
+	lastWrite atomic.Int64 // nanotime when the last writev returned
+
+	// Owned by the writer role's holder.
+	batch []*wire.Message // [head, n) not yet fully written
+	iov   []unix.Iovec    // iov[i] is what is left to write of batch[i]
+	size  []int           // full frame size of batch[i]
+	head  int
+	n     int
+	wn    int                   // result of the last writev
+	werr  error                 // (set by the descriptor callbacks)
+	try   func(fd uintptr)      // one non-blocking writev; made once, so calls do not allocate
+	wait  func(fd uintptr) bool // writev that lets the poller wait on EAGAIN
+
+	mu        sync.Mutex // guards the two below
+	flusherOn bool
+	closed    bool
+	wake      chan struct{} // hands the role to the flusher; never more than one pending
+}
+
+const (
+	maxIOV           = 256                   // frames per writev (IOV_MAX is 1024 on Linux and the BSDs)
+	maxDirectBatches = 4                     // batches a direct writer writes before it hands off
+	burstGap         = 10 * time.Microsecond // sends closer than this go to the flusher
+	lingerRounds     = 32                    // scheduler rounds the flusher waits for more before it gives up the role
+)
+
+func (o *outbound) init(c *conn, queueLen, queueBytes int) {
+	o.c = c
+	o.q = ring.NewMPSC[*wire.Message](queueLen)
+	o.maxBytes = int64(queueBytes)
+	n := min(maxIOV, o.q.Cap())
+	o.batch = make([]*wire.Message, n)
+	o.iov = make([]unix.Iovec, n)
+	o.size = make([]int, n)
+	o.try = o.tryWrite
+	o.wait = o.waitWrite
+	o.wake = make(chan struct{}, 1)
+}
+
+// enqueue queues m's frame. It owns m. It does not allocate.
+func (c *conn) enqueue(m *wire.Message) error {
+	o := &c.out
+	if c.closed.Load() {
+		return c.t.refuse(m, &ConnError{Conn: c.addr.String(), Peer: c.peerName(), Err: ErrConnClosed})
+	}
+	size := int64(m.Len() + wire.FramePrefixLen)
+	if total := o.bytes.Add(size); total > o.maxBytes && total != size {
+		o.bytes.Add(-size)
+		return c.queueFull(m)
+	}
+	if !o.q.Push(m) {
+		o.bytes.Add(-size)
+		return c.queueFull(m)
+	}
+	c.kick()
+	return nil
+}
+
+func (c *conn) queueFull(m *wire.Message) error {
+	c.t.stats.queueFull.Add(1)
+	m.Release()
+	return c.errFull
+}
+
+// kick makes sure what is queued gets written (or dropped, once closed):
+// by this goroutine if the writer role is free, else by its holder.
+func (c *conn) kick() {
+	o := &c.out
+	o.pending.Store(true)
+	if o.role.Load() || !o.role.CompareAndSwap(false, true) {
+		return
+	}
+	c.drain(true)
+}
+
+// drain runs while the caller holds the writer role, and gives it back
+// (or to the flusher) before it returns.
+func (c *conn) drain(direct bool) {
+	o := &c.out
+	for {
+		o.pending.Store(false)
+		switch {
+		case c.closed.Load():
+			o.dropAll()
+		case c.open.Load():
+			if !o.flush(direct) {
+				return // the flusher has the role now
+			}
+		}
+		// Not open yet: leave the queue for the handshake's kick.
+		o.role.Store(false)
+		if !o.pending.Load() || !o.role.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// flush writes queued frames until the queue is empty. A direct writer
+// returns false if it handed the role to the flusher instead.
+func (o *outbound) flush(direct bool) bool {
+	if direct && nanotime()-o.lastWrite.Load() < int64(burstGap) && o.handoff() {
+		return false
+	}
+	for batches := 0; ; {
+		if o.head == o.n {
+			if direct && batches == maxDirectBatches && o.q.Len() > 0 && o.handoff() {
+				return false
+			}
+			if !o.take() {
+				if direct || !o.linger() {
+					return true
+				}
+				continue
+			}
+			batches++
+		}
+		var err error
+		o.wn, o.werr = 0, nil // the callback may not run (descriptor closed)
+		if direct {
+			err = o.c.raw.Control(o.try)
+		} else {
+			err = o.c.raw.Write(o.wait)
+		}
+		if err == nil {
+			err = o.werr
+		}
+		if o.wn > 0 {
+			o.advance(o.wn)
+			// The time after the call: a send that comes less than
+			// burstGap after it means writing (or getting a P back after
+			// the system call, which on a small machine can take as long
+			// as the peer takes to answer) does not keep up with the
+			// traffic: the flusher takes over and the sender goes on.
+			o.lastWrite.Store(nanotime())
+		}
+		switch {
+		case err == nil:
+			if direct && o.head < o.n && o.handoff() { // short write: the socket is full
+				return false
+			}
+		case err == unix.EAGAIN && direct:
+			if o.handoff() {
+				return false
+			}
+			return true // closing: no flusher; drain drops the rest
+		default:
+			o.c.writeFailed(err)
+			return true // closed now: drain drops the rest
+		}
+	}
+}
+
+// take pops the next batch and points the iovecs at its frames.
+func (o *outbound) take() bool {
+	n := o.q.PopBatch(o.batch[:len(o.batch)])
+	o.head, o.n = 0, n
+	for i := 0; i < n; i++ {
+		f := o.batch[i].Frame()
+		o.size[i] = len(f)
+		o.iov[i].Base = &f[0]
+		o.iov[i].SetLen(len(f))
+	}
+	return n > 0
+}
+
+// advance accounts for n bytes written: frames wholly written are
+// released, a frame written in part has its iovec moved on.
+func (o *outbound) advance(n int) {
+	freed := 0
+	for n > 0 {
+		left := int(o.iov[o.head].Len)
+		if n < left {
+			f := o.batch[o.head].Frame()
+			off := o.size[o.head] - left + n
+			o.iov[o.head].Base = &f[off]
+			o.iov[o.head].SetLen(len(f) - off)
+			break
+		}
+		n -= left
+		freed += o.size[o.head]
+		o.batch[o.head].Release()
+		o.batch[o.head] = nil
+		o.head++
+	}
+	o.bytes.Add(-int64(freed))
+}
+
+// tryWrite is one writev of the batch in hand on descriptor fd.
+func (o *outbound) tryWrite(fd uintptr) {
+	for {
+		o.wn, o.werr = writev(int(fd), o.iov[o.head:o.n])
+		if o.werr != unix.EINTR {
+			return
+		}
+	}
+}
+
+// waitWrite is tryWrite for RawConn.Write: false asks the poller to wait
+// until the socket is writable and call again.
+func (o *outbound) waitWrite(fd uintptr) bool {
+	o.tryWrite(fd)
+	return o.werr != unix.EAGAIN
+}
+
+// handoff gives the writer role to the flusher, starting it the first
+// time. It reports false once the connection is closing: the caller
+// keeps the role.
+func (o *outbound) handoff() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	if !o.flusherOn {
+		o.flusherOn = true
+		o.c.t.flushers.Add(1)
+		go o.flusher()
+	}
+	select {
+	case o.wake <- struct{}{}:
+	default:
+		// Only the role's holder hands off, and the flusher takes the
+		// previous hand-off before it can give the role back.
+		panic("tcp: writer role handed off twice")
+	}
+	return true
+}
+
+// flusher writes for the connection whenever the role is handed to it.
+// It ends when the connection closes; no hand-off can come after that
+// (shut sets closed under mu before done is closed), but one may be
+// pending.
+func (o *outbound) flusher() {
+	defer o.c.t.flushers.Done()
+	for {
+		select {
+		case <-o.wake:
+			o.c.drain(false)
+		case <-o.c.done:
+			select {
+			case <-o.wake:
+				o.c.drain(false)
+			default:
+			}
+			return
+		}
+	}
+}
+
+// linger waits a few scheduler rounds for more frames before the flusher
+// gives the role back.
+func (o *outbound) linger() bool {
+	for i := 0; i < lingerRounds; i++ {
+		runtime.Gosched()
+		if o.q.Len() > 0 {
+			return true
+		}
+		if o.c.closed.Load() {
+			return false
+		}
+	}
+	return false
+}
+
+// shut stops hand-offs to the flusher: the connection is closing.
+func (o *outbound) shut() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+}
+
+// dropAll releases the batch in hand and everything queued. Role holder
+// only, once the connection is closed.
+func (o *outbound) dropAll() {
+	dropped, freed := 0, 0
+	for {
+		for ; o.head < o.n; o.head++ {
+			freed += o.size[o.head]
+			o.batch[o.head].Release()
+			o.batch[o.head] = nil
+			dropped++
+		}
+		n := o.q.PopBatch(o.batch[:len(o.batch)])
+		if n == 0 {
+			break
+		}
+		for i := 0; i < n; i++ {
+			o.size[i] = o.batch[i].Len() + wire.FramePrefixLen
+		}
+		o.head, o.n = 0, n
+	}
+	o.head, o.n = 0, 0
+	o.bytes.Add(-int64(freed))
+	o.c.t.stats.dropped.Add(uint64(dropped))
+}
+
+// writeFailed closes the connection after a write error.
+func (c *conn) writeFailed(err error) {
+	if c.closed.Load() {
+		return // closing already: the error is the descriptor going away
+	}
+	c.shutdown(closeIO, &ConnError{Conn: c.addr.String(), Peer: c.peer, Err: err})
+}
+
+// epoch anchors nanotime's monotonic clock.
+var epoch = time.Now()
+
+func nanotime() int64 { return int64(time.Since(epoch)) }

@@ -1,0 +1,52 @@
+package tcp
+
+import "sync/atomic"
+
+// Stats counts connections and what the transport refused or dropped.
+// Messages that went through are not counted: that would put a shared
+// atomic on every frame.
+type Stats struct {
+	Accepted uint64 // connections accepted by listeners
+	Dialed   uint64 // connections dialed (Connect and routes), handshake done or not
+	Open     int64  // connections open now (dialing ones included)
+
+	DialErrors uint64 // dials that failed
+	BadVersion uint64 // connections closed: the peer's version byte was wrong
+	BadFrame   uint64 // connections closed: bad length prefix or undecodable message
+	BadRoute   uint64 // connections closed: empty onward route, or the return route could not take the connection's address
+	Truncated  uint64 // connections that closed in the middle of a frame
+	Silent     uint64 // connections closed: no version byte within Config.HandshakeTimeout
+
+	Denied        uint64 // received messages refused by access control
+	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
+	QueueFull     uint64 // outbound messages refused: the connection's queue was full
+	SendErrors    uint64 // outbound messages refused for other reasons (no connection, bad route, closed)
+	Dropped       uint64 // outbound messages queued but never written: their connection closed
+}
+
+type counters struct {
+	accepted, dialed                                   atomic.Uint64
+	open                                               atomic.Int64
+	dialErrors, badVersion, badFrame, badRoute, trunc  atomic.Uint64
+	silent                                             atomic.Uint64
+	denied, undeliverable, queueFull, sendErr, dropped atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Accepted:      c.accepted.Load(),
+		Dialed:        c.dialed.Load(),
+		Open:          c.open.Load(),
+		DialErrors:    c.dialErrors.Load(),
+		BadVersion:    c.badVersion.Load(),
+		BadFrame:      c.badFrame.Load(),
+		BadRoute:      c.badRoute.Load(),
+		Truncated:     c.trunc.Load(),
+		Silent:        c.silent.Load(),
+		Denied:        c.denied.Load(),
+		Undeliverable: c.undeliverable.Load(),
+		QueueFull:     c.queueFull.Load(),
+		SendErrors:    c.sendErr.Load(),
+		Dropped:       c.dropped.Load(),
+	}
+}

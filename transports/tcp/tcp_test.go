@@ -1,0 +1,116 @@
+package tcp
+
+import (
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// gnet's package-level goroutine pool (ants), started by its init.
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+const wait = 10 * time.Second // generous: only a broken transport takes this long
+
+type testNode struct {
+	*engine.Node
+	tr *Transport
+}
+
+func newTestNode(t testing.TB, name string, cfg Config) *testNode {
+	t.Helper()
+	var logger *slog.Logger
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	n, err := engine.NewNode(engine.Config{Name: name, Loops: 2, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(n, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+		if live := n.Pool().Live(); live != 0 {
+			t.Errorf("%s: %d messages not released after Close", name, live)
+		}
+	})
+	return &testNode{n, tr}
+}
+
+func (n *testNode) listen(t testing.TB, allow ...string) *Listener {
+	t.Helper()
+	l, err := n.tr.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(allow) > 0 {
+		if err := n.Allow(l.Flow(), allow...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+func (n *testNode) start(t testing.TB, w engine.Worker, addr string) {
+	t.Helper()
+	if err := n.StartWorker(w, addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (n *testNode) app(t testing.TB, addr string) *engine.Context {
+	t.Helper()
+	c, err := n.NewContext(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func request(t testing.TB, app *engine.Context, route string, payload string) (string, wire.Route) {
+	t.Helper()
+	r, err := app.Request(wire.MustParseRoute(route), []byte(payload), wait)
+	if err != nil {
+		t.Fatalf("request %q: %v", route, err)
+	}
+	defer r.Release()
+	return string(r.Payload()), r.Return()
+}
+
+func TestTwoNodesRequestReply(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	l := server.listen(t, "echoer")
+
+	client := newTestNode(t, "client", Config{})
+	app := client.app(t, "app")
+	for i := 0; i < 3; i++ {
+		got, ret := request(t, app, "1#"+l.Addr()+" => echoer", "Hello Ockam!")
+		if got != "Hello Ockam!" {
+			t.Fatalf("reply %q", got)
+		}
+		// The reply came back over the connection the route opened: its
+		// return route is [client's connection worker, echoer].
+		if len(ret) != 2 || ret[1] != wire.MustParseAddress("echoer") || !isConnID([]byte(ret[0].Value())) || ret[0].Type() != wire.Local {
+			t.Fatalf("return route %v", ret)
+		}
+	}
+	if s := client.tr.Stats(); s.Dialed != 1 || s.Open != 1 {
+		t.Fatalf("client stats %+v: want one connection, reused", s)
+	}
+}

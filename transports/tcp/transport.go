@@ -1,0 +1,324 @@
+package tcp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// Transport carries a node's messages over TCP. It is the node's
+// transport for wire.TCP addresses: a route through "1#host:port" reaches
+// the node listening there, over a connection the transport opens on the
+// first send and reuses after. Its methods are safe for concurrent use.
+type Transport struct {
+	node     *engine.Node
+	cfg      Config
+	log      *slog.Logger
+	pool     *wire.Pool
+	maxFrame int
+
+	client *gnet.Client // the gnet engine of the connections this transport dials
+
+	mu        sync.Mutex                       // serialises writers of the maps below, listeners, closed
+	byKey     atomic.Pointer[map[string]*conn] // dialed connections by the host:port routes name; copy on write
+	byID      atomic.Pointer[map[string]*conn] // every connection by its id; copy on write
+	listeners map[*Listener]struct{}
+	closed    atomic.Bool
+
+	ctx      context.Context // ends at Close: cancels dials under way
+	cancel   context.CancelFunc
+	dials    sync.WaitGroup // dial goroutines and Connect calls under way
+	flushers sync.WaitGroup // connections' flusher goroutines
+	closing  sync.Once
+
+	stats counters
+}
+
+// New starts a TCP transport for node and registers it as the node's
+// transport for wire.TCP addresses. The node closes it when it closes.
+func New(node *engine.Node, cfg Config) (*Transport, error) {
+	if err := cfg.setDefaults(node.Pool().MaxFrame()); err != nil {
+		return nil, err
+	}
+	t := &Transport{
+		node:      node,
+		cfg:       cfg,
+		log:       node.Logger().With("transport", "tcp"),
+		pool:      node.Pool(),
+		maxFrame:  cfg.MaxFrame,
+		listeners: make(map[*Listener]struct{}),
+	}
+	empty1, empty2 := map[string]*conn{}, map[string]*conn{}
+	t.byKey.Store(&empty1)
+	t.byID.Store(&empty2)
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+
+	cli, err := gnet.NewClient(&events{t: t}, t.gnetOptions()...)
+	if err != nil {
+		t.cancel()
+		return nil, err
+	}
+	if err := cli.Start(); err != nil {
+		t.cancel()
+		return nil, err
+	}
+	t.client = cli
+	if err := node.AddTransport(t); err != nil {
+		_ = cli.Stop()
+		t.cancel()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Transport) gnetOptions() []gnet.Option {
+	return []gnet.Option{
+		gnet.WithNumEventLoop(t.cfg.EventLoops),
+		gnet.WithReadBufferCap(t.cfg.ReadBufferCap),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+		gnet.WithLogger(gnetLogger{t.log}),
+	}
+}
+
+// Type returns wire.TCP.
+func (t *Transport) Type() wire.Type { return wire.TCP }
+
+// Stats returns the transport's counters.
+func (t *Transport) Stats() Stats { return t.stats.snapshot() }
+
+// Send carries m to the connection its next onward address names and
+// owns m from the call on, on error too. The address is either
+// "1#host:port" — the connection this transport dialed to host:port,
+// dialed now (in the background) if there is none — or "1#<32 hex>", a
+// connection by id, which is how a connection worker hands its messages
+// on. Send consumes that address (Step) and queues the frame; it never
+// waits for the network. A full queue refuses the message with
+// ErrQueueFull. Safe for concurrent use; it does not allocate once the
+// connection is open.
+func (t *Transport) Send(m *wire.Message) error {
+	typ, v, ok := m.Next()
+	switch {
+	case !ok:
+		return t.refuse(m, wire.ErrEmptyRoute)
+	case typ != wire.TCP:
+		return t.refuse(m, ErrNotTCP)
+	case t.closed.Load():
+		return t.refuse(m, ErrClosed)
+	}
+	var c *conn
+	if isConnID(v) {
+		if c = (*t.byID.Load())[string(v)]; c == nil {
+			return t.refuse(m, &ConnError{Conn: "0#" + string(v), Err: ErrNoConnection})
+		}
+	} else if c = (*t.byKey.Load())[string(v)]; c == nil {
+		var err error
+		if c, err = t.dialAsync(string(v)); err != nil {
+			return t.refuse(m, err)
+		}
+	}
+	if err := m.Step(); err != nil {
+		return t.refuse(m, err)
+	}
+	if m.OnwardLen() == 0 {
+		// The peer would close the connection over it.
+		return t.refuse(m, wire.ErrEmptyRoute)
+	}
+	return c.enqueue(m)
+}
+
+func (t *Transport) refuse(m *wire.Message, err error) error {
+	t.stats.sendErr.Add(1)
+	m.Release()
+	return err
+}
+
+// isConnID reports whether an address value names a connection by id
+// (32 hex digits) rather than host:port, which always has a colon.
+func isConnID(v []byte) bool {
+	if len(v) != 2*idLen {
+		return false
+	}
+	for _, c := range v {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Connect dials hostport, waits for the handshake (up to
+// Config.DialTimeout, then Config.HandshakeTimeout) and returns the
+// address of the new connection's worker, "0#<32 hex>": a route that
+// starts with it goes over this connection. Every call opens a new
+// connection; the first one to a host:port is also the one routes
+// through "1#host:port" use, if none was there.
+func (t *Transport) Connect(hostport string) (wire.Address, error) {
+	if _, _, err := net.SplitHostPort(hostport); err != nil {
+		return wire.Address{}, &wire.AddressError{Input: hostport, Err: ErrBadAddress}
+	}
+	c, _, err := t.newDialed(hostport, false)
+	if err != nil {
+		return wire.Address{}, err
+	}
+	t.dial(c) // counted in t.dials by newDialed
+	// Once gnet has the socket, the connection's handshake timer bounds
+	// the wait; a failed dial has closed it already.
+	select {
+	case <-c.ready:
+		return c.addr, nil
+	case <-c.done:
+		return wire.Address{}, c.closeError()
+	}
+}
+
+// dialAsync returns the connection routes use for key, creating it and
+// dialing in the background if there is none. Called from Send: it must
+// not wait for the network.
+func (t *Transport) dialAsync(key string) (*conn, error) {
+	if _, _, err := net.SplitHostPort(key); err != nil {
+		return nil, &wire.AddressError{Input: key, Err: ErrBadAddress}
+	}
+	c, created, err := t.newDialed(key, true)
+	if created {
+		go t.dial(c)
+	}
+	return c, err
+}
+
+// newDialed makes a connection to key and registers it. With reuse, an
+// existing route connection for key is returned instead (created false).
+// A new connection is counted in t.dials: whoever made it calls t.dial.
+func (t *Transport) newDialed(key string, reuse bool) (c *conn, created bool, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed.Load() {
+		return nil, false, ErrClosed
+	}
+	byKey := *t.byKey.Load()
+	if old := byKey[key]; old != nil && reuse {
+		return old, false, nil
+	}
+	c = t.newConn(key, 0)
+	if byKey[key] == nil {
+		t.storeKey(key, c)
+	}
+	t.storeID(c.id, c)
+	t.dials.Add(1)
+	t.stats.dialed.Add(1)
+	return c, true, nil
+}
+
+// dial connects c and hands the socket to gnet; OnOpen has run when it
+// returns without error. It runs in its own goroutine (routes) or the
+// caller's (Connect) and is counted in t.dials.
+func (t *Transport) dial(c *conn) {
+	defer t.dials.Done()
+	d := net.Dialer{Timeout: t.cfg.DialTimeout}
+	nc, err := d.DialContext(t.ctx, "tcp", c.key)
+	if err != nil {
+		t.stats.dialErrors.Add(1)
+		t.log.Warn("tcp: dial failed", "peer", c.key, "conn", c.addr.String(), "err", err)
+		c.shutdown(closeLocal, &ConnError{Conn: c.addr.String(), Peer: c.key, Err: err})
+		return
+	}
+	// EnrollContext dups the socket into gnet, closes nc and waits until
+	// OnOpen has run on the loop that now owns it.
+	_, err = t.client.EnrollContext(nc, c)
+	if err == nil && !c.opened.Load() {
+		err = errors.New("tcp: gnet did not open the connection") // its loop failed to register it
+	}
+	if err != nil {
+		t.stats.dialErrors.Add(1)
+		t.log.Warn("tcp: handing a dialed socket to gnet failed", "peer", c.key, "err", err)
+		c.shutdown(closeLocal, &ConnError{Conn: c.addr.String(), Peer: c.key, Err: err})
+	}
+}
+
+func (t *Transport) storeKey(key string, c *conn) {
+	old := *t.byKey.Load()
+	m := make(map[string]*conn, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[key] = c
+	t.byKey.Store(&m)
+}
+
+func (t *Transport) storeID(id string, c *conn) {
+	old := *t.byID.Load()
+	m := make(map[string]*conn, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[id] = c
+	t.byID.Store(&m)
+	t.stats.open.Add(1)
+}
+
+// forget removes c from the maps, so that the next send through its
+// host:port dials again.
+func (t *Transport) forget(c *conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if byKey := *t.byKey.Load(); c.key != "" && byKey[c.key] == c {
+		m := make(map[string]*conn, len(byKey))
+		for k, v := range byKey {
+			if v != c {
+				m[k] = v
+			}
+		}
+		t.byKey.Store(&m)
+	}
+	if byID := *t.byID.Load(); byID[c.id] == c {
+		m := make(map[string]*conn, len(byID))
+		for k, v := range byID {
+			if v != c {
+				m[k] = v
+			}
+		}
+		t.byID.Store(&m)
+		t.stats.open.Add(-1)
+	}
+}
+
+// Close stops the transport: dials under way are cancelled, listeners
+// and connections close, queued messages are released. The node calls it
+// when it closes; calling it again does nothing.
+func (t *Transport) Close() error {
+	t.closing.Do(t.close)
+	return nil
+}
+
+func (t *Transport) close() {
+	t.mu.Lock()
+	t.closed.Store(true)
+	ls := make([]*Listener, 0, len(t.listeners))
+	for l := range t.listeners {
+		ls = append(ls, l)
+	}
+	t.mu.Unlock()
+
+	t.cancel()
+	t.dials.Wait() // no dial can hand a socket to the client after this
+	for _, l := range ls {
+		_ = l.Close()
+	}
+	if err := t.client.Stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.log.Warn("tcp: stopping gnet client", "err", err)
+	}
+	// Every connection gnet had was closed through OnClose when its
+	// engine stopped; any left never reached gnet.
+	for _, c := range *t.byID.Load() {
+		c.cleanup()
+	}
+	t.flushers.Wait()
+}

@@ -28,11 +28,10 @@ func (n *Node) NewContext(addr string) (*Context, error) {
 		q:      ring.NewMPSC[*wire.Message](n.cfg.MailboxSize),
 		signal: make(chan struct{}, 1),
 	}
-	wk, err := n.register(nil, nil, box, []string{addr})
+	wk, err := n.register(&worker{box: box}, []string{addr})
 	if err != nil {
 		return nil, err
 	}
-	wk.ctx.appBox = box
 	return wk.ctx, nil
 }
 

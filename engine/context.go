@@ -89,6 +89,7 @@ func (c *Context) StopWorker(addr string) error {
 	switch {
 	case wk.box != nil:
 		wk.ctx.closeApp()
+	case wk.direct != nil:
 	case wk.loop == c.loop:
 		wk.stop()
 	default:

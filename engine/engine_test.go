@@ -188,7 +188,9 @@ func TestWorkerCannotReceive(t *testing.T) {
 	}
 }
 
-// gate blocks its loop until released, so a test can fill mailboxes.
+// gate blocks its loop until released, so a test can fill mailboxes. An
+// off-loop sender that finds the loop parked runs the handler itself, so
+// tests send the first message from a goroutine of its own.
 type gate struct {
 	entered chan struct{}
 	release chan struct{}
@@ -212,9 +214,7 @@ func TestMailboxFullPushesBack(t *testing.T) {
 	mustStart(t, n, g, "gate")
 	app := mustContext(t, n, "app")
 	to := wire.MustParseRoute("gate")
-	if err := app.Send(to, nil); err != nil {
-		t.Fatal(err)
-	}
+	go app.Send(to, nil) // whoever runs the gate blocks in it: not this goroutine
 	<-g.entered // the loop is now held inside the handler
 	for i := 0; i < size; i++ {
 		if err := app.Send(to, nil); err != nil {
@@ -246,7 +246,7 @@ func TestAppSendWaitsForRoom(t *testing.T) {
 	mustStart(t, n, g, "gate")
 	app := mustContext(t, n, "app")
 	to := wire.MustParseRoute("gate")
-	app.Send(to, nil)
+	go app.Send(to, nil) // whoever runs the gate blocks in it: not this goroutine
 	<-g.entered
 	for i := 0; i < size; i++ {
 		if err := app.Send(to, nil); err != nil {
@@ -287,7 +287,7 @@ func TestWorkerSendToFullMailboxFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := mustContext(t, n, "app")
-	app.Send(wire.MustParseRoute("gate"), nil)
+	go app.Send(wire.MustParseRoute("gate"), nil) // whoever runs the gate blocks in it
 	<-g.entered
 	app.Send(wire.MustParseRoute("flood"), nil)
 	if err := <-errs; !errors.Is(err, ErrMailboxFull) {
@@ -343,7 +343,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 	}
 	mustStart(t, n, Echo{}, "echo")
 	app := mustContext(t, n, "app")
-	app.Send(wire.MustParseRoute("gate"), nil)
+	go app.Send(wire.MustParseRoute("gate"), nil) // whoever runs the gate blocks in it
 	<-g.entered
 	for i := 0; i < 20; i++ {
 		app.Send(wire.MustParseRoute("gate"), []byte("queued"))
@@ -530,5 +530,41 @@ func TestAccessControl(t *testing.T) {
 	}
 	if err := n.Allow(flow, "nobody"); !errors.Is(err, ErrUnknownWorker) {
 		t.Fatalf("Allow for an unknown worker: %v", err)
+	}
+}
+
+// directFunc adapts a function to Direct.
+type directFunc func(m *wire.Message) error
+
+func (f directFunc) Take(m *wire.Message) error { return f(m) }
+
+func TestDirect(t *testing.T) {
+	n := newNode(t, Config{Loops: 2})
+	got := make(chan string, 4)
+	if err := n.StartDirect(directFunc(func(m *wire.Message) error {
+		got <- string(m.Payload())
+		m.Release()
+		return nil
+	}), "0#direct"); err != nil {
+		t.Fatal(err)
+	}
+	mustStart(t, n, Hop{}, "hop")
+	app := mustContext(t, n, "app")
+	if err := app.Send(wire.MustParseRoute("direct"), []byte("from app")); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Send(wire.MustParseRoute("hop => direct"), []byte("from a worker")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"from app", "from a worker"} {
+		if g := <-got; g != want {
+			t.Fatalf("got %q, want %q", g, want)
+		}
+	}
+	if err := n.StopWorker("direct"); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Send(wire.MustParseRoute("direct"), nil); !errors.Is(err, ErrUnknownWorker) {
+		t.Fatalf("send to a stopped direct receiver: %v", err)
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/hopwire/hopwire/wire"
 )
 
-// A loop is one goroutine that runs handlers, one message at a time.
+// A loop runs handlers, one message at a time. It is an ownership token
+// more than a goroutine: its state (running, parked, borrowed) says who
+// may run it, and whoever holds it runs its handlers.
 //
 // Messages reach it two ways. A handler on the loop that forwards to a
 // worker on the same loop puts the message on local, a plain FIFO only the
@@ -20,14 +22,23 @@ import (
 // only if it was parked. The loop drains local after every message from
 // the inbox, so a message crosses as many same-loop hops as it has before
 // the loop takes the next one in (run to completion).
+//
+// Borrowing: an off-loop sender (a transport's reader, an app goroutine)
+// that finds the loop parked does not wake the loop's goroutine; it takes
+// the loop and runs the work itself, then gives it back. A message read
+// off a socket is then handled, and its reply written, on the goroutine
+// that read it, with no hand-off: on a small machine a wake-up of another
+// goroutine costs more than the hop. A borrow is bounded (borrowRounds
+// batches) and ends early when tasks wait, handing the rest to the loop's
+// goroutine.
 type loop struct {
 	// Read by producers on every push; kept apart from the fields the loop
 	// writes per message so a push does not miss the cache on them.
-	node     *Node
-	inbox    *ring.MPSC[delivery]
-	sleeping atomic.Bool
-	parker   parker
-	_        [128]byte
+	node   *Node
+	inbox  *ring.MPSC[delivery]
+	state  atomic.Int32 // stRunning, stParked or stBorrowed
+	parker parker
+	_      [128]byte
 
 	// Loop-owned.
 	id    int
@@ -46,6 +57,20 @@ type delivery struct {
 	w *worker
 	m *wire.Message
 }
+
+// Loop states. Only the goroutine leaves stRunning (to park); a waker
+// moves stParked to stRunning and sends the parked goroutine its token; a
+// borrower moves stParked to stBorrowed and back.
+const (
+	stRunning int32 = iota
+	stParked
+	stBorrowed
+)
+
+// borrowRounds bounds how many inbox batches a borrower runs before it
+// hands the loop back, so a transport's reader is not kept from its
+// sockets for long.
+const borrowRounds = 4
 
 // batchSize bounds how many inbox messages a loop takes at once, so the
 // local queue and tasks get their turn.
@@ -67,19 +92,55 @@ func newLoop(n *Node, id, size int) *loop {
 	}
 }
 
-// push queues d from any goroutine and wakes the loop if it is parked.
-func (l *loop) push(d delivery) bool {
+// push queues d from any goroutine. If the loop is parked, a sender on
+// another loop wakes its goroutine; an off-loop sender (external) borrows
+// the loop and runs the work itself.
+func (l *loop) push(d delivery, external bool) bool {
 	if !l.inbox.Push(d) {
 		return false
+	}
+	if external && !l.hasTasks.Load() {
+		if l.state.Load() == stParked && l.state.CompareAndSwap(stParked, stBorrowed) {
+			l.borrow()
+		}
+		return true
 	}
 	l.wakeUp()
 	return true
 }
 
 func (l *loop) wakeUp() {
-	if l.sleeping.Load() && l.sleeping.CompareAndSwap(true, false) {
+	if l.state.Load() == stParked && l.state.CompareAndSwap(stParked, stRunning) {
 		l.parker.unpark()
 	}
+}
+
+// borrow runs the loop on the caller's goroutine, which holds it
+// (stBorrowed), then gives it back.
+func (l *loop) borrow() {
+	for round := 0; round < borrowRounds && !l.hasTasks.Load(); round++ {
+		if l.runBatch() == 0 {
+			break
+		}
+	}
+	l.state.Store(stParked)
+	// Work pushed while we held the loop woke nobody: hand it to the
+	// loop's goroutine rather than keep the caller.
+	if l.inbox.Len() > 0 || l.hasTasks.Load() {
+		l.wakeUp()
+	}
+}
+
+// runBatch dispatches one batch from the inbox, each message followed by
+// the same-loop work it caused. Only the loop's holder calls it.
+func (l *loop) runBatch() int {
+	n := l.inbox.PopBatch(l.batch)
+	for i := 0; i < n; i++ {
+		l.dispatch(l.batch[i])
+		l.batch[i] = delivery{}
+		l.drainLocal()
+	}
+	return n
 }
 
 // post runs f on the loop. It reports false if the loop has stopped.
@@ -109,13 +170,7 @@ func (l *loop) run() {
 				return
 			}
 		}
-		n := l.inbox.PopBatch(l.batch)
-		for i := 0; i < n; i++ {
-			l.dispatch(l.batch[i])
-			l.batch[i] = delivery{}
-			l.drainLocal()
-		}
-		if n == 0 {
+		if l.runBatch() == 0 {
 			l.idle()
 		}
 	}
@@ -174,10 +229,12 @@ func (l *loop) idle() {
 		}
 		yield()
 	}
-	l.sleeping.Store(true)
-	// A producer that pushed before seeing sleeping=true must be seen here.
-	if l.inbox.Len() > 0 || l.hasTasks.Load() {
-		l.sleeping.Store(false)
+	l.state.Store(stParked)
+	// A producer that pushed before seeing stParked must be seen here.
+	// Taking the loop back can fail: a waker took it (and sent our token)
+	// or a borrower holds it (and will give it back or wake us). Either
+	// way the token is the only way back to stRunning.
+	if (l.inbox.Len() > 0 || l.hasTasks.Load()) && l.state.CompareAndSwap(stParked, stRunning) {
 		return
 	}
 	l.parker.park()

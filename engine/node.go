@@ -145,12 +145,21 @@ func (n *Node) StartWorkerOn(i int, w Worker, addrs ...string) error {
 	if i < 0 || i >= len(n.loops) {
 		return ErrBadLoop
 	}
-	_, err := n.register(w, n.loops[i], nil, addrs)
+	_, err := n.register(&worker{h: w, loop: n.loops[i]}, addrs)
 	return err
 }
 
-// register adds a worker at addrs. Exactly one of l and box is non-nil.
-func (n *Node) register(h Worker, l *loop, box *appBox, addrs []string) (*worker, error) {
+// StartDirect registers d at the given local addresses. Messages for them
+// are handed to d.Take by whoever sends them, on the sender's goroutine.
+// StopWorker removes it.
+func (n *Node) StartDirect(d Direct, addrs ...string) error {
+	_, err := n.register(&worker{direct: d}, addrs)
+	return err
+}
+
+// register publishes wk, which has its handler, loop, mailbox or Direct
+// set, at addrs.
+func (n *Node) register(wk *worker, addrs []string) (*worker, error) {
 	if len(addrs) == 0 {
 		return nil, ErrNoAddress
 	}
@@ -166,9 +175,8 @@ func (n *Node) register(h Worker, l *loop, box *appBox, addrs []string) (*worker
 		}
 		as[i], names[i] = a, a.Value()
 	}
-	addrs = names
-	wk := &worker{h: h, loop: l, box: box, addrs: addrs}
-	wk.ctx = &Context{node: n, self: as[0], selfRoute: wire.Route{as[0]}, loop: l, w: wk}
+	wk.addrs = names
+	wk.ctx = &Context{node: n, self: as[0], selfRoute: wire.Route{as[0]}, loop: wk.loop, w: wk, appBox: wk.box}
 
 	n.regMu.Lock()
 	defer n.regMu.Unlock()
@@ -176,7 +184,7 @@ func (n *Node) register(h Worker, l *loop, box *appBox, addrs []string) (*worker
 		return nil, ErrClosed
 	}
 	old := *n.workers.Load()
-	for _, s := range addrs {
+	for _, s := range wk.addrs {
 		if old[s] != nil {
 			return nil, &AddressError{Addr: s, Err: ErrAddressInUse}
 		}
@@ -185,7 +193,7 @@ func (n *Node) register(h Worker, l *loop, box *appBox, addrs []string) (*worker
 	for k, v := range old {
 		m[k] = v
 	}
-	for _, s := range addrs {
+	for _, s := range wk.addrs {
 		m[s] = wk
 	}
 	n.workers.Store(&m)
@@ -240,8 +248,11 @@ func (n *Node) StopWorker(addr string) error {
 	if wk == nil || !n.unregister(wk) {
 		return &AddressError{Addr: addr, Err: ErrUnknownWorker}
 	}
-	if wk.box != nil {
+	switch {
+	case wk.box != nil:
 		wk.ctx.closeApp()
+		return nil
+	case wk.direct != nil:
 		return nil
 	}
 	done := make(chan struct{})

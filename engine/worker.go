@@ -25,18 +25,29 @@ type WorkerFunc func(ctx *Context, m *wire.Message) error
 // HandleMessage calls f(ctx, m).
 func (f WorkerFunc) HandleMessage(ctx *Context, m *wire.Message) error { return f(ctx, m) }
 
+// Direct receives messages on the sender's own goroutine, with no mailbox
+// and no loop: for transports' connection workers, whose sending side is
+// safe for concurrent use anyway, so a reply goes to the socket from the
+// goroutine that made it.
+type Direct interface {
+	// Take owns m from the call on, on error too. It is called from any
+	// goroutine, concurrently, and must not block.
+	Take(m *wire.Message) error
+}
+
 // Shutdowner is implemented by workers that need to act when they stop.
 // Shutdown runs on the worker's loop, after its last message.
 type Shutdowner interface {
 	Shutdown(ctx *Context)
 }
 
-// worker is a Worker started on a node: on a loop, or (box non-nil) an app
-// context's mailbox.
+// worker is a Worker started on a node: on a loop, or an app context's
+// mailbox (box), or a Direct receiver.
 type worker struct {
 	h       Worker
 	loop    *loop
 	box     *appBox
+	direct  Direct
 	ctx     *Context
 	addrs   []string
 	flows   atomic.Pointer[[]uint64] // flows allowed to reach it; copy on write
@@ -67,6 +78,8 @@ func (wk *worker) stop() {
 func (wk *worker) deliver(from *loop, m *wire.Message, wait time.Duration) error {
 	var ok bool
 	switch {
+	case wk.direct != nil:
+		return wk.direct.Take(m)
 	case wk.box != nil:
 		ok = wk.box.push(m)
 	case wk.loop == from:
@@ -75,7 +88,7 @@ func (wk *worker) deliver(from *loop, m *wire.Message, wait time.Duration) error
 		}
 		return wk.refuse(m)
 	default:
-		ok = wk.loop.push(delivery{wk, m})
+		ok = wk.loop.push(delivery{wk, m}, from == nil)
 	}
 	if ok {
 		return nil
@@ -109,7 +122,7 @@ func (wk *worker) deliverSlow(m *wire.Message, deadline int64) error {
 		if wk.box != nil {
 			ok = wk.box.push(m)
 		} else {
-			ok = wk.loop.push(delivery{wk, m})
+			ok = wk.loop.push(delivery{wk, m}, false)
 		}
 		if ok {
 			return nil

@@ -41,7 +41,6 @@ type conn struct {
 	t    *Transport
 	id   string       // 32 hex digits
 	addr wire.Address // 0#id: the connection worker
-	self wire.Route   // [1#id]: what the worker redirects messages to, so the node hands them to Send
 	key  string       // host:port for a dialed connection: its routing key; "" if accepted
 	flow uint64       // stamped on received messages; 0 for dialed connections (unrestricted)
 
@@ -95,12 +94,10 @@ func (t *Transport) newConn(key string, flow uint64) *conn {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on supported platforms
 	id := hex.EncodeToString(b[:])
 	local, _ := wire.NewAddress(wire.Local, id)
-	viaTCP, _ := wire.NewAddress(wire.TCP, id)
 	c := &conn{
 		t:     t,
 		id:    id,
 		addr:  local,
-		self:  wire.Route{viaTCP},
 		key:   key,
 		flow:  flow,
 		ready: make(chan struct{}),
@@ -133,7 +130,7 @@ func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	n := c.t.node
-	if err := n.StartWorker(connWorker{c}, c.addr.String()); err != nil {
+	if err := n.StartDirect(connWorker{c}, c.addr.String()); err != nil {
 		c.setWhy(closeLocal, err)
 		return nil, gnet.Close
 	}
@@ -269,20 +266,19 @@ func (c *conn) peerName() string {
 }
 
 // connWorker is the connection's worker, at 0#id. A message whose route
-// starts with it leaves the node over the connection.
-//
-// A worker owns a message only until HandleMessage returns unless it
-// hands it on, so it cannot queue the frame itself; instead it puts
-// 1#id where 0#id was (same size: nothing moves) and forwards, and the
-// node hands the message to Send, which steps 1#id off and queues the
-// frame. An engine hook letting a handler take ownership of m would save
-// the detour.
+// starts with it leaves the node over the connection. It is an
+// engine.Direct receiver: the sender's goroutine steps 0#id off and queues
+// the frame (and usually writes it), with no hop through an event loop.
 type connWorker struct{ c *conn }
 
-// HandleMessage sends m over the connection.
-func (w connWorker) HandleMessage(ctx *engine.Context, m *wire.Message) error {
-	if err := m.Redirect(w.c.self); err != nil {
-		return err
+// Take sends m over the connection. It owns m, on error too.
+func (w connWorker) Take(m *wire.Message) error {
+	if err := m.Step(); err != nil {
+		return w.c.t.refuse(m, err)
 	}
-	return ctx.Forward(m)
+	if m.OnwardLen() == 0 {
+		// The peer would close the connection over it.
+		return w.c.t.refuse(m, wire.ErrEmptyRoute)
+	}
+	return w.c.enqueue(m)
 }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/tcp"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// The test binary doubles as the processes the tests start: with
+// HOPWIRE_TEST_PROC set it runs as `hopwire` (a node) or as a raw TCP
+// relay or echo for the baselines, instead of running tests.
+func TestMain(m *testing.M) {
+	switch os.Getenv("HOPWIRE_TEST_PROC") {
+	case "hopwire":
+		os.Args = append([]string{"hopwire"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	case "raw-echo":
+		rawEcho()
+		os.Exit(0)
+	case "raw-relay":
+		rawRelay(os.Args[1])
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+const wait = 10 * time.Second
+
+// proc is a child process started by a test; it dies with the test (its
+// stdin closes) or at cleanup.
+type proc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr bytes.Buffer
+	addr   string // what it printed as its TCP address
+}
+
+// startProc runs the test binary as kind with args and waits for its
+// ready line, which ends in the address it listens on.
+func startProc(t testing.TB, kind string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(os.Args[0], args...)}
+	p.cmd.Env = append(os.Environ(), "HOPWIRE_TEST_PROC="+kind)
+	p.cmd.Stderr = &lockedWriter{w: &p.stderr}
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.stdin.Close()
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(wait):
+			p.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s %v stderr:\n%s", kind, args, p.stderr.String())
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(out)
+		if s.Scan() {
+			line <- s.Text()
+		}
+		close(line)
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case l, ok := <-line:
+		i := strings.LastIndex(l, "=")
+		if !ok || i < 0 {
+			t.Fatalf("%s %v: no ready line (got %q); stderr:\n%s", kind, args, l, p.stderr.String())
+		}
+		p.addr = l[i+1:]
+	case <-time.After(wait):
+		t.Fatalf("%s %v: not ready after %v; stderr:\n%s", kind, args, wait, p.stderr.String())
+	}
+	return p
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// seedProcesses starts the seed's responder and middle nodes as
+// processes and returns the route an initiator uses.
+func seedProcesses(t testing.TB) wire.Route {
+	responder := startProc(t, "hopwire", "node", "run", "--name", "responder",
+		"--tcp-listen", "127.0.0.1:0", "--echo", "echoer", "--exit-on-eof")
+	middle := startProc(t, "hopwire", "node", "run", "--name", "middle",
+		"--tcp-listen", "127.0.0.1:0", "--exit-on-eof",
+		"--forward", "forward_to_responder=1#"+responder.addr+" => echoer")
+	return wire.MustParseRoute("1#" + middle.addr + " => forward_to_responder")
+}
+
+func initiator(t testing.TB) *engine.Context {
+	t.Helper()
+	n, err := engine.NewNode(engine.Config{Name: "initiator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	if _, err := tcp.New(n, tcp.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := n.NewContext("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// The seed's three nodes, each its own OS process but the initiator:
+// initiator -> TCP -> middle (forward_to_responder) -> TCP -> responder
+// (echoer), and the reply back the same way.
+func TestSeedThreeProcesses(t *testing.T) {
+	route := seedProcesses(t)
+	app := initiator(t)
+	for i := 0; i < 3; i++ {
+		msg := fmt.Sprintf("Hello Ockam! #%d", i)
+		reply, err := app.Request(route, []byte(msg), wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ret := string(reply.Payload()), reply.Return()
+		reply.Release()
+		if got != msg {
+			t.Fatalf("reply %q, want %q", got, msg)
+		}
+		// Back over the initiator's connection to the middle, then the
+		// middle's to the responder, to the echoer.
+		if len(ret) != 3 || ret[2] != wire.MustParseAddress("echoer") {
+			t.Fatalf("reply's return route [%v]", ret)
+		}
+	}
+}
+
+func TestNodeRunRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"node", "run", "--forward", "no-equals-sign"},
+		{"node", "run", "--forward", "f=a=>=>b"},
+		{"node", "run", "--tcp-listen", "127.0.0.1:0"},
+		{"node", "run", "--echo", "e", "--tcp-listen", "not-an-address"},
+	} {
+		cmd := newRoot()
+		cmd.SetArgs(args)
+		var out, errb bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&errb)
+		if err := cmd.Execute(); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

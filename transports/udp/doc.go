@@ -1,0 +1,116 @@
+// Package udp is hopwire's UDP transport: it carries a node's messages to
+// other nodes as UDP datagrams, one message per datagram, with gnet v2 as
+// the receiving event loop.
+//
+// # Using it
+//
+//	tr, _ := udp.New(node, udp.Config{})  // registers for wire.UDP addresses
+//	s, _ := tr.Bind("127.0.0.1:4000")
+//	node.Allow(s.Flow(), "echoer")        // default deny for the network
+//
+// and on another node a route through "2#127.0.0.1:4000 => echoer"
+// reaches the echoer. There is nothing to dial: the first send to a
+// host:port resolves it once and caches the socket address.
+//
+// # Wire
+//
+// A datagram is one encoded message (wire/message.go): header and
+// payload, no length prefix and no version byte — the datagram's length
+// is the frame. A message whose encoding is over Config.MaxDatagram
+// (default 65507, the IPv4 UDP maximum) is refused at Send with a
+// *SizeError (errors.Is ErrTooLarge) and counted. There is no
+// fragmentation: splitting a message over datagrams would need
+// reassembly state per peer, timers and a loss policy for the pieces,
+// which is a stream's job; send large payloads over TCP.
+//
+// UDP delivers at most once, in any order: a datagram lost on the way, or
+// dropped because a socket buffer or a mailbox was full, is gone. Nothing
+// here retries.
+//
+// # Hops
+//
+// As in Ockam: the sending side consumes the transport address (Send
+// steps "2#host:port" off the onward route); the receiving side puts the
+// sender's address, "2#<ip:port>", at the front of the return route, so a
+// reply goes back by UDP to the socket the request came from.
+//
+// # Sockets and access control
+//
+// A transport has bound sockets (Bind) and one client socket, bound in
+// New to Config.ClientAddr (default "0.0.0.0:0": an ephemeral port on the
+// unspecified address, so that it can reach any IPv4 destination).
+//
+//   - Messages received on a bound socket carry its flow (Socket.Flow) and
+//     reach only the workers the node allowed for it. Default deny; and a
+//     message with a flow never goes from the network straight on to a
+//     transport address (the engine counts it as denied).
+//   - Send sends to a host:port it has not heard from on the client
+//     socket. Datagrams arriving on the client socket are taken as replies
+//     to what this node sent and carry flow 0: trusted like local traffic,
+//     as over a TCP connection this node dialed. Because an unconnected
+//     socket takes datagrams from anyone, the client socket accepts them
+//     only from addresses this node has sent to (the others are dropped
+//     and counted as Stats.Unsolicited). UDP source addresses can be
+//     forged: on a network where that matters, do not route replies
+//     through the client socket.
+//   - A reply goes out of the socket its request came in on: the
+//     transport remembers, for each peer address, the socket it first
+//     heard it on (or the client socket, for a peer it sent to first), so
+//     a peer behind a stateful firewall or NAT sees its answer come from
+//     the address it wrote to.
+//
+// The peer table behind both (host:port text → socket address, peer
+// ip:port → return address) is bounded by Config.MaxPeers; when it is
+// full it is emptied and starts over, so a flood of sources cannot grow
+// it. A peer missing from it costs a parse and an allocation or two per
+// datagram, nothing more — except on the client socket, where a reply
+// from a peer forgotten since the request is dropped as unsolicited.
+//
+// Only literal IP addresses are accepted in "2#ip:port": resolving a
+// name would block the sending worker's event loop.
+//
+// # Threading
+//
+// Each socket (bound or client) is its own gnet engine (gnet.Run) with
+// one event loop. One, because gnet sets SO_REUSEPORT on every UDP
+// socket and binds one socket per loop: with port 0 each loop would get a
+// port of its own. The loop reads the socket: OnTraffic gets one
+// datagram, copies it once into a pooled message, parses the header and
+// hands it to the node with Deliver (which queues it on the mailbox of
+// the worker's event loop and never waits).
+//
+// Writing is not the loop's job. Send writes the datagram with one
+// sendto(2) (MSG_DONTWAIT) from the calling goroutine, on the socket's
+// own dup of gnet's descriptor, to a socket address prepared when the
+// peer was first seen: no parse, no lock and no allocation on the way.
+// A full socket send buffer (EAGAIN, ENOBUFS) drops the datagram and
+// returns ErrBusy; Send never waits. Datagram sockets copy on sendto, so
+// the message is released when the call returns, on error too.
+//
+// The gnet calls used, and the contracts relied on (gnet v2.9.4, read
+// from its source):
+//
+//   - gnet.Run("udp://addr", WithNumEventLoop(1)): binds one
+//     non-blocking socket, calls OnBoot, runs the loop; returns when the
+//     engine has stopped and the loop has exited.
+//   - Engine.Dup (OnBoot): the listener's descriptor, dup'ed with
+//     CLOEXEC; it shares the O_NONBLOCK file status.
+//   - OnTraffic: one call per datagram, on the loop. Conn.Next(-1) is a
+//     view of the loop's read buffer (ReadBufferCap, sized over
+//     MaxDatagram so a larger datagram shows as too large rather than
+//     silently truncated), valid until OnTraffic returns.
+//     Conn.RemoteAddr is the sender, a *net.UDPAddr. The gnet.Conn itself
+//     is released after OnTraffic: it is not kept.
+//   - Engine.Stop: starts the shutdown at once but polls every 500 ms
+//     for its end, so Socket.Close waits for gnet.Run to return instead.
+//
+// gnet allocates on every datagram it reads (recvfrom's sockaddr, twice,
+// a net.UDPAddr and a gnet.Conn: five small objects, about 450 bytes);
+// this package's receive path adds nothing once the peer is known, and
+// Send allocates nothing.
+//
+// # Platform
+//
+// The raw sendto and the socket-address layout are Linux's
+// (sockaddr_linux.go); another Unix needs its own version of that file.
+package udp

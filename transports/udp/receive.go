@@ -1,0 +1,154 @@
+package udp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// warnEvery rate-limits per-datagram warnings (bad, denied, unsolicited,
+// undeliverable) per socket; every one is counted.
+const warnEvery = time.Second
+
+// mailboxBackoff is how many scheduler rounds the loop yields after the
+// node refused a message for a full mailbox.
+const mailboxBackoff = 8
+
+// events is the gnet.EventHandler of one socket's gnet engine. gnet calls
+// OnBoot once, then OnTraffic once per datagram, on the socket's single
+// event loop.
+type events struct {
+	gnet.BuiltinEventEngine
+	s *Socket
+}
+
+// OnBoot runs once, before the engine's loop starts.
+func (h *events) OnBoot(eng gnet.Engine) gnet.Action { return h.s.onBoot(eng) }
+
+// OnTraffic runs for each datagram; gc lives until it returns.
+func (h *events) OnTraffic(gc gnet.Conn) gnet.Action {
+	h.s.receive(gc)
+	return gnet.None
+}
+
+// receive takes one datagram in: copied once into a pooled message,
+// checked, its sender put on the return route, handed to the node. A bad
+// datagram is dropped, counted and logged; the socket carries on. Loop
+// only.
+func (s *Socket) receive(gc gnet.Conn) {
+	t := s.t
+	// Next(-1) is a view of the loop's read buffer, valid until
+	// OnTraffic returns: the datagram is copied out below.
+	buf, _ := gc.Next(-1)
+	ap, ok := addrPortOf(gc.RemoteAddr())
+	if !ok {
+		t.stats.bad.Add(1)
+		s.warn("udp: datagram without a sender address", ap, errors.New("no address"))
+		return
+	}
+	p := t.peerByAP(ap)
+	if s.client && (p == nil || p.sock != s) {
+		t.stats.unsolicited.Add(1)
+		s.warn("udp: dropped datagram on the client socket from an address this node has not sent to", ap, nil)
+		return
+	}
+	if len(buf) == 0 || len(buf) > t.cfg.MaxDatagram {
+		t.stats.bad.Add(1)
+		s.warn("udp: dropped datagram", ap, fmt.Errorf("%w: %d bytes, limit %d", wire.ErrFrameTooLarge, len(buf), t.cfg.MaxDatagram))
+		return
+	}
+	m, err := t.pool.Alloc(len(buf))
+	if err != nil {
+		t.stats.bad.Add(1)
+		s.warn("udp: dropped datagram", ap, err)
+		return
+	}
+	copy(m.Raw(), buf)
+	if err := m.Parse(); err != nil {
+		m.Release()
+		t.stats.bad.Add(1)
+		s.warn("udp: dropped undecodable datagram", ap, err)
+		return
+	}
+	if m.OnwardLen() == 0 {
+		m.Release()
+		t.stats.bad.Add(1)
+		s.warn("udp: dropped datagram", ap, wire.ErrEmptyRoute)
+		return
+	}
+	var ret wire.Address
+	if p != nil {
+		ret = p.addr
+	} else if p, err = t.learnAP(ap, s); err == nil {
+		ret = p.addr
+	} else {
+		// Not a peer a reply could go to from here (an unknown zone):
+		// name it anyway; the reply's Send will say what is wrong.
+		ret, _ = wire.NewAddress(wire.UDP, ap.String())
+	}
+	if err := m.PrependReturn(ret); err != nil {
+		m.Release()
+		t.stats.bad.Add(1)
+		s.warn("udp: dropped datagram", ap, err)
+		return
+	}
+	m.Meta.Flow = s.flow
+	if err := t.node.Deliver(m); err != nil { // Deliver owns m, on error too
+		if errors.Is(err, engine.ErrDenied) {
+			t.stats.denied.Add(1)
+			s.warn("udp: denied message from the network", ap, err)
+		} else if !errors.Is(err, engine.ErrClosed) {
+			t.stats.undeliverable.Add(1)
+			s.warn("udp: undeliverable message from the network", ap, err)
+			if errors.Is(err, engine.ErrMailboxFull) {
+				// The message is lost (Deliver cannot wait); give the
+				// node's loops the CPU before reading on, so the next
+				// ones are not lost too.
+				for i := 0; i < mailboxBackoff; i++ {
+					runtime.Gosched()
+				}
+			}
+		}
+	}
+}
+
+// warn logs a per-datagram problem with the sender's address, at most
+// once per warnEvery per socket. Loop only.
+func (s *Socket) warn(msg string, peer netip.AddrPort, err error) {
+	now := nanotime()
+	if now-s.lastLog < int64(warnEvery) && s.lastLog != 0 {
+		return
+	}
+	s.lastLog = now
+	s.t.log.Warn(msg, "socket", s.addr, "peer", peer.String(), "flow", s.flow, "err", err)
+}
+
+// epoch anchors nanotime's monotonic clock.
+var epoch = time.Now()
+
+func nanotime() int64 { return int64(time.Since(epoch)) }
+
+// gnetLogger sends gnet's logging to the node's slog.Logger. gnet's info
+// messages ("launching gnet with N event-loops") go out at debug level.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) logf(lvl slog.Level, format string, args ...any) {
+	if g.l.Enabled(context.Background(), lvl) {
+		g.l.Log(context.Background(), lvl, "gnet: "+fmt.Sprintf(format, args...))
+	}
+}
+
+func (g gnetLogger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, format, args...) }
+func (g gnetLogger) Infof(format string, args ...any)  { g.logf(slog.LevelDebug, format, args...) }
+func (g gnetLogger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args...) }
+func (g gnetLogger) Errorf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }
+func (g gnetLogger) Fatalf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }

@@ -1,0 +1,181 @@
+package udp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/hopwire/hopwire/wire"
+)
+
+// Socket is a bound UDP socket of a Transport. Messages that arrive on it
+// carry its flow: they reach only the workers allowed for it
+// (node.Allow(s.Flow(), ...)). Replies to its peers leave from it.
+type Socket struct {
+	t      *Transport
+	flow   uint64
+	client bool   // the transport's client socket: flow 0, solicited peers only
+	addr   string // bound ip:port, set before booted is closed
+	family int    // unix.AF_INET or AF_INET6, set before booted is closed
+	fd     int    // our dup of gnet's descriptor, for sendto; -1 if none
+
+	// Senders count themselves in around sendto, so that Close closes fd
+	// only once no sendto can be using it (a closed descriptor number may
+	// be reused at once by another socket).
+	senders atomic.Int64
+	closed  atomic.Bool
+
+	eng     gnet.Engine   // set in OnBoot, before booted is closed
+	booted  chan struct{} // closed once gnet has bound the socket
+	stopped chan struct{} // closed when gnet.Run has returned
+	runErr  error         // gnet.Run's result, before stopped is closed
+	once    sync.Once
+
+	lastLog int64 // loop only: when the last per-datagram warning went out
+}
+
+// Bind binds addr ("ip:port" or "host:port"; port 0 picks a free one)
+// and receives datagrams on it with a gnet engine of its own. Note that
+// gnet sets SO_REUSEPORT on UDP sockets: binding a port another
+// SO_REUSEPORT socket of the same user holds succeeds, and the kernel
+// splits the datagrams between the two.
+func (t *Transport) Bind(addr string) (*Socket, error) {
+	s, err := t.bind(addr, t.node.NewFlow(), false)
+	if err != nil {
+		return nil, err
+	}
+	t.stats.sockets.Add(1)
+	return s, nil
+}
+
+func (t *Transport) bind(addr string, flow uint64, client bool) (*Socket, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, &wire.AddressError{Input: addr, Err: ErrBadAddress}
+	}
+	s := &Socket{t: t, flow: flow, client: client, fd: -1, booted: make(chan struct{}), stopped: make(chan struct{})}
+	t.mu.Lock()
+	if t.closed.Load() {
+		t.mu.Unlock()
+		return nil, ErrClosed
+	}
+	t.sockets[s] = struct{}{}
+	t.mu.Unlock()
+
+	// gnet.Run binds, calls OnBoot, starts the loop and returns only when
+	// the engine has stopped.
+	go func() {
+		s.runErr = gnet.Run(&events{s: s}, "udp://"+addr, t.gnetOptions()...)
+		close(s.stopped)
+	}()
+	select {
+	case <-s.booted:
+		return s, nil
+	case <-s.stopped:
+		t.forgetSock(s)
+		s.closeFD()
+		if s.runErr == nil {
+			return nil, errors.New("udp: socket stopped while starting")
+		}
+		return nil, s.runErr
+	}
+}
+
+// onBoot keeps a dup of the socket for sending and learns the bound
+// address: gnet binds port 0 without telling.
+func (s *Socket) onBoot(eng gnet.Engine) gnet.Action {
+	fd, err := eng.Dup()
+	if err != nil {
+		s.t.log.Error("udp: socket: duplicating the descriptor", "err", err)
+		return gnet.Shutdown
+	}
+	ap, family, err := localAddr(fd)
+	if err != nil {
+		_ = unix.Close(fd)
+		s.t.log.Error("udp: socket: getsockname", "err", err)
+		return gnet.Shutdown
+	}
+	s.fd, s.family, s.addr, s.eng = fd, family, ap.String(), eng
+	close(s.booted)
+	return gnet.None
+}
+
+// Addr returns the bound address, ip:port.
+func (s *Socket) Addr() string { return s.addr }
+
+// Flow returns the flow id stamped on messages that arrive on the
+// socket, for node.Allow.
+func (s *Socket) Flow() uint64 { return s.flow }
+
+// send writes one datagram. Safe for concurrent use; it does not block
+// and does not allocate.
+func (s *Socket) send(b []byte, sa *sockaddr) error {
+	s.senders.Add(1)
+	if s.closed.Load() {
+		s.senders.Add(-1)
+		return ErrSocketClosed
+	}
+	err := sendto(s.fd, b, sa)
+	s.senders.Add(-1)
+	return err
+}
+
+// Close stops receiving, forgets the peers whose replies left from the
+// socket and closes it. It waits until gnet has let go of it; calling it
+// again does nothing.
+func (s *Socket) Close() error {
+	s.once.Do(func() {
+		s.closed.Store(true)
+		s.t.forgetSocket(s)
+		select {
+		case <-s.booted:
+			// Engine.Stop shuts the engine down at once, then polls every
+			// 500 ms for the end; gnet.Run returning is the end, so stop
+			// the poll as soon as it does.
+			ctx, cancel := context.WithCancel(context.Background())
+			polled := make(chan struct{})
+			go func() {
+				_ = s.eng.Stop(ctx)
+				close(polled)
+			}()
+			<-s.stopped
+			cancel()
+			<-polled
+		case <-s.stopped:
+		}
+		s.closeFD()
+		if s.t.forgetSock(s) && !s.client {
+			s.t.stats.sockets.Add(-1)
+		}
+	})
+	<-s.stopped
+	return nil
+}
+
+// closeFD closes the send descriptor once no sender is using it. Senders
+// never block, so the wait is short.
+func (s *Socket) closeFD() {
+	s.closed.Store(true)
+	for s.senders.Load() != 0 {
+		runtime.Gosched()
+	}
+	if s.fd >= 0 {
+		_ = unix.Close(s.fd)
+		s.fd = -1
+	}
+}
+
+// forgetSock removes s from the transport's sockets and reports whether
+// it was there.
+func (t *Transport) forgetSock(s *Socket) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.sockets[s]
+	delete(t.sockets, s)
+	return ok
+}

@@ -1,0 +1,42 @@
+package udp
+
+import "sync/atomic"
+
+// Stats counts sockets and what the transport refused or dropped.
+// Datagrams that went through are not counted: that would put a shared
+// atomic on every message.
+type Stats struct {
+	Sockets int64  // bound sockets open now (the client socket not counted)
+	Peers   int    // entries in the peer table now
+	Resets  uint64 // times the peer table was full and started over
+
+	BadDatagram   uint64 // received datagrams dropped: empty, over MaxDatagram, undecodable, empty onward route, return route full
+	Unsolicited   uint64 // datagrams on the client socket from addresses this node has not sent to
+	Denied        uint64 // received messages refused by access control
+	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
+
+	TooLarge   uint64 // outbound messages refused: over MaxDatagram
+	Busy       uint64 // outbound datagrams dropped: the socket's send buffer was full
+	SendErrors uint64 // outbound messages refused for other reasons (bad address, closed, sendto error)
+}
+
+type counters struct {
+	sockets                                 atomic.Int64
+	resets                                  atomic.Uint64
+	bad, unsolicited, denied, undeliverable atomic.Uint64
+	tooLarge, busy, sendErr                 atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Sockets:       c.sockets.Load(),
+		Resets:        c.resets.Load(),
+		BadDatagram:   c.bad.Load(),
+		Unsolicited:   c.unsolicited.Load(),
+		Denied:        c.denied.Load(),
+		Undeliverable: c.undeliverable.Load(),
+		TooLarge:      c.tooLarge.Load(),
+		Busy:          c.busy.Load(),
+		SendErrors:    c.sendErr.Load(),
+	}
+}

@@ -1,0 +1,204 @@
+package udp
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// gnet's package-level goroutine pool (ants), started by its init.
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
+
+const wait = 10 * time.Second // generous: only a broken transport takes this long
+
+// testConfig keeps the client socket on loopback, as tests must.
+func testConfig(cfg Config) Config {
+	if cfg.ClientAddr == "" {
+		cfg.ClientAddr = "127.0.0.1:0"
+	}
+	return cfg
+}
+
+type testNode struct {
+	*engine.Node
+	tr *Transport
+}
+
+func newTestNode(t testing.TB, name string, cfg Config) *testNode {
+	t.Helper()
+	var logger *slog.Logger
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	n, err := engine.NewNode(engine.Config{Name: name, Loops: 2, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(n, testConfig(cfg))
+	if err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+		if live := n.Pool().Live(); live != 0 {
+			t.Errorf("%s: %d messages not released after Close", name, live)
+		}
+	})
+	return &testNode{n, tr}
+}
+
+func (n *testNode) bind(t testing.TB, allow ...string) *Socket {
+	t.Helper()
+	s, err := n.tr.Bind("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(allow) > 0 {
+		if err := n.Allow(s.Flow(), allow...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func (n *testNode) start(t testing.TB, w engine.Worker, addr string) {
+	t.Helper()
+	if err := n.StartWorker(w, addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (n *testNode) app(t testing.TB, addr string) *engine.Context {
+	t.Helper()
+	c, err := n.NewContext(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func request(t testing.TB, app *engine.Context, route string, payload string) (string, wire.Route) {
+	t.Helper()
+	r, err := app.Request(wire.MustParseRoute(route), []byte(payload), wait)
+	if err != nil {
+		t.Fatalf("request %q: %v", route, err)
+	}
+	defer r.Release()
+	return string(r.Payload()), r.Return()
+}
+
+func TestTwoNodesRequestReply(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	s := server.bind(t, "echoer")
+
+	client := newTestNode(t, "client", Config{})
+	app := client.app(t, "app")
+	for i := 0; i < 3; i++ {
+		got, ret := request(t, app, "2#"+s.Addr()+" => echoer", "Hello Ockam!")
+		if got != "Hello Ockam!" {
+			t.Fatalf("reply %q", got)
+		}
+		// The reply came from the server's socket, which the client put
+		// in front of the return route: [2#<server socket>, echoer].
+		want := wire.Route{wire.MustParseAddress("2#" + s.Addr()), wire.MustParseAddress("echoer")}
+		if !ret.Equal(want) {
+			t.Fatalf("return route %v, want %v", ret, want)
+		}
+	}
+	if st := client.tr.Stats(); st.Peers != 1 || st.SendErrors != 0 || st.Unsolicited != 0 {
+		t.Fatalf("client stats %+v", st)
+	}
+	if st := server.tr.Stats(); st.Peers != 1 || st.Sockets != 1 || st.BadDatagram != 0 {
+		t.Fatalf("server stats %+v", st)
+	}
+}
+
+// recorder echoes, telling the test what it saw.
+type recorder struct{ ch chan wire.Route }
+
+func (r recorder) HandleMessage(ctx *engine.Context, m *wire.Message) error {
+	select {
+	case r.ch <- m.Return():
+	default:
+	}
+	return ctx.Reply(m)
+}
+
+// The return route at the receiver names the sender's client socket, so
+// the reply goes back to it.
+func TestReturnRouteAtReceiver(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	rec := recorder{make(chan wire.Route, 1)}
+	server.start(t, rec, "echoer")
+	s := server.bind(t, "echoer")
+	client := newTestNode(t, "client", Config{})
+	app := client.app(t, "app")
+	if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "x"); got != "x" {
+		t.Fatalf("reply %q", got)
+	}
+	want := wire.Route{wire.MustParseAddress("2#" + client.tr.ClientAddr()), wire.MustParseAddress("app")}
+	if at := <-rec.ch; !at.Equal(want) {
+		t.Fatalf("return route at echoer %v, want %v", at, want)
+	}
+}
+
+// A worker not allowed on the socket is unreachable from the network,
+// yet reachable locally; the denial is counted on both sides of the
+// engine boundary and the socket carries on.
+func TestAccessControl(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	server.start(t, engine.Uppercase{}, "secret")
+	s := server.bind(t, "echoer")
+	other := server.bind(t) // nothing allowed
+
+	client := newTestNode(t, "client", Config{})
+	app := client.app(t, "app")
+	const short = 200 * time.Millisecond
+
+	if _, err := app.Request(wire.MustParseRoute("2#"+s.Addr()+" => secret"), []byte("psst"), short); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("request to a worker not allowed: %v, want a timeout", err)
+	}
+	if st := server.tr.Stats(); st.Denied != 1 {
+		t.Fatalf("server transport stats %+v, want Denied 1", st)
+	}
+	if st := server.Stats(); st.Denied != 1 {
+		t.Fatalf("server node stats %+v, want Denied 1", st)
+	}
+	// Allowing on one socket allows nothing on another.
+	if _, err := app.Request(wire.MustParseRoute("2#"+other.Addr()+" => echoer"), []byte("hi"), short); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("request through a socket with nothing allowed: %v, want a timeout", err)
+	}
+	// Allowed workers answer.
+	if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "hi"); got != "hi" {
+		t.Fatalf("reply %q", got)
+	}
+	// Locally the worker is there.
+	local := server.app(t, "local")
+	if got, _ := request(t, local, "secret", "psst"); got != "PSST" {
+		t.Fatalf("local reply %q", got)
+	}
+	// A network message may not leave the node by a transport address.
+	if _, err := app.Request(wire.MustParseRoute("2#"+s.Addr()+" => 2#"+s.Addr()+" => echoer"), []byte("relay me"), short); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("relay through the server: %v, want a timeout", err)
+	}
+	if st := server.tr.Stats(); st.Denied != 3 {
+		t.Fatalf("server transport stats %+v, want Denied 3", st)
+	}
+}

@@ -568,3 +568,48 @@ func TestDirect(t *testing.T) {
 		t.Fatalf("send to a stopped direct receiver: %v", err)
 	}
 }
+
+// A transport's Deliver into a full mailbox waits for room (its reader
+// stops reading meanwhile); with no wait configured it drops at once.
+func TestDeliverWaitsForRoom(t *testing.T) {
+	for _, tc := range []struct {
+		wait    time.Duration
+		wantErr error
+	}{{wait, nil}, {-1, ErrMailboxFull}} {
+		const size = 4
+		n := newNode(t, Config{Loops: 1, MailboxSize: size, DeliverWait: tc.wait})
+		g := newGate()
+		mustStart(t, n, g, "gate")
+		if err := n.Allow(AllFlows, "gate"); err != nil {
+			t.Fatal(err)
+		}
+		deliver := func() error {
+			m, err := n.Pool().Build(wire.MustParseRoute("gate"), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Meta.Flow = 1
+			return n.Deliver(m)
+		}
+		go deliver() // whoever runs the gate blocks in it
+		<-g.entered
+		for i := 0; i < size; i++ {
+			if err := deliver(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res := make(chan error, 1)
+		go func() { res <- deliver() }()
+		if tc.wantErr != nil {
+			if err := <-res; !errors.Is(err, tc.wantErr) {
+				t.Fatalf("DeliverWait %v: %v, want %v", tc.wait, err, tc.wantErr)
+			}
+			close(g.release)
+			continue
+		}
+		close(g.release)
+		if err := <-res; err != nil {
+			t.Fatalf("waiting Deliver: %v", err)
+		}
+	}
+}

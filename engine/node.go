@@ -17,6 +17,7 @@ const (
 	DefaultMailboxSize = 4096
 	DefaultSendTimeout = time.Second
 	DefaultWorkerWait  = 200 * time.Microsecond
+	DefaultDeliverWait = 50 * time.Millisecond
 )
 
 // Config configures a Node. Its zero value means defaults.
@@ -27,6 +28,7 @@ type Config struct {
 	MaxFrame    int           // largest encoded message; 0 means wire.DefaultMaxFrame
 	SendTimeout time.Duration // how long an app context's Send waits for room in a full mailbox; 0 means DefaultSendTimeout, < 0 means do not wait
 	WorkerWait  time.Duration // how long a worker's send waits for room in another loop's full mailbox; 0 means DefaultWorkerWait, < 0 means do not wait
+	DeliverWait time.Duration // how long Deliver (a transport's reader) waits for room in a full mailbox before it drops; 0 means DefaultDeliverWait, < 0 means do not wait
 	Logger      *slog.Logger  // nil means discard
 }
 
@@ -45,6 +47,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WorkerWait == 0 {
 		c.WorkerWait = DefaultWorkerWait
+	}
+	if c.DeliverWait == 0 {
+		c.DeliverWait = DefaultDeliverWait
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -357,12 +362,17 @@ func (n *Node) exit() { n.inflight.Add(-1) }
 // Deliver routes a message that arrived from a transport. It owns m from
 // the call on. A message for an unknown local address is dropped, counted
 // and logged at debug level; the error says why.
+//
+// A full mailbox makes Deliver wait up to Config.DeliverWait: the
+// transport's reader stops reading meanwhile, so the kernel's buffers fill
+// and TCP's flow control slows the peer down. Past the wait the message
+// is dropped and ErrMailboxFull returned.
 func (n *Node) Deliver(m *wire.Message) error {
 	if !n.enter() {
 		m.Release()
 		return ErrClosed
 	}
-	err := n.route(nil, m, 0)
+	err := n.route(nil, m, n.cfg.DeliverWait)
 	n.exit()
 	return err
 }

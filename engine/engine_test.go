@@ -215,7 +215,7 @@ func TestMailboxFullPushesBack(t *testing.T) {
 	app := mustContext(t, n, "app")
 	to := wire.MustParseRoute("gate")
 	go app.Send(to, nil) // whoever runs the gate blocks in it: not this goroutine
-	<-g.entered // the loop is now held inside the handler
+	<-g.entered          // the loop is now held inside the handler
 	for i := 0; i < size; i++ {
 		if err := app.Send(to, nil); err != nil {
 			t.Fatalf("send %d into a mailbox of %d: %v", i, size, err)

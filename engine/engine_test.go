@@ -586,7 +586,7 @@ func TestDeliverWaitsForRoom(t *testing.T) {
 		deliver := func() error {
 			m, err := n.Pool().Build(wire.MustParseRoute("gate"), nil, nil)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 			m.Meta.Flow = 1
 			return n.Deliver(m)

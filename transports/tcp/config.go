@@ -17,9 +17,10 @@ const (
 
 // Config configures a Transport. Its zero value means defaults.
 type Config struct {
-	// EventLoops is the number of gnet event loops of each gnet engine the
-	// transport runs: one engine for the connections it dials and one per
-	// listener. 0 means runtime.GOMAXPROCS(0).
+	// EventLoops is the number of event loops of the gnet engine that runs
+	// the transport's connections, dialed and accepted. The engine is
+	// shared by the transports of the process with the same EventLoops and
+	// ReadBufferCap. 0 means runtime.GOMAXPROCS(0).
 	EventLoops int
 	// MaxFrame is the largest frame accepted from a peer; a larger length
 	// prefix closes the connection. 0 means the node's max frame size; it

@@ -43,6 +43,7 @@ type conn struct {
 	addr wire.Address // 0#id: the connection worker
 	key  string       // host:port for a dialed connection: its routing key; "" if accepted
 	flow uint64       // stamped on received messages; 0 for dialed connections (unrestricted)
+	lis  *Listener    // the listener that accepted it; nil if dialed
 
 	// Set on the gnet loop in OnOpen: gc and peer before opened is
 	// stored, the rest before open is. Other goroutines read them only

@@ -40,15 +40,21 @@
 //
 // # Threading
 //
-// gnet runs the sockets: one gnet engine for the connections the
-// transport dials (gnet.Client) and one per listener (gnet.Run), each
-// with Config.EventLoops event loops. A connection belongs to one loop
-// for its life. That loop reads it: OnTraffic reassembles frames, copies
-// each once into a pooled message and hands it to the node with Deliver
-// (which queues it on the mailbox of the worker's event loop and never
-// waits). Writing is not the loop's job; see send.go: senders write
-// directly with writev on the connection's own dup of the descriptor, or
-// hand a burst to the connection's flusher goroutine.
+// gnet runs the sockets: one gnet engine (a gnet.Client) with
+// Config.EventLoops event loops, shared by every Transport in the process
+// that has the same EventLoops and ReadBufferCap (shared.go says why: a
+// loop that finds the next socket readable right after its own write
+// carries on without a thread wake-up). Every connection is enrolled in
+// it: the ones the transport dials, and the ones its listeners accept
+// (accepting is a goroutine in Accept on Go's poller). A connection
+// belongs to one loop for its life. That loop reads it: OnTraffic
+// reassembles frames, copies each once into a pooled message and hands it
+// to the node with Deliver (which queues it on the mailbox of the
+// worker's event loop and never waits; it may run the handler on the
+// gnet loop's goroutine when the node's loop is parked). Writing is not
+// the loop's job; see send.go: senders write directly with writev on the
+// connection's own dup of the descriptor, or hand a burst to the
+// connection's flusher goroutine.
 //
 // The gnet calls used, and the contracts relied on (gnet v2.9.4, read
 // from its source):
@@ -57,22 +63,24 @@
 //     inbound buffer is empty — always, here, since each call consumes
 //     all — it is a view of the loop's read buffer, valid until
 //     OnTraffic returns, and allocates nothing.
-//   - Conn.Context, SetContext, RemoteAddr, OutboundBuffered, Flush:
+//   - Conn.Context, RemoteAddr, OutboundBuffered, Flush:
 //     loop only; called only from OnOpen, OnTraffic, OnClose.
 //   - Conn.Dup, SetNoDelay: concurrency-safe (socket calls); called in OnOpen.
 //   - Conn.Close: concurrency-safe (posts a task to the loop, allocating
 //     a closure and a queue node); used only to close a connection from
-//     off its loop (write error, handshake timeout).
+//     off its loop (write error, handshake timeout, Transport.Close,
+//     Listener.Close).
 //   - OnOpen's returned bytes: written by gnet directly on the loop
 //     before any other event of the connection; used for the version byte.
 //   - OnClose: called exactly once for an opened connection, on its loop,
 //     before gnet closes its descriptor, including when the engine stops.
-//   - Client.EnrollContext: takes a dialed net.Conn (dups its descriptor,
-//     closes it) and returns after OnOpen has run on the chosen loop.
-//   - Client.Stop and gnet.Run returning: every loop has exited and every
-//     connection has had OnClose.
-//   - Engine.Stop: starts the shutdown at once but polls every 500 ms for
-//     its end, so Listener.Close waits for gnet.Run to return instead.
+//   - Client.EnrollContext: takes a dialed or accepted net.Conn (dups its
+//     descriptor, closes it) and returns after OnOpen has run on the
+//     chosen loop.
+//   - Client.Stop: every loop has exited and every connection has had
+//     OnClose. The shared engine stops when its last transport closes;
+//     a transport (or listener) closing before that closes its own
+//     connections with Conn.Close and waits for their OnClose.
 //
 // Not used, and why: Conn.AsyncWrite/AsyncWritev/Wake and
 // EventLoop.Execute each allocate per call (a hook or closure, plus a node

@@ -8,40 +8,23 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// events is the gnet.EventHandler of one gnet engine: the transport's
-// client (l == nil), which runs the connections it dials, or one
-// listener's. gnet calls OnOpen, OnTraffic and OnClose on the event loop
-// that owns the connection, one call at a time per loop; a connection
-// never moves between loops. Each connection's *conn rides in the
-// gnet.Conn's context (Context/SetContext: loop only).
+// events is the gnet.EventHandler of the process's shared gnet engines
+// (shared.go). gnet calls OnOpen, OnTraffic and OnClose on the event
+// loop that owns the connection, one call at a time per loop; a
+// connection never moves between loops. Each connection's *conn, of
+// whichever transport, rides in the gnet.Conn's context (set by
+// EnrollContext; Context is loop only).
 type events struct {
 	gnet.BuiltinEventEngine
-	t *Transport
-	l *Listener
 }
 
-// OnBoot runs once, before the engine's loops start.
-func (h *events) OnBoot(eng gnet.Engine) gnet.Action {
-	if h.l != nil {
-		return h.l.onBoot(eng)
-	}
-	return gnet.None
-}
-
-// OnOpen runs when gnet has registered a socket with a loop: accepted by
-// a listener, or handed over by Transport.dial (EnrollContext, which put
-// the *conn in the context and waits for this call).
+// OnOpen runs when gnet has registered a socket with a loop: handed over
+// by Transport.dial or a listener's accept (EnrollContext, which put the
+// *conn in the context and waits for this call).
 func (h *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c, _ := gc.Context().(*conn)
 	if c == nil {
-		if h.l == nil {
-			return nil, gnet.Close // cannot happen: a dialed socket carries its conn
-		}
-		var err error
-		if c, err = h.t.accept(h.l); err != nil {
-			return nil, gnet.Close
-		}
-		gc.SetContext(c)
+		return nil, gnet.Close // cannot happen: every socket carries its conn
 	}
 	return c.onOpen(gc)
 }
@@ -72,6 +55,7 @@ func (t *Transport) accept(l *Listener) (*conn, error) {
 		return nil, ErrClosed
 	}
 	c := t.newConn("", l.flow)
+	c.lis = l
 	t.storeID(c.id, c)
 	t.stats.accepted.Add(1)
 	return c, nil
@@ -79,8 +63,9 @@ func (t *Transport) accept(l *Listener) (*conn, error) {
 
 // gnetLogger sends gnet's logging to the node's slog.Logger. gnet's info
 // messages ("launching gnet with N event-loops") go out at debug level.
-// Note that gnet also keeps the logger of the engine started last in a
-// package variable for its few global messages.
+// A shared engine logs through the logger of the transport that started
+// it. Note that gnet also keeps the logger of the engine started last in
+// a package variable for its few global messages.
 type gnetLogger struct{ l *slog.Logger }
 
 func (g gnetLogger) logf(lvl slog.Level, format string, args ...any) {

@@ -1,14 +1,9 @@
 package tcp
 
 import (
-	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"sync"
-
-	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/hopwire/hopwire/wire"
 )
@@ -16,76 +11,77 @@ import (
 // Listener accepts connections for a Transport. Messages that arrive
 // over them carry the listener's flow: they reach only the workers
 // allowed for it (node.Allow(l.Flow(), ...)), and connection workers.
+//
+// Accepting is Go's: a goroutine blocked in Accept on Go's poller hands
+// each socket to the transport's (shared) gnet engine with EnrollContext,
+// which runs it from then on like a dialed one.
 type Listener struct {
 	t    *Transport
 	flow uint64
-	addr string // bound host:port, set before booted is closed
+	addr string // bound host:port
+	ln   net.Listener
 
-	eng     gnet.Engine   // set in OnBoot, before booted is closed
-	booted  chan struct{} // closed once gnet has bound the socket
-	stopped chan struct{} // closed when gnet.Run has returned
-	runErr  error         // gnet.Run's result, before stopped is closed
-	once    sync.Once
+	accepting chan struct{} // closed when the accept goroutine has returned
+	once      sync.Once
 }
 
 // Listen binds addr ("host:port"; port 0 picks a free one) and accepts
-// connections on it with a gnet engine of its own.
+// connections on it.
 func (t *Transport) Listen(addr string) (*Listener, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, &wire.AddressError{Input: addr, Err: ErrBadAddress}
 	}
-	l := &Listener{t: t, flow: t.node.NewFlow(), booted: make(chan struct{}), stopped: make(chan struct{})}
+	l := &Listener{t: t, flow: t.node.NewFlow(), accepting: make(chan struct{})}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.closed.Load() {
-		t.mu.Unlock()
 		return nil, ErrClosed
 	}
-	t.listeners[l] = struct{}{}
-	t.mu.Unlock()
-
-	// gnet.Run binds, calls OnBoot, starts the loops and returns only
-	// when the engine has stopped and every connection has had OnClose.
-	go func() {
-		l.runErr = gnet.Run(&events{t: t, l: l}, "tcp://"+addr, t.gnetOptions()...)
-		close(l.stopped)
-	}()
-	select {
-	case <-l.booted:
-		return l, nil
-	case <-l.stopped:
-		t.forgetListener(l)
-		if l.runErr == nil {
-			return nil, errors.New("tcp: listener stopped while starting")
-		}
-		return nil, l.runErr
+	ln, err := net.Listen("tcp", addr) // SO_REUSEADDR, as Go always sets it
+	if err != nil {
+		return nil, err
 	}
+	l.ln, l.addr = ln, ln.Addr().String()
+	t.listeners[l] = struct{}{}
+	go l.acceptLoop()
+	return l, nil
 }
 
-// onBoot learns the bound address: gnet binds port 0 without telling.
-func (l *Listener) onBoot(eng gnet.Engine) gnet.Action {
-	fd, err := eng.Dup()
-	if err != nil {
-		l.t.log.Error("tcp: listener: duplicating the socket", "err", err)
-		return gnet.Shutdown
+// acceptLoop accepts until the listening socket is closed. Each socket
+// gets its conn first, then goes to gnet; EnrollContext returns once
+// OnOpen has run on its loop.
+func (l *Listener) acceptLoop() {
+	defer close(l.accepting)
+	t := l.t
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			// EMFILE and the like: log and go on; Accept does not spin
+			// on them for long (the peer's socket is in the backlog).
+			t.log.Warn("tcp: accept", "listener", l.addr, "err", err)
+			continue
+		}
+		c, err := t.accept(l)
+		if err != nil {
+			_ = nc.Close()
+			continue
+		}
+		_, err = t.client.EnrollContext(nc, c) // dups the socket, closes nc
+		if err == nil && !c.opened.Load() {
+			err = errors.New("tcp: gnet did not open the connection")
+		}
+		if err != nil {
+			t.log.Warn("tcp: handing an accepted socket to gnet failed", "listener", l.addr, "err", err)
+			c.shutdown(closeLocal, &ConnError{Conn: c.addr.String(), Err: err})
+		}
 	}
-	sa, err := unix.Getsockname(fd)
-	_ = unix.Close(fd)
-	if err != nil {
-		l.t.log.Error("tcp: listener: getsockname", "err", err)
-		return gnet.Shutdown
-	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		l.addr = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String()
-	case *unix.SockaddrInet6:
-		l.addr = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)).String()
-	default:
-		l.t.log.Error("tcp: listener: unexpected socket address", "addr", sa)
-		return gnet.Shutdown
-	}
-	l.eng = eng
-	close(l.booted)
-	return gnet.None
 }
 
 // Addr returns the bound address, host:port.
@@ -99,25 +95,17 @@ func (l *Listener) Flow() uint64 { return l.flow }
 // until they are closed; calling it again does nothing.
 func (l *Listener) Close() error {
 	l.once.Do(func() {
-		select {
-		case <-l.booted:
-			// Engine.Stop shuts the engine down at once, then polls every
-			// 500 ms for the end; gnet.Run returning is the end, so stop
-			// the poll as soon as it does.
-			ctx, cancel := context.WithCancel(context.Background())
-			polled := make(chan struct{})
-			go func() {
-				_ = l.eng.Stop(ctx)
-				close(polled)
-			}()
-			<-l.stopped
-			cancel()
-			<-polled
-		case <-l.stopped:
+		_ = l.ln.Close()
+		<-l.accepting // no conn of l is created after this
+		for _, c := range *l.t.byID.Load() {
+			if c.lis == l {
+				c.shutdown(closeLocal, ErrClosed)
+				<-c.done
+			}
 		}
 		l.t.forgetListener(l)
 	})
-	<-l.stopped
+	<-l.accepting
 	return nil
 }
 

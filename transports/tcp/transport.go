@@ -25,7 +25,8 @@ type Transport struct {
 	pool     *wire.Pool
 	maxFrame int
 
-	client *gnet.Client // the gnet engine of the connections this transport dials
+	eng    *sharedEngine // the gnet engine of its connections, shared in the process (shared.go)
+	client *gnet.Client  // eng's
 
 	mu        sync.Mutex                       // serialises writers of the maps below, listeners, closed
 	byKey     atomic.Pointer[map[string]*conn] // dialed connections by the host:port routes name; copy on write
@@ -61,18 +62,14 @@ func New(node *engine.Node, cfg Config) (*Transport, error) {
 	t.byID.Store(&empty2)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 
-	cli, err := gnet.NewClient(&events{t: t}, t.gnetOptions()...)
+	eng, err := acquireEngine(t)
 	if err != nil {
 		t.cancel()
 		return nil, err
 	}
-	if err := cli.Start(); err != nil {
-		t.cancel()
-		return nil, err
-	}
-	t.client = cli
+	t.eng, t.client = eng, eng.cli
 	if err := node.AddTransport(t); err != nil {
-		_ = cli.Stop()
+		_ = eng.release()
 		t.cancel()
 		return nil, err
 	}
@@ -84,7 +81,6 @@ func (t *Transport) gnetOptions() []gnet.Option {
 		gnet.WithNumEventLoop(t.cfg.EventLoops),
 		gnet.WithReadBufferCap(t.cfg.ReadBufferCap),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
 		gnet.WithLogger(gnetLogger{t.log}),
 	}
 }
@@ -312,13 +308,16 @@ func (t *Transport) close() {
 	for _, l := range ls {
 		_ = l.Close()
 	}
-	if err := t.client.Stop(); err != nil && !errors.Is(err, context.Canceled) {
-		t.log.Warn("tcp: stopping gnet client", "err", err)
-	}
-	// Every connection gnet had was closed through OnClose when its
-	// engine stopped; any left never reached gnet.
+	// The gnet engine is shared: close this transport's connections on
+	// it and wait for their OnClose. No new one can appear: dials are
+	// over and listeners closed, and both check t.closed under t.mu.
+	// One that never reached gnet is cleaned up at once.
 	for _, c := range *t.byID.Load() {
-		c.cleanup()
+		c.shutdown(closeLocal, ErrClosed)
+		<-c.done
+	}
+	if err := t.eng.release(); err != nil {
+		t.log.Warn("tcp: stopping gnet engine", "err", err)
 	}
 	t.flushers.Wait()
 }

@@ -13,6 +13,7 @@ const (
 	DefaultDialTimeout      = 5 * time.Second // dialing a peer
 	DefaultHandshakeTimeout = 5 * time.Second // waiting for the peer's version byte
 	DefaultReadBufferCap    = 64 << 10        // gnet's read buffer, one per event loop
+	DefaultSendWait         = 50 * time.Millisecond
 )
 
 // Config configures a Transport. Its zero value means defaults.
@@ -30,9 +31,19 @@ type Config struct {
 	// outbound queue (rounded up to a power of two). 0 means DefaultQueueLen.
 	QueueLen int
 	// QueueBytes bounds the encoded bytes waiting in a connection's
-	// outbound queue. A send that would pass either bound is refused with
-	// ErrQueueFull. 0 means DefaultQueueBytes.
+	// outbound queue. A send that would pass either bound waits (see
+	// SendWait) and is then refused with ErrQueueFull. 0 means
+	// DefaultQueueBytes.
 	QueueBytes int
+	// SendWait is how long Send waits for room in a full queue before it
+	// refuses. The caller stops meanwhile: an event loop, or a reader that
+	// runs a borrowed loop for the connection a message came in on, which
+	// then stops reading that connection, so a receiver that stops reading
+	// slows its senders' senders down instead of losing their messages.
+	// It is bounded so that two nodes whose queues fill towards each other
+	// do not wait for ever, and it does not apply to a connection still in
+	// its handshake. 0 means DefaultSendWait; < 0 means do not wait.
+	SendWait time.Duration
 	// DialTimeout bounds dialing a peer. 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
 	// HandshakeTimeout bounds the wait for the peer's version byte once
@@ -51,6 +62,9 @@ func (c *Config) setDefaults(nodeMaxFrame int) error {
 	}
 	if c.EventLoops == 0 {
 		c.EventLoops = runtime.GOMAXPROCS(0)
+	}
+	if c.SendWait == 0 {
+		c.SendWait = DefaultSendWait
 	}
 	if c.MaxFrame == 0 {
 		c.MaxFrame = nodeMaxFrame

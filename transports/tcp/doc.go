@@ -91,14 +91,25 @@
 //
 // Each connection's outbound queue is bounded in messages and bytes
 // (Config.QueueLen, QueueBytes). When the peer stops reading, the
-// kernel's socket buffers fill, then the queue, and then Send refuses
-// with ErrQueueFull: the sending worker gets the error, the message is
-// released and counted (Stats.QueueFull). Nothing grows without bound.
-// What this package cannot do yet is stop reading from the upstream
-// connection that is feeding the full one: gnet v2.9.4 has no way to
-// pause reading a connection (it always reads on EPOLLIN), and the node
-// does not tell a transport which connection a message it sends came in
-// on. On the receiving side, Node.Deliver cannot wait for room in a full
-// mailbox: the message is dropped and counted (Stats.Undeliverable), and
-// the loop yields the CPU to the node's loops before it reads on.
+// kernel's socket buffers fill, then the queue. A send into a full queue
+// waits up to Config.SendWait, then is refused with ErrQueueFull: the
+// sending worker gets the error, the message is released and counted
+// (Stats.QueueFull). Nothing grows without bound.
+//
+// The wait is what carries the pushback upstream. A message read off a
+// connection is usually handled on the gnet loop that read it (the node
+// lends the reader its event loop, see engine), so when its next hop is a
+// full queue it is that reader that waits, and it reads nothing from its
+// connections meanwhile: their kernel buffers fill and TCP's flow control
+// stops the upstream sender, whose own queue then fills. When the node's
+// loop handles the message instead, the loop waits, its mailbox fills and
+// Node.Deliver waits (engine.Config.DeliverWait), with the same effect.
+// TestBackpressureReachesUpstream shows it across three nodes.
+//
+// The costs: the waiting gnet loop also stops reading its other
+// connections (gnet v2.9.4 cannot pause one connection), and the waits
+// are bounded, so a receiver that stays stuck longer than SendWait or
+// DeliverWait makes its upstream drop (and count) rather than stall for
+// ever. A connection still in its handshake never waits: its peer's
+// version byte may be for the very loop that would be waiting.
 package tcp

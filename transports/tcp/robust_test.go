@@ -286,7 +286,7 @@ func TestSlowReaderBackpressure(t *testing.T) {
 	}()
 
 	const queueLen, queueBytes = 64, 256 << 10
-	client := newTestNode(t, "client", Config{QueueLen: queueLen, QueueBytes: queueBytes})
+	client := newTestNode(t, "client", Config{QueueLen: queueLen, QueueBytes: queueBytes, SendWait: -1})
 	app := client.app(t, "app")
 	route := wire.MustParseRoute("1#" + ln.Addr().String() + " => sink")
 	payload := make([]byte, 16<<10)
@@ -377,4 +377,134 @@ func TestSilentPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the queued frame to be dropped", func() bool { return client.tr.Stats().Dropped == 1 })
+}
+
+// Backpressure reaches the origin: a receiver that stops reading fills the
+// middle node's queue to it; the middle node's sends wait, so it stops
+// reading from the origin; the origin's queue fills and its sends are
+// refused. Nothing is lost on the way and memory stays bounded.
+func TestBackpressureReachesUpstream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		nc.Write([]byte{wire.Version})
+		var v [1]byte
+		io.ReadFull(nc, v[:])
+		// One frame, the warm-up: the middle writes frames only once its
+		// handshake is done.
+		var hdr [4]byte
+		io.ReadFull(nc, hdr[:])
+		n, _ := wire.FrameLen(hdr[:], wire.DefaultMaxFrame)
+		io.CopyN(io.Discard, nc, int64(n))
+		accepted <- nc // and read nothing more, for now
+	}()
+
+	// The middle node waits long (longer than the test needs) rather
+	// than drop: what is measured is that it stops reading.
+	const queueLen, queueBytes = 16, 64 << 10
+	mn, err := engine.NewNode(engine.Config{Name: "middle", Loops: 2, DeliverWait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtr, err := New(mn, Config{QueueLen: queueLen, QueueBytes: queueBytes, SendWait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	middle := &testNode{mn, mtr}
+	middle.start(t, engine.Hop{}, "hop")
+	ml := middle.listen(t, "hop")
+
+	origin := newTestNode(t, "origin", Config{QueueLen: queueLen, QueueBytes: queueBytes, SendWait: -1})
+	app := origin.app(t, "app")
+	route := wire.MustParseRoute("1#" + ml.Addr() + " => hop => 1#" + ln.Addr().String() + " => sink")
+	payload := make([]byte, 16<<10)
+	if err := app.Send(route, payload); err != nil {
+		t.Fatal(err)
+	}
+	var nc net.Conn
+	select {
+	case nc = <-accepted:
+		if nc == nil {
+			t.Fatal("accept failed")
+		}
+		defer nc.Close()
+	case <-time.After(wait):
+		t.Fatal("the warm-up frame did not arrive")
+	}
+
+	sent, streak := 0, 0
+	deadline := time.Now().Add(wait)
+	for sent < 100_000 && streak < 20 && time.Now().Before(deadline) {
+		err := app.Send(route, payload)
+		switch {
+		case err == nil:
+			sent, streak = sent+1, 0
+		case errors.Is(err, ErrQueueFull):
+			streak++
+			time.Sleep(time.Millisecond)
+		default:
+			t.Fatalf("send %d: %v", sent, err)
+		}
+	}
+	if streak < 20 {
+		t.Fatalf("%d sends and the origin's queue never stayed full: the middle kept reading", sent)
+	}
+	ms := middle.tr.Stats()
+	if ms.QueueWaits == 0 || ms.QueueFull != 0 || middle.Stats().MailboxFull != 0 {
+		t.Fatalf("middle: transport %+v, node %+v: want waits and no refusals", ms, middle.Stats())
+	}
+	// Bounded: the middle holds at most its queue, the message it is
+	// waiting to queue, and what it has read but not yet handled.
+	if live := middle.Pool().Live(); live > 2*queueLen {
+		t.Fatalf("middle holds %d messages with its queue bounded at %d", live, queueLen)
+	}
+	t.Logf("origin sent %d messages of 16 KiB before the pushback reached it", sent)
+
+	// The receiver reads again: everything flows, and what was sent
+	// arrives.
+	got := make(chan int, 1)
+	go func() {
+		frames := 0
+		var hdr [4]byte
+		for {
+			if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+				got <- frames
+				return
+			}
+			n, _ := wire.FrameLen(hdr[:], wire.DefaultMaxFrame)
+			if _, err := io.CopyN(io.Discard, nc, int64(n)); err != nil {
+				got <- frames
+				return
+			}
+			if frames++; frames == sent {
+				got <- frames
+				io.Copy(io.Discard, nc)
+				return
+			}
+		}
+	}()
+	select {
+	case n := <-got:
+		if n != sent {
+			t.Fatalf("receiver got %d of %d frames", n, sent)
+		}
+	case <-time.After(wait):
+		t.Fatalf("receiver did not get all %d frames", sent)
+	}
+	nc.Close()
+	if err := mn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if live := mn.Pool().Live(); live != 0 {
+		t.Fatalf("middle: %d messages not released after Close", live)
+	}
 }

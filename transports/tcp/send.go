@@ -99,21 +99,63 @@ func (o *outbound) init(c *conn, queueLen, queueBytes int) {
 
 // enqueue queues m's frame. It owns m. It does not allocate.
 func (c *conn) enqueue(m *wire.Message) error {
-	o := &c.out
 	if c.closed.Load() {
 		return c.t.refuse(m, &ConnError{Conn: c.addr.String(), Peer: c.peerName(), Err: ErrConnClosed})
 	}
 	size := int64(m.Len() + wire.FramePrefixLen)
-	if total := o.bytes.Add(size); total > o.maxBytes && total != size {
-		o.bytes.Add(-size)
-		return c.queueFull(m)
-	}
-	if !o.q.Push(m) {
-		o.bytes.Add(-size)
+	if !c.tryPush(m, size) && !c.waitPush(m, size) {
 		return c.queueFull(m)
 	}
 	c.kick()
 	return nil
+}
+
+// tryPush puts m on the queue if both bounds allow. A frame larger than
+// the byte bound goes in alone.
+func (c *conn) tryPush(m *wire.Message, size int64) bool {
+	o := &c.out
+	if total := o.bytes.Add(size); total > o.maxBytes && total != size {
+		o.bytes.Add(-size)
+		return false
+	}
+	if !o.q.Push(m) {
+		o.bytes.Add(-size)
+		return false
+	}
+	return true
+}
+
+// waitPush retries tryPush for up to Config.SendWait while the writer
+// drains the queue: yield first (the writer is often about to run), then
+// sleep a little at a time. Draining needs no gnet loop once the
+// connection is open (writes go out from senders and the flusher), so a
+// reader waiting here cannot hold up the queue it waits on.
+func (c *conn) waitPush(m *wire.Message, size int64) bool {
+	wait := c.t.cfg.SendWait
+	// Not before the handshake: the peer's version byte is read by a gnet
+	// loop, which may be the very one waiting here.
+	if wait <= 0 || !c.open.Load() {
+		return false
+	}
+	c.t.stats.queueWaits.Add(1)
+	c.kick() // make sure someone is writing while we wait
+	deadline := time.Now().Add(wait)
+	for i := 0; ; i++ {
+		if i < 16 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(50 * time.Microsecond)
+		}
+		if c.closed.Load() {
+			return false
+		}
+		if c.tryPush(m, size) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 func (c *conn) queueFull(m *wire.Message) error {

@@ -20,6 +20,7 @@ type Stats struct {
 	Denied        uint64 // received messages refused by access control
 	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
 	QueueFull     uint64 // outbound messages refused: the connection's queue was full
+	QueueWaits    uint64 // sends that found the queue full and waited (Config.SendWait)
 	SendErrors    uint64 // outbound messages refused for other reasons (no connection, bad route, closed)
 	Dropped       uint64 // outbound messages queued but never written: their connection closed
 }
@@ -30,6 +31,7 @@ type counters struct {
 	dialErrors, badVersion, badFrame, badRoute, trunc  atomic.Uint64
 	silent                                             atomic.Uint64
 	denied, undeliverable, queueFull, sendErr, dropped atomic.Uint64
+	queueWaits                                         atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -46,6 +48,7 @@ func (c *counters) snapshot() Stats {
 		Denied:        c.denied.Load(),
 		Undeliverable: c.undeliverable.Load(),
 		QueueFull:     c.queueFull.Load(),
+		QueueWaits:    c.queueWaits.Load(),
 		SendErrors:    c.sendErr.Load(),
 		Dropped:       c.dropped.Load(),
 	}

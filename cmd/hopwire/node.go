@@ -19,14 +19,15 @@ import (
 
 // nodeSpec is what `hopwire node run` starts.
 type nodeSpec struct {
-	name      string
-	tcpListen string
-	echo      []string
-	hop       []string
-	uppercase []string
-	forward   []string // NAME=ROUTE
-	exitOnEOF bool
-	verbose   bool
+	name       string
+	tcpListen  string
+	echo       []string
+	hop        []string
+	uppercase  []string
+	forward    []string // NAME=ROUTE
+	exitOnEOF  bool
+	verbose    bool
+	eventLoops int
 }
 
 func newNodeRun() *cobra.Command {
@@ -70,6 +71,7 @@ back from the echoer.`,
 	f.StringArrayVar(&s.forward, "forward", nil, "start a forwarder: NAME=ROUTE replaces NAME with ROUTE in the onward route (repeatable)")
 	f.BoolVar(&s.exitOnEOF, "exit-on-eof", false, "stop when standard input ends (for a parent process that wants its children to die with it)")
 	f.BoolVar(&s.verbose, "verbose", false, "log at debug level to standard error")
+	f.IntVar(&s.eventLoops, "event-loops", 0, "gnet event loops for TCP (0: one per CPU)")
 	return cmd
 }
 
@@ -91,7 +93,7 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 	}
 	ready := fmt.Sprintf("node %s ready", s.name)
 	if s.tcpListen != "" {
-		tr, err := tcp.New(node, tcp.Config{})
+		tr, err := tcp.New(node, tcp.Config{EventLoops: s.eventLoops})
 		if err != nil {
 			return err
 		}
@@ -105,7 +107,7 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 			}
 		}
 		ready += " tcp=" + l.Addr()
-	} else if _, err := tcp.New(node, tcp.Config{}); err != nil {
+	} else if _, err := tcp.New(node, tcp.Config{EventLoops: s.eventLoops}); err != nil {
 		// Without a listener the node can still route out over TCP.
 		return err
 	}

@@ -32,7 +32,13 @@ func (c *Context) Node() *Node { return c.node }
 // to Config.SendTimeout; from a worker it fails at once with
 // ErrMailboxFull, because waiting would stall the loop.
 func (c *Context) Send(route wire.Route, payload []byte) error {
-	m, err := c.node.pool.Build(route, c.selfRoute, payload)
+	var m *wire.Message
+	var err error
+	if c.loop != nil {
+		m, err = c.loop.cache.Build(route, c.selfRoute, payload)
+	} else {
+		m, err = c.node.pool.Build(route, c.selfRoute, payload)
+	}
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ type loop struct {
 	id    int
 	local fifo
 	batch []delivery
+	cache *wire.Cache // messages built and released on this loop
 	_     [128]byte
 
 	hasTasks atomic.Bool
@@ -88,6 +89,7 @@ func newLoop(n *Node, id, size int) *loop {
 		inbox:  ring.NewMPSC[delivery](size),
 		local:  newFIFO(size),
 		batch:  make([]delivery, batchSize),
+		cache:  wire.NewCache(n.pool),
 		parker: parker{ch: make(chan struct{}, 1)},
 	}
 }
@@ -213,7 +215,7 @@ func (l *loop) dispatch(d delivery) {
 		}
 	}
 	if c.cur != nil {
-		c.cur.Release()
+		l.cache.Put(c.cur)
 		c.cur = nil
 	}
 }
@@ -243,6 +245,7 @@ func (l *loop) idle() {
 // drain releases everything still queued. Only after the loop goroutine
 // has exited: it makes the caller the inbox's consumer.
 func (l *loop) drain() {
+	defer l.cache.Flush()
 	for {
 		d, ok := l.local.pop()
 		if !ok {

@@ -5,6 +5,11 @@ package wire
 // an empty onward route and a message over the pool's max frame are refused
 // here, so a receiver never meets them.
 func (p *Pool) Build(onward, ret Route, payload []byte) (*Message, error) {
+	return p.build(nil, onward, ret, payload)
+}
+
+// build is Build taking the message from c when it is not nil.
+func (p *Pool) build(c *Cache, onward, ret Route, payload []byte) (*Message, error) {
 	if len(onward) == 0 {
 		return nil, ErrEmptyRoute
 	}
@@ -16,7 +21,13 @@ func (p *Pool) Build(onward, ret Route, payload []byte) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := p.alloc(hdrCounts + on + rt + len(payload))
+	n := hdrCounts + on + rt + len(payload)
+	var m *Message
+	if c != nil {
+		m, err = c.alloc(n)
+	} else {
+		m, err = p.alloc(n)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,78 @@
+package wire
+
+// Cache is a small free list of Messages in front of a Pool, for one
+// goroutine at a time (an event loop). A message built and released on the
+// same loop — the common case for local traffic — then costs no sync.Pool
+// round trip and no atomic counter update.
+//
+// Messages in a Cache still count as live in Pool.Live: Flush gives them
+// back, as their owner must before it stops.
+type Cache struct {
+	pool *Pool
+	free [cacheClasses][]*Message
+}
+
+// cacheClasses is how many of the smallest size classes a Cache keeps
+// (512 B and 1 KiB buffers: headers with payloads up to ~700 bytes), and
+// cacheDepth how many messages of each.
+const (
+	cacheClasses = 2
+	cacheDepth   = 256
+)
+
+// NewCache returns an empty Cache in front of p.
+func NewCache(p *Pool) *Cache {
+	c := &Cache{pool: p}
+	for i := range c.free {
+		c.free[i] = make([]*Message, 0, cacheDepth)
+	}
+	return c
+}
+
+// Build is Pool.Build taking the message from the cache when it can.
+func (c *Cache) Build(onward, ret Route, payload []byte) (*Message, error) {
+	return c.pool.build(c, onward, ret, payload)
+}
+
+func (c *Cache) alloc(n int) (*Message, error) {
+	if n > c.pool.maxFrame {
+		return nil, ErrFrameTooLarge
+	}
+	class := classFor(Headroom + n)
+	if class >= cacheClasses || len(c.free[class]) == 0 {
+		return c.pool.alloc(n)
+	}
+	f := c.free[class]
+	m := f[len(f)-1]
+	f[len(f)-1] = nil
+	c.free[class] = f[:len(f)-1]
+	m.freed = false
+	m.start, m.cur, m.body, m.end = Headroom, Headroom, Headroom, Headroom+n
+	return m, nil
+}
+
+// Put releases m into the cache, or to its pool when the cache has no
+// room for it. Like Release, it panics on a message already released.
+func (c *Cache) Put(m *Message) {
+	if m.freed {
+		panic(ErrMessageReleased)
+	}
+	if m.pool != c.pool || int(m.class) >= cacheClasses || len(c.free[m.class]) >= cacheDepth {
+		m.Release()
+		return
+	}
+	m.freed, m.Meta = true, Meta{}
+	c.free[m.class] = append(c.free[m.class], m)
+}
+
+// Flush gives every cached message back to the pool.
+func (c *Cache) Flush() {
+	for class, f := range c.free {
+		for i, m := range f {
+			m.freed = false
+			m.Release()
+			f[i] = nil
+		}
+		c.free[class] = f[:0]
+	}
+}

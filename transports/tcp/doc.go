@@ -32,8 +32,8 @@
 // Messages from a listener's connections carry the listener's flow
 // (Listener.Flow) and reach only the workers the node allowed for it.
 // Such a message may not go straight on to a transport address either
-// (it is counted as denied): the node would otherwise dial out for any
-// peer. Messages over connections this transport dialed carry flow 0:
+// (the node denies it, and it is counted): the node would otherwise dial
+// out for any peer. Messages over connections this transport dialed carry flow 0:
 // the node chose to talk to that peer, and its replies are trusted like
 // local traffic. Give them a flow of their own when that is not wanted
 // (not yet configurable).
@@ -49,9 +49,10 @@
 // (accepting is a goroutine in Accept on Go's poller). A connection
 // belongs to one loop for its life. That loop reads it: OnTraffic
 // reassembles frames, copies each once into a pooled message and hands it
-// to the node with Deliver (which queues it on the mailbox of the
-// worker's event loop and never waits; it may run the handler on the
-// gnet loop's goroutine when the node's loop is parked). Writing is not
+// to the node with Deliver, which runs the handler on the gnet loop's
+// goroutine when the worker's event loop is parked (it lends it), and
+// otherwise queues it on that loop's mailbox, waiting for room up to
+// engine.Config.DeliverWait. Writing is not
 // the loop's job; see send.go: senders write directly with writev on the
 // connection's own dup of the descriptor, or hand a burst to the
 // connection's flusher goroutine.

@@ -10,7 +10,6 @@ var (
 	ErrBadAddress   = errors.New("tcp: address is neither host:port nor a connection id")
 	ErrNotTCP       = errors.New("tcp: next address is not a TCP address")
 	ErrHandshake    = errors.New("tcp: handshake failed")
-	ErrTransportHop = errors.New("tcp: a message from a listener may not leave the node by a transport address")
 )
 
 // ConnError is an error on one connection: the connection's worker

@@ -3,7 +3,6 @@ package tcp
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -32,10 +31,6 @@ type reader struct {
 // warnEvery rate-limits per-message warnings (denied, undeliverable) per
 // connection; every one is counted.
 const warnEvery = time.Second
-
-// mailboxBackoff is how many scheduler rounds the loop yields after the
-// node refused a message for a full mailbox.
-const mailboxBackoff = 8
 
 // onTraffic runs on the gnet loop when bytes arrive.
 func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
@@ -110,24 +105,13 @@ func (c *conn) receive(m *wire.Message) gnet.Action {
 		m.Release()
 		return c.protocolError(closeFrame, err)
 	}
-	typ, _, ok := m.Next()
-	if !ok {
+	if m.OnwardLen() == 0 {
 		m.Release()
 		return c.protocolError(closeRoute, wire.ErrEmptyRoute)
 	}
 	if err := m.PrependReturn(c.addr); err != nil {
 		m.Release()
 		return c.protocolError(closeRoute, err)
-	}
-	if typ != wire.Local && c.flow != 0 {
-		// The engine checks flows only at local workers: a message from
-		// a listener whose next hop is a transport address would leave
-		// unchecked (a remote peer making this node dial for it). Default
-		// deny: refuse it here.
-		m.Release()
-		c.t.stats.denied.Add(1)
-		c.warn("tcp: denied message from the network to a transport address", ErrTransportHop)
-		return gnet.None
 	}
 	m.Meta.Flow = c.flow
 	if err := c.t.node.Deliver(m); err != nil { // Deliver owns m, on error too
@@ -137,14 +121,6 @@ func (c *conn) receive(m *wire.Message) gnet.Action {
 		} else if !errors.Is(err, engine.ErrClosed) {
 			c.t.stats.undeliverable.Add(1)
 			c.warn("tcp: undeliverable message from the network", err)
-			if errors.Is(err, engine.ErrMailboxFull) {
-				// The message is lost (Deliver cannot wait); give the
-				// node's loops the CPU before reading on, so the next
-				// ones are not lost too.
-				for i := 0; i < mailboxBackoff; i++ {
-					runtime.Gosched()
-				}
-			}
 		}
 	}
 	return gnet.None

@@ -76,8 +76,9 @@
 // socket and binds one socket per loop: with port 0 each loop would get a
 // port of its own. The loop reads the socket: OnTraffic gets one
 // datagram, copies it once into a pooled message, parses the header and
-// hands it to the node with Deliver (which queues it on the mailbox of
-// the worker's event loop and never waits).
+// hands it to the node with Deliver, which runs the handler right there
+// when the worker's event loop is parked, and otherwise queues it on that
+// loop's mailbox, waiting for room up to engine.Config.DeliverWait.
 //
 // Writing is not the loop's job. Send writes the datagram with one
 // sendto(2) (MSG_DONTWAIT) from the calling goroutine, on the socket's

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -18,10 +17,6 @@ import (
 // warnEvery rate-limits per-datagram warnings (bad, denied, unsolicited,
 // undeliverable) per socket; every one is counted.
 const warnEvery = time.Second
-
-// mailboxBackoff is how many scheduler rounds the loop yields after the
-// node refused a message for a full mailbox.
-const mailboxBackoff = 8
 
 // events is the gnet.EventHandler of one socket's gnet engine. gnet calls
 // OnBoot once, then OnTraffic once per datagram, on the socket's single
@@ -109,14 +104,6 @@ func (s *Socket) receive(gc gnet.Conn) {
 		} else if !errors.Is(err, engine.ErrClosed) {
 			t.stats.undeliverable.Add(1)
 			s.warn("udp: undeliverable message from the network", ap, err)
-			if errors.Is(err, engine.ErrMailboxFull) {
-				// The message is lost (Deliver cannot wait); give the
-				// node's loops the CPU before reading on, so the next
-				// ones are not lost too.
-				for i := 0; i < mailboxBackoff; i++ {
-					runtime.Gosched()
-				}
-			}
 		}
 	}
 }

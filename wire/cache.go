@@ -5,6 +5,11 @@ package wire
 // same loop — the common case for local traffic — then costs no sync.Pool
 // round trip and no atomic counter update.
 //
+// A message goes back to the cache it was built through: Put passes any
+// other message on to its pool. So messages made off the loop (by an app,
+// a transport's reader) and dropped on it do not pile up here while their
+// makers allocate anew, and a cache holds only what its own loop builds.
+//
 // Messages in a Cache still count as live in Pool.Live: Flush gives them
 // back, as their owner must before it stops.
 type Cache struct {
@@ -40,7 +45,11 @@ func (c *Cache) alloc(n int) (*Message, error) {
 	}
 	class := classFor(Headroom + n)
 	if class >= cacheClasses || len(c.free[class]) == 0 {
-		return c.pool.alloc(n)
+		m, err := c.pool.alloc(n)
+		if err == nil {
+			m.home = c
+		}
+		return m, err
 	}
 	f := c.free[class]
 	m := f[len(f)-1]
@@ -57,7 +66,7 @@ func (c *Cache) Put(m *Message) {
 	if m.freed {
 		panic(ErrMessageReleased)
 	}
-	if m.pool != c.pool || int(m.class) >= cacheClasses || len(c.free[m.class]) >= cacheDepth {
+	if m.home != c || int(m.class) >= cacheClasses || len(c.free[m.class]) >= cacheDepth {
 		m.Release()
 		return
 	}

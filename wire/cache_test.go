@@ -29,6 +29,12 @@ func TestCache(t *testing.T) {
 		t.Error("Meta survived the cache")
 	}
 	c.Put(m)
+	// Messages from elsewhere go back to their pool, not into the cache.
+	other, _ := p.Build(on, ret, nil)
+	c.Put(other)
+	if p.Live() != 1 {
+		t.Fatalf("live = %d: a message built off the cache was cached", p.Live())
+	}
 	// Large messages bypass the cache.
 	big, _ := c.Build(on, ret, make([]byte, 4096))
 	c.Put(big)

@@ -51,6 +51,7 @@ type Message struct {
 	body  int // first payload byte
 	end   int // one past the last payload byte
 	pool  *Pool
+	home  *Cache // the Cache it was built through, if any
 	class int8
 	freed bool
 

@@ -75,7 +75,7 @@ func (p *Pool) alloc(n int) (*Message, error) {
 		return nil, ErrFrameTooLarge
 	}
 	m := p.get(classFor(Headroom + n))
-	m.freed = false
+	m.freed, m.home = false, nil
 	m.start, m.cur, m.body, m.end = Headroom, Headroom, Headroom, Headroom+n
 	p.live.Add(1)
 	return m, nil

@@ -174,12 +174,8 @@ func (c *conn) handshake(gc gnet.Conn) gnet.Action {
 // onClose runs on the gnet loop when gnet closes the socket, for
 // whatever reason; err is gnet's (io.EOF when the peer closed).
 func (c *conn) onClose(err error) {
-	if m := c.rd.cur; m != nil {
-		c.rd.cur = nil
-		m.Release()
-		if c.setWhy(closeTrunc, &wire.DecodeError{Offset: c.rd.filled, Field: "frame", Err: wire.ErrTruncated}) {
-			c.t.stats.trunc.Add(1)
-		}
+	if err := c.rd.close(); err != nil && c.setWhy(closeTrunc, err) {
+		c.t.stats.trunc.Add(1)
 	}
 	kind, why := c.why()
 	if kind == closeNone && err != nil && !errors.Is(err, io.EOF) {

@@ -20,12 +20,106 @@ import (
 // as the rest arrives, so nothing is left in gnet's own inbound buffer to
 // be copied there first. Only a split length prefix (at most 3 bytes) is
 // kept aside.
+//
+// The zero value is a reader waiting for the peer's version byte. It
+// holds a pooled message only while a frame is being filled (cur);
+// close gives it back.
 type reader struct {
 	hs     bool                      // the peer's version byte is in
 	pre    [wire.FramePrefixLen]byte // a length prefix split over reads
 	npre   int
 	cur    *wire.Message // the frame being filled, or nil
 	filled int           // bytes of cur's Raw filled so far
+}
+
+// feed reassembles frames from b, the next bytes of the stream, taking
+// messages from pool and refusing lengths over maxFrame. It copies out
+// what it keeps, so b need only be valid until feed returns. Apart from
+// pool.Alloc it allocates only the error it returns.
+//
+// It calls handshake once, when the peer's version byte is in, and frame
+// with each complete frame: a message from pool with Raw filled and not
+// yet parsed, which frame owns from then on. Either returns false to stop:
+// feed then returns nil at once, dropping the rest of b (the connection is
+// closing).
+//
+// It returns an error wrapping wire.ErrBadVersion for a wrong version
+// byte, or a *wire.DecodeError for a bad length prefix; the stream cannot
+// go on after either. On every return the reader holds no message other
+// than a frame still being filled. Loop only.
+func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func() bool, frame func(*wire.Message) bool) error {
+	for len(b) > 0 {
+		if !r.hs {
+			if v := b[0]; v != wire.Version {
+				return fmt.Errorf("%w: peer sent %d, want %d", wire.ErrBadVersion, v, wire.Version)
+			}
+			b = b[1:]
+			r.hs = true
+			if !handshake() {
+				return nil
+			}
+			continue
+		}
+		if m := r.cur; m != nil {
+			raw := m.Raw()
+			k := copy(raw[r.filled:], b)
+			b, r.filled = b[k:], r.filled+k
+			if r.filled < len(raw) {
+				return nil
+			}
+			r.cur, r.filled = nil, 0
+			if !frame(m) {
+				return nil
+			}
+			continue
+		}
+		var p []byte
+		if r.npre == 0 && len(b) >= wire.FramePrefixLen {
+			p, b = b[:wire.FramePrefixLen], b[wire.FramePrefixLen:]
+		} else {
+			k := copy(r.pre[r.npre:], b)
+			b, r.npre = b[k:], r.npre+k
+			if r.npre < wire.FramePrefixLen {
+				return nil
+			}
+			r.npre, p = 0, r.pre[:]
+		}
+		n, err := wire.FrameLen(p, maxFrame)
+		if err != nil {
+			return err
+		}
+		m, err := pool.Alloc(n)
+		if err != nil {
+			return err
+		}
+		k := copy(m.Raw(), b)
+		b = b[k:]
+		if k < n {
+			r.cur, r.filled = m, k
+			return nil
+		}
+		if !frame(m) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// close ends the stream: it releases a frame still being filled and
+// resets the reader to its zero value. It returns a *wire.DecodeError
+// wrapping wire.ErrTruncated when the stream ended inside a frame, its
+// length prefix included. Loop only.
+func (r *reader) close() error {
+	var err error
+	switch {
+	case r.cur != nil:
+		r.cur.Release()
+		err = &wire.DecodeError{Offset: r.filled, Field: "frame", Err: wire.ErrTruncated}
+	case r.npre > 0:
+		err = &wire.DecodeError{Offset: 0, Field: "frame length", Err: wire.ErrTruncated}
+	}
+	*r = reader{}
+	return err
 }
 
 // warnEvery rate-limits per-message warnings (denied, undeliverable) per
@@ -37,66 +131,22 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 	// Next(-1) returns everything buffered. Because every call consumes
 	// all of it, gnet's inbound buffer stays empty and Next returns a view
 	// of the loop's read buffer without copying; it is valid until this
-	// call returns, which is why each frame is copied out below.
+	// call returns, which is why feed copies each frame out.
 	buf, _ := gc.Next(-1)
-	r := &c.rd
-	for len(buf) > 0 {
-		if !r.hs {
-			if v := buf[0]; v != wire.Version {
-				c.t.stats.badVersion.Add(1)
-				c.setWhy(closeVersion, fmt.Errorf("%w: peer sent %d, want %d", wire.ErrBadVersion, v, wire.Version))
-				return gnet.Close
-			}
-			buf = buf[1:]
-			r.hs = true
-			if a := c.handshake(gc); a != gnet.None {
-				return a
-			}
-			continue
-		}
-		if m := r.cur; m != nil {
-			raw := m.Raw()
-			k := copy(raw[r.filled:], buf)
-			buf, r.filled = buf[k:], r.filled+k
-			if r.filled < len(raw) {
-				break
-			}
-			r.cur = nil
-			if a := c.receive(m); a != gnet.None {
-				return a
-			}
-			continue
-		}
-		var p []byte
-		if r.npre == 0 && len(buf) >= wire.FramePrefixLen {
-			p, buf = buf[:wire.FramePrefixLen], buf[wire.FramePrefixLen:]
-		} else {
-			k := copy(r.pre[r.npre:], buf)
-			buf, r.npre = buf[k:], r.npre+k
-			if r.npre < wire.FramePrefixLen {
-				break
-			}
-			r.npre, p = 0, r.pre[:]
-		}
-		n, err := wire.FrameLen(p, c.t.maxFrame)
-		if err != nil {
-			return c.protocolError(closeFrame, err)
-		}
-		m, err := c.t.pool.Alloc(n)
-		if err != nil {
-			return c.protocolError(closeFrame, err)
-		}
-		k := copy(m.Raw(), buf)
-		buf = buf[k:]
-		if k < n {
-			r.cur, r.filled = m, k
-			break
-		}
-		if a := c.receive(m); a != gnet.None {
-			return a
-		}
+	act := gnet.None
+	err := c.rd.feed(c.t.pool, c.t.maxFrame, buf,
+		func() bool { act = c.handshake(gc); return act == gnet.None },
+		func(m *wire.Message) bool { act = c.receive(m); return act == gnet.None })
+	switch {
+	case err == nil:
+		return act
+	case errors.Is(err, wire.ErrBadVersion):
+		c.t.stats.badVersion.Add(1)
+		c.setWhy(closeVersion, err)
+		return gnet.Close
+	default:
+		return c.protocolError(closeFrame, err)
 	}
-	return gnet.None
 }
 
 // receive checks a whole frame and hands it to the node.

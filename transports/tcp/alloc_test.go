@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/nodetest"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -23,7 +24,7 @@ func TestForwardedMessagesDoNotAllocate(t *testing.T) {
 	initiator := newTestNode(t, "initiator", Config{})
 
 	const rounds = 100
-	p := &pinger{route: wire.MustParseRoute("1#" + lm.Addr() + " => forward_to_responder"), rounds: rounds, hist: newHist(), done: make(chan struct{}, 1)}
+	p := &nodetest.Pinger{Route: wire.MustParseRoute("1#" + lm.Addr() + " => forward_to_responder"), Rounds: rounds, Hist: nodetest.NewHist(), Done: make(chan struct{}, 1)}
 	initiator.start(t, p, "pinger")
 	app := initiator.app(t, "app")
 	kickRoute := wire.MustParseRoute("pinger")
@@ -32,7 +33,7 @@ func TestForwardedMessagesDoNotAllocate(t *testing.T) {
 		if err := app.Send(kickRoute, payload); err != nil {
 			t.Fatal(err)
 		}
-		<-p.done
+		<-p.Done
 	}
 	for i := 0; i < 10; i++ {
 		kick() // connect, warm the pools

@@ -15,6 +15,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/nodetest"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -34,47 +35,6 @@ func benchNode(b *testing.B, name string, mailbox int) *testNode {
 	}
 	b.Cleanup(func() { n.Close() })
 	return &testNode{n, tr}
-}
-
-func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(10*time.Second), 3) }
-
-func reportLatency(b *testing.B, prefix string, h *hdrhistogram.Histogram) {
-	b.ReportMetric(float64(h.ValueAtQuantile(50))/1e3, prefix+"p50-µs")
-	b.ReportMetric(float64(h.ValueAtQuantile(99))/1e3, prefix+"p99-µs")
-}
-
-// pinger bounces one message over TCP to an echoer and back, rounds
-// times per kick, recording each round trip. The kick from the benchmark
-// becomes the message that circulates: its payload is copied once.
-type pinger struct {
-	route  wire.Route
-	rounds int
-	left   int
-	t0     time.Time
-	hist   *hdrhistogram.Histogram
-	done   chan struct{}
-}
-
-func (p *pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
-	if p.left == 0 { // a kick
-		p.left = p.rounds
-		if err := m.Turn(ctx.Address()); err != nil {
-			return err
-		}
-		if err := m.Redirect(p.route); err != nil {
-			return err
-		}
-		p.t0 = time.Now()
-		return ctx.Forward(m)
-	}
-	now := time.Now()
-	p.hist.RecordValue(int64(now.Sub(p.t0)))
-	if p.left--; p.left == 0 {
-		p.done <- struct{}{}
-		return nil
-	}
-	p.t0 = now
-	return ctx.Reply(m)
 }
 
 // rawPingPong is the baseline: a length-prefixed payload bounced between
@@ -99,7 +59,7 @@ func newRawPingPong(b *testing.B, payload int) *rawPingPong {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &rawPingPong{c: c, s: s, buf: make([]byte, 4+payload), hist: newHist()}
+	r := &rawPingPong{c: c, s: s, buf: make([]byte, 4+payload), hist: nodetest.NewHist()}
 	binary.BigEndian.PutUint32(r.buf, uint32(payload))
 	go func() { // the echo side
 		buf := make([]byte, 4+payload)
@@ -147,21 +107,21 @@ func BenchmarkTCPHopRoundTrip(b *testing.B) {
 			l := server.listen(b, "echoer")
 			client := benchNode(b, "client", 0)
 			const block = 200
-			p := &pinger{route: wire.MustParseRoute("1#" + l.Addr() + " => echoer"), hist: newHist(), done: make(chan struct{}, 1)}
+			p := nodetest.NewPinger(wire.MustParseRoute("1#" + l.Addr() + " => echoer"))
 			client.start(b, p, "pinger")
 			app := client.app(b, "bench")
 			payload := make([]byte, size)
 			kick := func(k int) {
-				p.rounds = k
+				p.Rounds = k
 				if err := app.Send(wire.MustParseRoute("pinger"), payload); err != nil {
 					b.Fatal(err)
 				}
-				<-p.done
+				<-p.Done
 			}
 			raw := newRawPingPong(b, size)
 			kick(block) // connect and warm up both
 			raw.rounds(b, block)
-			p.hist.Reset()
+			p.Hist.Reset()
 			raw.hist.Reset()
 
 			b.ReportAllocs()
@@ -177,10 +137,10 @@ func BenchmarkTCPHopRoundTrip(b *testing.B) {
 				b.StartTimer()
 			}
 			b.StopTimer()
-			reportLatency(b, "hop-", p.hist)
-			reportLatency(b, "raw-", raw.hist)
-			b.ReportMetric(float64(p.hist.ValueAtQuantile(50))/float64(raw.hist.ValueAtQuantile(50)), "p50-ratio")
-			b.ReportMetric(float64(p.hist.ValueAtQuantile(99))/float64(raw.hist.ValueAtQuantile(99)), "p99-ratio")
+			nodetest.ReportLatency(b, "hop-", p.Hist)
+			nodetest.ReportLatency(b, "raw-", raw.hist)
+			b.ReportMetric(float64(p.Hist.ValueAtQuantile(50))/float64(raw.hist.ValueAtQuantile(50)), "p50-ratio")
+			b.ReportMetric(float64(p.Hist.ValueAtQuantile(99))/float64(raw.hist.ValueAtQuantile(99)), "p99-ratio")
 		})
 	}
 }

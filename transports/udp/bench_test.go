@@ -9,6 +9,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/nodetest"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -29,48 +30,6 @@ func benchNode(b *testing.B, name string) *testNode {
 	}
 	b.Cleanup(func() { n.Close() })
 	return &testNode{n, tr}
-}
-
-func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(10*time.Second), 3) }
-
-func reportLatency(b *testing.B, prefix string, h *hdrhistogram.Histogram) {
-	b.ReportMetric(float64(h.ValueAtQuantile(50))/1e3, prefix+"p50-µs")
-	b.ReportMetric(float64(h.ValueAtQuantile(99))/1e3, prefix+"p99-µs")
-}
-
-// pinger bounces one message over UDP to an echoer and back, rounds
-// times per kick, recording each round trip. The kick from the benchmark
-// becomes the message that circulates: its payload is copied once per
-// datagram received, never in between. (As in transports/tcp.)
-type pinger struct {
-	route  wire.Route
-	rounds int
-	left   int
-	t0     time.Time
-	hist   *hdrhistogram.Histogram
-	done   chan struct{}
-}
-
-func (p *pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
-	if p.left == 0 { // a kick
-		p.left = p.rounds
-		if err := m.Turn(ctx.Address()); err != nil {
-			return err
-		}
-		if err := m.Redirect(p.route); err != nil {
-			return err
-		}
-		p.t0 = time.Now()
-		return ctx.Forward(m)
-	}
-	now := time.Now()
-	p.hist.RecordValue(int64(now.Sub(p.t0)))
-	if p.left--; p.left == 0 {
-		p.done <- struct{}{}
-		return nil
-	}
-	p.t0 = now
-	return ctx.Reply(m)
 }
 
 // rawPingPong is the baseline: a payload bounced between two goroutines
@@ -105,7 +64,7 @@ func newRawPingPong(b *testing.B, payload int) *rawPingPong {
 		}
 	}()
 	b.Cleanup(func() { c.Close(); s.Close() })
-	return &rawPingPong{c: c, buf: make([]byte, payload), hist: newHist()}
+	return &rawPingPong{c: c, buf: make([]byte, payload), hist: nodetest.NewHist()}
 }
 
 func (r *rawPingPong) rounds(b *testing.B, k int) {
@@ -138,17 +97,17 @@ func BenchmarkUDPHopRoundTrip(b *testing.B) {
 			s := server.bind(b, "echoer")
 			client := benchNode(b, "client")
 			const block = 200
-			p := &pinger{route: wire.MustParseRoute("2#" + s.Addr() + " => echoer"), hist: newHist(), done: make(chan struct{}, 1)}
+			p := nodetest.NewPinger(wire.MustParseRoute("2#" + s.Addr() + " => echoer"))
 			client.start(b, p, "pinger")
 			app := client.app(b, "bench")
 			payload := make([]byte, size)
 			kick := func(k int) {
-				p.rounds = k
+				p.Rounds = k
 				if err := app.Send(wire.MustParseRoute("pinger"), payload); err != nil {
 					b.Fatal(err)
 				}
 				select {
-				case <-p.done:
+				case <-p.Done:
 				case <-time.After(wait):
 					b.Fatalf("no reply: lost datagram? client %+v server %+v", client.tr.Stats(), server.tr.Stats())
 				}
@@ -156,7 +115,7 @@ func BenchmarkUDPHopRoundTrip(b *testing.B) {
 			raw := newRawPingPong(b, size)
 			kick(block) // learn the peers and warm up both
 			raw.rounds(b, block)
-			p.hist.Reset()
+			p.Hist.Reset()
 			raw.hist.Reset()
 
 			b.ReportAllocs()
@@ -169,10 +128,10 @@ func BenchmarkUDPHopRoundTrip(b *testing.B) {
 				b.StartTimer()
 			}
 			b.StopTimer()
-			reportLatency(b, "hop-", p.hist)
-			reportLatency(b, "raw-", raw.hist)
-			b.ReportMetric(float64(p.hist.ValueAtQuantile(50))/float64(raw.hist.ValueAtQuantile(50)), "p50-ratio")
-			b.ReportMetric(float64(p.hist.ValueAtQuantile(99))/float64(raw.hist.ValueAtQuantile(99)), "p99-ratio")
+			nodetest.ReportLatency(b, "hop-", p.Hist)
+			nodetest.ReportLatency(b, "raw-", raw.hist)
+			b.ReportMetric(float64(p.Hist.ValueAtQuantile(50))/float64(raw.hist.ValueAtQuantile(50)), "p50-ratio")
+			b.ReportMetric(float64(p.Hist.ValueAtQuantile(99))/float64(raw.hist.ValueAtQuantile(99)), "p99-ratio")
 		})
 	}
 }

@@ -2,14 +2,13 @@ package udp
 
 import (
 	"errors"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/nodetest"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -38,27 +37,11 @@ type testNode struct {
 
 func newTestNode(t testing.TB, name string, cfg Config) *testNode {
 	t.Helper()
-	var logger *slog.Logger
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	n, err := engine.NewNode(engine.Config{Name: name, Loops: 2, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := nodetest.NewNode(t, engine.Config{Name: name, Loops: 2})
 	tr, err := New(n, testConfig(cfg))
 	if err != nil {
-		n.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Error(err)
-		}
-		if live := n.Pool().Live(); live != 0 {
-			t.Errorf("%s: %d messages not released after Close", name, live)
-		}
-	})
 	return &testNode{n, tr}
 }
 
@@ -94,12 +77,7 @@ func (n *testNode) app(t testing.TB, addr string) *engine.Context {
 
 func request(t testing.TB, app *engine.Context, route string, payload string) (string, wire.Route) {
 	t.Helper()
-	r, err := app.Request(wire.MustParseRoute(route), []byte(payload), wait)
-	if err != nil {
-		t.Fatalf("request %q: %v", route, err)
-	}
-	defer r.Release()
-	return string(r.Payload()), r.Return()
+	return nodetest.Request(t, app, route, payload, wait)
 }
 
 func TestTwoNodesRequestReply(t *testing.T) {

@@ -1,0 +1,28 @@
+// Package engine is hopwire's forwarding engine: a Node hosts workers at
+// local addresses and moves messages between them by their onward routes,
+// handing messages for other address types to transports.
+//
+// Concurrency. A Node has a few event loops (Config.Loops). Every worker
+// lives on one loop and is never run concurrently with itself, so it needs
+// no locks. A worker sending to a worker on its own loop queues the message
+// on a loop-local FIFO that runs next (run to completion); anything else
+// goes through the target loop's bounded lock-free mailbox. A loop that
+// runs out of work spins briefly and parks; a goroutine off the loops (an
+// app context, a transport's reader) that finds a loop parked runs its
+// work itself instead of waking it, so a message read off a socket can be
+// handled and answered without a goroutine hand-off.
+//
+// Ownership. A worker owns the message given to HandleMessage until it
+// returns; Context.Forward and Context.Reply hand it on, and whatever is
+// not handed on is released by the engine. A message received by an app
+// context belongs to the caller, who releases it.
+//
+// Backpressure. Every mailbox is bounded. External senders wait up to a
+// deadline (Config.SendTimeout, Config.DeliverWait); a worker sending to
+// another loop waits up to Config.WorkerWait; then the send fails with
+// ErrMailboxFull and the refusal is counted (Node.Stats). Nothing is
+// dropped without an error to someone and a counter.
+//
+// Access control. Messages from the network carry a flow (wire.Meta) and
+// reach only workers allowed for it (Node.Allow); see access.go.
+package engine

@@ -45,11 +45,12 @@ import (
 //
 // Bounds: QueueLen messages and QueueBytes encoded bytes per connection
 // (one frame larger than QueueBytes is let in when the queue is empty).
-// A send over either bound is refused with ErrQueueFull; nothing waits,
-// because Send runs on the node's event loops. When the peer stops
-// reading, the kernel's buffers fill, then this queue, then sends are
-// refused and counted: memory stays bounded, and the refusal goes back
-// to the sending worker as an error.
+// A send over either bound waits up to Config.SendWait for the writer to
+// make room, then is refused with ErrQueueFull. When the peer stops
+// reading, the kernel's buffers fill, then this queue, then senders wait
+// (and stop reading their own upstream) and finally are refused and
+// counted: memory stays bounded, and the refusal goes back to the sending
+// worker as an error. See doc.go, Backpressure.
 type outbound struct {
 	c        *conn
 	q        *ring.MPSC[*wire.Message]

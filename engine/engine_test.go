@@ -613,3 +613,45 @@ func TestDeliverWaitsForRoom(t *testing.T) {
 		}
 	}
 }
+
+// A sender that borrows a parked loop runs a bounded amount of its work,
+// same-loop work included, then hands the rest to the loop's goroutine: a
+// worker that keeps sending to itself does not keep the sender for ever.
+func TestBorrowIsBounded(t *testing.T) {
+	n := newNode(t, Config{Loops: 1})
+	const total, holdAt = 100_000, 10 * borrowBudget
+	var count atomic.Int64
+	hold := make(chan struct{})
+	if err := n.StartWorker(WorkerFunc(func(ctx *Context, m *wire.Message) error {
+		c := count.Add(1)
+		if c == holdAt {
+			<-hold // whoever runs the loop waits here: it must not be the sender
+		}
+		if c < total {
+			return ctx.Send(wire.MustParseRoute("self"), nil)
+		}
+		return nil
+	}), "self"); err != nil {
+		t.Fatal(err)
+	}
+	app := mustContext(t, n, "app")
+	sent := make(chan error, 1)
+	go func() { sent <- app.Send(wire.MustParseRoute("self"), nil) }()
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		close(hold)
+		t.Fatal("Send did not return: the borrower ran the worker's own traffic")
+	}
+	close(hold)
+	deadline := time.Now().Add(wait)
+	for count.Load() < total && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if c := count.Load(); c != total {
+		t.Fatalf("worker ran %d times, want %d", c, total)
+	}
+}

@@ -45,7 +45,11 @@ type loop struct {
 	local fifo
 	batch []delivery
 	cache *wire.Cache // messages built and released on this loop
-	_     [128]byte
+	// budget is how many more same-loop dispatches the holder may run:
+	// < 0 for the loop's goroutine (no limit), a borrowBudget for a
+	// borrower.
+	budget int
+	_      [128]byte
 
 	hasTasks atomic.Bool
 	taskMu   sync.Mutex
@@ -68,10 +72,11 @@ const (
 	stBorrowed
 )
 
-// borrowRounds bounds how many inbox batches a borrower runs before it
-// hands the loop back, so a transport's reader is not kept from its
-// sockets for long.
-const borrowRounds = 4
+// borrowBudget bounds how many messages a borrower dispatches, same-loop
+// work included, before it hands the loop back, so a transport's reader
+// is not kept from its sockets for long (a worker that keeps sending to
+// itself would otherwise keep it for ever).
+const borrowBudget = 4 * batchSize
 
 // batchSize bounds how many inbox messages a loop takes at once, so the
 // local queue and tasks get their turn.
@@ -91,6 +96,7 @@ func newLoop(n *Node, id, size int) *loop {
 		batch:  make([]delivery, batchSize),
 		cache:  wire.NewCache(n.pool),
 		parker: parker{ch: make(chan struct{}, 1)},
+		budget: -1,
 	}
 }
 
@@ -120,15 +126,18 @@ func (l *loop) wakeUp() {
 // borrow runs the loop on the caller's goroutine, which holds it
 // (stBorrowed), then gives it back.
 func (l *loop) borrow() {
-	for round := 0; round < borrowRounds && !l.hasTasks.Load(); round++ {
+	l.budget = borrowBudget
+	for l.budget > 0 && !l.hasTasks.Load() {
 		if l.runBatch() == 0 {
 			break
 		}
 	}
+	l.budget = -1
+	left := l.local.len() > 0
 	l.state.Store(stParked)
-	// Work pushed while we held the loop woke nobody: hand it to the
-	// loop's goroutine rather than keep the caller.
-	if l.inbox.Len() > 0 || l.hasTasks.Load() {
+	// Work left over, or pushed while we held the loop (which woke
+	// nobody): hand it to the loop's goroutine rather than keep the caller.
+	if left || l.inbox.Len() > 0 || l.hasTasks.Load() {
 		l.wakeUp()
 	}
 }
@@ -162,6 +171,7 @@ func (l *loop) post(f func()) bool {
 func (l *loop) run() {
 	defer l.node.wg.Done()
 	for {
+		l.drainLocal() // what a borrower left
 		if l.hasTasks.Load() {
 			l.runTasks()
 			l.drainLocal()
@@ -189,13 +199,18 @@ func (l *loop) runTasks() {
 	}
 }
 
+// drainLocal runs same-loop work until there is none or the holder's
+// budget is spent.
 func (l *loop) drainLocal() {
-	for {
+	for l.budget != 0 {
 		d, ok := l.local.pop()
 		if !ok {
 			return
 		}
 		l.dispatch(d)
+		if l.budget > 0 {
+			l.budget--
+		}
 	}
 }
 
@@ -291,6 +306,8 @@ func (q *fifo) push(d delivery) bool {
 	q.tail++
 	return true
 }
+
+func (q *fifo) len() int { return int(q.tail - q.head) }
 
 func (q *fifo) pop() (delivery, bool) {
 	if q.head == q.tail {

@@ -16,7 +16,6 @@ var (
 	ErrEmptyRoute      = errors.New("wire: empty onward route")
 	ErrBadAddressText  = errors.New("wire: malformed address text")
 	ErrBadVersion      = errors.New("wire: unsupported protocol version")
-	ErrNoHeadroom      = errors.New("wire: header does not fit the buffer")
 	ErrBadAddressType  = errors.New("wire: address type out of range")
 	ErrMessageReleased = errors.New("wire: message already released")
 )

@@ -416,3 +416,26 @@ func TestZeroAllocs(t *testing.T) {
 		t.Fatalf("%v allocs per build, hops, turn and release; want 0", n)
 	}
 }
+
+func TestSetPayload(t *testing.T) {
+	p := NewPool(MinFrame * 8)
+	on, ret := MustParseRoute("a => b"), MustParseRoute("app")
+	m, err := p.Build(on, ret, []byte("short"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	if err := m.SetPayload([]byte("a little longer")); err != nil {
+		t.Fatal(err)
+	}
+	checkMsg(t, m, on, ret, "a little longer")
+	big := bytes.Repeat([]byte("x"), 4000) // past the 512-byte buffer: the message moves once
+	if err := m.SetPayload(big); err != nil {
+		t.Fatal(err)
+	}
+	checkMsg(t, m, on, ret, string(big))
+	if err := m.SetPayload(make([]byte, MinFrame*8)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("payload over the max frame: %v", err)
+	}
+	checkMsg(t, m, on, ret, string(big))
+}

@@ -17,8 +17,7 @@ type Context struct {
 	w         *worker
 	cur       *wire.Message     // the message being handled until it is handed on
 	appBox    *appBox           // non-nil for an app context
-	hops      [nextHops]nextHop // loop contexts only
-	victim    int               // next entry of hops to replace
+	hops      hopCache      // loop contexts only
 }
 
 // Address returns the context's own (first) address.
@@ -53,14 +52,14 @@ func (c *Context) Forward(m *wire.Message) error {
 	}
 	m.Meta.Flow = 0 // the worker sends it on: local traffic now (see Allow)
 	if c.loop != nil {
-		return c.node.route(c, m, 0)
+		return c.node.route(c.loop, &c.hops, m, 0)
 	}
 	n := c.node
 	if !n.enter() {
 		m.Release()
 		return ErrClosed
 	}
-	err := n.route(nil, m, n.cfg.SendTimeout)
+	err := n.route(nil, nil, m, n.cfg.SendTimeout)
 	n.exit()
 	return err
 }
@@ -115,24 +114,30 @@ type nextHop struct {
 	name [32]byte // a connection worker's name is 32 hex digits
 }
 
-// nextHops is how many resolutions a loop context remembers: a hop in a
+// nextHops is how many resolutions a hopCache remembers: a hop in a
 // chain sends to two (the next one out and the previous one back).
 const nextHops = 2
 
-// resolve finds the worker at the local name v. Loop contexts only: the
-// cache is not safe for concurrent use.
-func (c *Context) resolve(v []byte) *worker {
-	reg := c.node.workers.Load()
-	for i := range c.hops {
-		h := &c.hops[i]
+// hopCache remembers a sender's last resolutions of local addresses. It
+// is not safe for concurrent use: one per loop context, one per Inbound.
+type hopCache struct {
+	hops   [nextHops]nextHop
+	victim int // next entry to replace
+}
+
+// resolve finds the worker at the local name v.
+func (hc *hopCache) resolve(n *Node, v []byte) *worker {
+	reg := n.workers.Load()
+	for i := range hc.hops {
+		h := &hc.hops[i]
 		if h.reg == reg && h.n == len(v) && string(h.name[:h.n]) == string(v) {
 			return h.w
 		}
 	}
 	wk := (*reg)[string(v)]
-	if wk != nil && len(v) <= len(c.hops[0].name) {
-		h := &c.hops[c.victim]
-		c.victim = (c.victim + 1) % nextHops
+	if wk != nil && len(v) <= len(hc.hops[0].name) {
+		h := &hc.hops[hc.victim]
+		hc.victim = (hc.victim + 1) % nextHops
 		h.reg, h.w, h.n = reg, wk, copy(h.name[:], v)
 	}
 	return wk

@@ -655,3 +655,54 @@ func TestBorrowIsBounded(t *testing.T) {
 		t.Fatalf("worker ran %d times, want %d", c, total)
 	}
 }
+
+// An Inbound remembers what it resolved, and forgets it when workers
+// start or stop: a message for an address whose worker was replaced
+// reaches the new worker, and one for a stopped worker is refused.
+func TestInboundResolutionFollowsTheRegistry(t *testing.T) {
+	n := newNode(t, Config{})
+	got := make(chan string, 4)
+	worker := func(name string) Worker {
+		return WorkerFunc(func(ctx *Context, m *wire.Message) error {
+			got <- name
+			return nil
+		})
+	}
+	mustStart(t, n, worker("first"), "svc")
+	if err := n.Allow(AllFlows, "svc"); err != nil {
+		t.Fatal(err)
+	}
+	in := n.NewInbound()
+	deliver := func() error {
+		m, err := n.Pool().Build(wire.MustParseRoute("svc"), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Meta.Flow = 1
+		return in.Deliver(m)
+	}
+	for _, want := range []string{"first", "first"} {
+		if err := deliver(); err != nil {
+			t.Fatal(err)
+		}
+		if g := <-got; g != want {
+			t.Fatalf("got %q, want %q", g, want)
+		}
+	}
+	if err := n.StopWorker("svc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliver(); !errors.Is(err, ErrUnknownWorker) {
+		t.Fatalf("deliver to a stopped worker: %v", err)
+	}
+	mustStart(t, n, worker("second"), "svc")
+	if err := n.Allow(AllFlows, "svc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliver(); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-got; g != "second" {
+		t.Fatalf("got %q after the worker was replaced", g)
+	}
+}

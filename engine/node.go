@@ -367,21 +367,40 @@ func (n *Node) exit() { n.inflight.Add(-1) }
 // transport's reader stops reading meanwhile, so the kernel's buffers fill
 // and TCP's flow control slows the peer down. Past the wait the message
 // is dropped and ErrMailboxFull returned.
-func (n *Node) Deliver(m *wire.Message) error {
+func (n *Node) Deliver(m *wire.Message) error { return n.deliver(nil, m) }
+
+func (n *Node) deliver(hc *hopCache, m *wire.Message) error {
 	if !n.enter() {
 		m.Release()
 		return ErrClosed
 	}
-	err := n.route(nil, m, n.cfg.DeliverWait)
+	err := n.route(nil, hc, m, n.cfg.DeliverWait)
 	n.exit()
 	return err
 }
 
+// Inbound is Node.Deliver for one reader of a transport (a connection, a
+// socket) that remembers the workers it resolved last, as a worker's
+// Context does, so a connection that keeps addressing the same workers
+// skips the registry's map lookup. It is not safe for concurrent use:
+// one per reader.
+type Inbound struct {
+	node *Node
+	hops hopCache
+}
+
+// NewInbound returns an Inbound for a transport's reader.
+func (n *Node) NewInbound() *Inbound { return &Inbound{node: n} }
+
+// Deliver is Node.Deliver.
+func (in *Inbound) Deliver(m *wire.Message) error { return in.node.deliver(&in.hops, m) }
+
 // route moves m toward its next onward address and owns it: on error m
-// has been released. c is the sending worker's context when the caller
-// runs on a loop, nil otherwise. wait (<= 0: none) is how long an off-loop
-// sender waits for room in a full mailbox.
-func (n *Node) route(c *Context, m *wire.Message, wait time.Duration) error {
+// has been released. from is the loop the caller runs on (nil off the
+// loops); hc, if not nil, is the caller's cache of resolutions. wait
+// (<= 0: none) is how long an off-loop sender waits for room in a full
+// mailbox.
+func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, wait time.Duration) error {
 	t, v, ok := m.Next()
 	if !ok {
 		n.stats.undeliverable.Add(1)
@@ -403,9 +422,8 @@ func (n *Node) route(c *Context, m *wire.Message, wait time.Duration) error {
 		return err
 	}
 	var wk *worker
-	var from *loop
-	if c != nil {
-		wk, from = c.resolve(v), c.loop
+	if hc != nil {
+		wk = hc.resolve(n, v)
 	} else {
 		wk = n.lookup(v)
 	}

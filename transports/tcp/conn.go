@@ -39,11 +39,12 @@ var versionFrame = []byte{wire.Version}
 // allowed) -> closed.
 type conn struct {
 	t    *Transport
-	id   string       // 32 hex digits
-	addr wire.Address // 0#id: the connection worker
-	key  string       // host:port for a dialed connection: its routing key; "" if accepted
-	flow uint64       // stamped on received messages; 0 for dialed connections (unrestricted)
-	lis  *Listener    // the listener that accepted it; nil if dialed
+	in   *engine.Inbound // delivers what the connection's gnet loop reads
+	id   string          // 32 hex digits
+	addr wire.Address    // 0#id: the connection worker
+	key  string          // host:port for a dialed connection: its routing key; "" if accepted
+	flow uint64          // stamped on received messages; 0 for dialed connections (unrestricted)
+	lis  *Listener       // the listener that accepted it; nil if dialed
 
 	// Set on the gnet loop in OnOpen: gc and peer before opened is
 	// stored, the rest before open is. Other goroutines read them only
@@ -97,6 +98,7 @@ func (t *Transport) newConn(key string, flow uint64) *conn {
 	local, _ := wire.NewAddress(wire.Local, id)
 	c := &conn{
 		t:     t,
+		in:    t.node.NewInbound(),
 		id:    id,
 		addr:  local,
 		key:   key,

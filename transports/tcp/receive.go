@@ -164,7 +164,7 @@ func (c *conn) receive(m *wire.Message) gnet.Action {
 		return c.protocolError(closeRoute, err)
 	}
 	m.Meta.Flow = c.flow
-	if err := c.t.node.Deliver(m); err != nil { // Deliver owns m, on error too
+	if err := c.in.Deliver(m); err != nil { // Deliver owns m, on error too
 		if errors.Is(err, engine.ErrDenied) {
 			c.t.stats.denied.Add(1)
 			c.warn("tcp: denied message from the network", err)

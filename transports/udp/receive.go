@@ -97,7 +97,7 @@ func (s *Socket) receive(gc gnet.Conn) {
 		return
 	}
 	m.Meta.Flow = s.flow
-	if err := t.node.Deliver(m); err != nil { // Deliver owns m, on error too
+	if err := s.in.Deliver(m); err != nil { // Deliver owns m, on error too
 		if errors.Is(err, engine.ErrDenied) {
 			t.stats.denied.Add(1)
 			s.warn("udp: denied message from the network", ap, err)

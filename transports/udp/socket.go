@@ -11,6 +11,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -20,10 +21,11 @@ import (
 type Socket struct {
 	t      *Transport
 	flow   uint64
-	client bool   // the transport's client socket: flow 0, solicited peers only
-	addr   string // bound ip:port, set before booted is closed
-	family int    // unix.AF_INET or AF_INET6, set before booted is closed
-	fd     int    // our dup of gnet's descriptor, for sendto; -1 if none
+	client bool            // the transport's client socket: flow 0, solicited peers only
+	addr   string          // bound ip:port, set before booted is closed
+	family int             // unix.AF_INET or AF_INET6, set before booted is closed
+	fd     int             // our dup of gnet's descriptor, for sendto; -1 if none
+	in     *engine.Inbound // delivers what the socket's gnet loop reads
 
 	// Senders count themselves in around sendto, so that Close closes fd
 	// only once no sendto can be using it (a closed descriptor number may
@@ -58,7 +60,7 @@ func (t *Transport) bind(addr string, flow uint64, client bool) (*Socket, error)
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, &wire.AddressError{Input: addr, Err: ErrBadAddress}
 	}
-	s := &Socket{t: t, flow: flow, client: client, fd: -1, booted: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Socket{t: t, flow: flow, client: client, fd: -1, in: t.node.NewInbound(), booted: make(chan struct{}), stopped: make(chan struct{})}
 	t.mu.Lock()
 	if t.closed.Load() {
 		t.mu.Unlock()

@@ -15,8 +15,8 @@ type Context struct {
 	selfRoute wire.Route // [self]: the return route of what this context sends
 	loop      *loop      // nil for an app context
 	w         *worker
-	cur       *wire.Message     // the message being handled until it is handed on
-	appBox    *appBox           // non-nil for an app context
+	cur       *wire.Message // the message being handled until it is handed on
+	appBox    *appBox       // non-nil for an app context
 	hops      hopCache      // loop contexts only
 }
 

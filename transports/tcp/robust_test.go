@@ -267,23 +267,7 @@ func TestPeerDisconnectAndReconnect(t *testing.T) {
 // connection's bounded queue; sends are then refused, nothing grows, and
 // when the peer reads again the connection carries on.
 func TestSlowReaderBackpressure(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		nc.Write([]byte{wire.Version})
-		var v [1]byte
-		io.ReadFull(nc, v[:])
-		accepted <- nc // and read nothing more, for now
-	}()
+	ln, accepted := stalledPeer(t, 0)
 
 	const queueLen, queueBytes = 64, 256 << 10
 	client := newTestNode(t, "client", Config{QueueLen: queueLen, QueueBytes: queueBytes, SendWait: -1})
@@ -384,29 +368,9 @@ func TestSilentPeer(t *testing.T) {
 // reading from the origin; the origin's queue fills and its sends are
 // refused. Nothing is lost on the way and memory stays bounded.
 func TestBackpressureReachesUpstream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		nc.Write([]byte{wire.Version})
-		var v [1]byte
-		io.ReadFull(nc, v[:])
-		// One frame, the warm-up: the middle writes frames only once its
-		// handshake is done.
-		var hdr [4]byte
-		io.ReadFull(nc, hdr[:])
-		n, _ := wire.FrameLen(hdr[:], wire.DefaultMaxFrame)
-		io.CopyN(io.Discard, nc, int64(n))
-		accepted <- nc // and read nothing more, for now
-	}()
+	// One frame read, the warm-up: the middle writes frames only once its
+	// handshake is done.
+	ln, accepted := stalledPeer(t, 1)
 
 	// The middle node waits long (longer than the test needs) rather
 	// than drop: what is measured is that it stops reading.
@@ -507,4 +471,36 @@ func TestBackpressureReachesUpstream(t *testing.T) {
 	if live := mn.Pool().Live(); live != 0 {
 		t.Fatalf("middle: %d messages not released after Close", live)
 	}
+}
+
+// stalledPeer listens on a raw socket for one connection, does the
+// handshake, reads frames frames and then nothing more: the connection is
+// sent on accepted (closed if accepting failed). The listener closes at
+// cleanup.
+func stalledPeer(t *testing.T, frames int) (net.Listener, chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		nc.Write([]byte{wire.Version})
+		var v [1]byte
+		io.ReadFull(nc, v[:])
+		for i := 0; i < frames; i++ {
+			var hdr [wire.FramePrefixLen]byte
+			io.ReadFull(nc, hdr[:])
+			n, _ := wire.FrameLen(hdr[:], wire.DefaultMaxFrame)
+			io.CopyN(io.Discard, nc, int64(n))
+		}
+		accepted <- nc
+	}()
+	return ln, accepted
 }

@@ -19,9 +19,9 @@ import (
 // flow (a hop, a forwarder) must take it on, or any peer could use the
 // node as a relay.
 
-// AllFlows, given to Allow, lets messages of any flow reach the workers.
-// Transports use it for their connection workers, which must be reachable
-// from the network for replies to find their way back.
+// AllFlows, given to Allow, lets messages of any flow reach the workers:
+// a public service. Transports do not give it to their connection
+// workers: a peer could then write to every other peer of the node.
 const AllFlows = ^uint64(0)
 
 // NewFlow returns a new flow id (never 0 or AllFlows) for a transport to

@@ -137,11 +137,12 @@ func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		c.setWhy(closeLocal, err)
 		return nil, gnet.Close
 	}
+	// No flow is allowed to reach the connection worker: only local
+	// workers route over a connection. A reply goes back over it because
+	// the worker that got the message sends the reply, and its sending
+	// clears the flow; a peer that names another connection's worker is
+	// denied, or it could write to any peer of this node.
 	c.worker = true
-	if err := n.Allow(engine.AllFlows, c.addr.String()); err != nil {
-		c.setWhy(closeLocal, err)
-		return nil, gnet.Close
-	}
 	c.hsTime = time.AfterFunc(c.t.cfg.HandshakeTimeout, c.handshakeExpired)
 	return versionFrame, gnet.None
 }

@@ -23,9 +23,14 @@
 // As in Ockam: the sending side consumes the transport address (Send
 // steps "1#host:port" or "1#<id>" off the onward route); the receiving
 // side puts its connection worker's address, 0#<32 hex>, at the front of
-// the return route, so a reply goes back over the same connection. The
-// connection worker is reachable from every flow (engine.AllFlows); a
-// message routed to it leaves over its connection.
+// the return route, so a reply goes back over the same connection: a
+// message routed to the connection worker leaves over its connection.
+// Only local workers may route to it: no flow is allowed to reach it, so
+// a message from the network cannot go straight on over a connection
+// (its own or another peer's). A reply still goes back over it, because
+// the worker the message reached sends the reply and so vouches for it;
+// a route that is to come back through a node must name a worker there
+// (a hop) allowed for the flow it arrives on.
 //
 // # Access control
 //

@@ -10,7 +10,8 @@ import (
 
 // Listener accepts connections for a Transport. Messages that arrive
 // over them carry the listener's flow: they reach only the workers
-// allowed for it (node.Allow(l.Flow(), ...)), and connection workers.
+// allowed for it (node.Allow(l.Flow(), ...)): not the node's connection
+// workers, so a peer cannot route over another peer's connection.
 //
 // Accepting is Go's: a goroutine blocked in Accept on Go's poller hands
 // each socket to the transport's (shared) gnet engine with EnrollContext,

@@ -3,6 +3,7 @@ package tcp
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/wire"
@@ -166,4 +167,54 @@ func TestConnect(t *testing.T) {
 	if _, err := client.tr.Connect(addr); err == nil {
 		t.Fatal("Connect to a closed listener succeeded")
 	}
+}
+
+// A peer on a listener may not route over another peer's connection:
+// the connection workers are not reachable from the network, only from
+// local workers (a reply goes back through the worker that sent it). The
+// victim's node trusts what comes over the connection it dialed, so a
+// leak here would reach any worker on it.
+func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	rec := recorder{make(chan wire.Route, 1)}
+	server.start(t, rec, "recorder")
+	l := server.listen(t, "recorder")
+
+	victim := newTestNode(t, "victim", Config{})
+	inbox := make(chan wire.Route, 1)
+	victim.start(t, recorder{inbox}, "inbox")
+	vapp := victim.app(t, "app")
+	request(t, vapp, "1#"+l.Addr()+" => recorder", "hello")
+	ret := <-rec.ch // [server's worker for the victim's connection, app]
+	if len(ret) != 2 || !isConnID([]byte(ret[0].Value())) {
+		t.Fatalf("return route at the server %v", ret)
+	}
+	victimConn := ret[0].String()
+
+	attacker := newTestNode(t, "attacker", Config{})
+	aapp := attacker.app(t, "app")
+	request(t, aapp, "1#"+l.Addr()+" => recorder", "warm up")
+	<-rec.ch
+	for _, route := range []string{
+		"1#" + l.Addr() + " => " + victimConn + " => inbox",
+		"1#" + l.Addr() + " => " + victimConn + " => app",
+	} {
+		if _, err := aapp.Request(wire.MustParseRoute(route), []byte("sneak"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
+			t.Fatalf("%s: %v, want a timeout", route, err)
+		}
+	}
+	eventually(t, "both denials counted", func() bool { return server.tr.Stats().Denied == 2 })
+	select {
+	case r := <-inbox:
+		t.Fatalf("the victim's inbox got a message, return route %v", r)
+	default:
+	}
+	if s := victim.Stats(); s.Denied != 0 {
+		t.Fatalf("victim stats %+v: nothing should have reached it", s)
+	}
+	// The victim's connection still works, both ways.
+	if got, _ := request(t, vapp, "1#"+l.Addr()+" => recorder", "still here"); got != "still here" {
+		t.Fatalf("reply %q", got)
+	}
+	<-rec.ch
 }

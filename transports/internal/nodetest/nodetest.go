@@ -77,18 +77,13 @@ func NewPinger(route wire.Route) *Pinger {
 	return &Pinger{Route: route, Hist: NewHist(), Done: make(chan struct{}, 1)}
 }
 
-// HandleMessage starts a run on a kick and bounces the message otherwise.
+// HandleMessage starts a run on a kick and sends the message on again
+// otherwise.
 func (p *Pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 	if p.left == 0 { // a kick
 		p.left = p.Rounds
-		if err := m.Turn(ctx.Address()); err != nil {
-			return err
-		}
-		if err := m.Redirect(p.Route); err != nil {
-			return err
-		}
 		p.t0 = time.Now()
-		return ctx.Forward(m)
+		return p.send(ctx, m)
 	}
 	now := time.Now()
 	p.Hist.RecordValue(int64(now.Sub(p.t0)))
@@ -97,5 +92,24 @@ func (p *Pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 		return nil
 	}
 	p.t0 = now
-	return ctx.Reply(m)
+	return p.send(ctx, m)
+}
+
+// send turns m into a new request along Route, in place. Each round goes
+// the whole way, as a client's would: replying along the return route
+// instead would skip the workers on the way (a forwarder does not put
+// itself on the return route), and the nodes deny that anyway.
+func (p *Pinger) send(ctx *engine.Context, m *wire.Message) error {
+	if err := m.Turn(ctx.Address()); err != nil {
+		return err
+	}
+	for m.OnwardLen() > 1 {
+		if err := m.Step(); err != nil {
+			return err
+		}
+	}
+	if err := m.Redirect(p.Route); err != nil {
+		return err
+	}
+	return ctx.Forward(m)
 }

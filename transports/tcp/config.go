@@ -53,6 +53,13 @@ type Config struct {
 	// ReadBufferCap is the size of gnet's read buffer, one per event loop.
 	// 0 means DefaultReadBufferCap.
 	ReadBufferCap int
+	// DialedFlow is the flow stamped on messages that arrive over the
+	// connections this transport dials. 0, the default, trusts them like
+	// local traffic: the node chose to talk to those peers. When they are
+	// not to be trusted that far, give it a flow from node.NewFlow() and
+	// allow what they may reach, the workers and app contexts that expect
+	// replies from them included.
+	DialedFlow uint64
 }
 
 func (c *Config) setDefaults(nodeMaxFrame int) error {

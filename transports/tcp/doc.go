@@ -38,10 +38,10 @@
 // (Listener.Flow) and reach only the workers the node allowed for it.
 // Such a message may not go straight on to a transport address either
 // (the node denies it, and it is counted): the node would otherwise dial
-// out for any peer. Messages over connections this transport dialed carry flow 0:
-// the node chose to talk to that peer, and its replies are trusted like
-// local traffic. Give them a flow of their own when that is not wanted
-// (not yet configurable).
+// out for any peer. Messages over connections this transport dialed
+// carry Config.DialedFlow, 0 by default: the node chose to talk to that
+// peer, and its replies are trusted like local traffic. Set DialedFlow to
+// a flow of its own when that is not wanted.
 //
 // # Threading
 //

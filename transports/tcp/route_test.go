@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/nodetest"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -217,4 +218,35 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 		t.Fatalf("reply %q", got)
 	}
 	<-rec.ch
+}
+
+// Config.DialedFlow puts the connections a node dials under access
+// control: their peers reach only what the node allowed, replies to its
+// own app context included.
+func TestDialedFlow(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	l := server.listen(t, "echoer")
+
+	cn := nodetest.NewNode(t, engine.Config{Name: "client"})
+	flow := cn.NewFlow()
+	tr, err := New(cn, Config{DialedFlow: flow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &testNode{cn, tr}
+	app := client.app(t, "app")
+	route := "1#" + l.Addr() + " => echoer"
+	if _, err := app.Request(wire.MustParseRoute(route), []byte("hi"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("reply to an app context not allowed for the dialed flow: %v, want a timeout", err)
+	}
+	if s := client.tr.Stats(); s.Denied != 1 {
+		t.Fatalf("client stats %+v, want the reply denied", s)
+	}
+	if err := client.Allow(flow, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := request(t, app, route, "hi"); got != "hi" {
+		t.Fatalf("reply %q", got)
+	}
 }

@@ -203,7 +203,7 @@ func (t *Transport) newDialed(key string, reuse bool) (c *conn, created bool, er
 	if old := byKey[key]; old != nil && reuse {
 		return old, false, nil
 	}
-	c = t.newConn(key, 0)
+	c = t.newConn(key, t.cfg.DialedFlow)
 	if byKey[key] == nil {
 		t.storeKey(key, c)
 	}

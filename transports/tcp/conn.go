@@ -68,8 +68,9 @@ type conn struct {
 	whyKind  closeKind
 	whyError error
 
-	rd      reader // gnet loop only
-	lastLog int64  // gnet loop only: when a per-message warning was last logged
+	reads   atomic.Uint32 // onTraffic calls, for the writer's burst test (send.go); written by the gnet loop only
+	rd      reader        // gnet loop only
+	lastLog int64         // gnet loop only: when a per-message warning was last logged
 
 	out     outbound
 	errFull *ConnError // ErrQueueFull for this connection, made once: a full queue is a hot path

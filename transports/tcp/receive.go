@@ -133,6 +133,7 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 	// of the loop's read buffer without copying; it is valid until this
 	// call returns, which is why feed copies each frame out.
 	buf, _ := gc.Next(-1)
+	c.reads.Store(c.reads.Load() + 1) // before feed: what it sends is a reply
 	act := gnet.None
 	err := c.rd.feed(c.t.pool, c.t.maxFrame, buf,
 		func() bool { act = c.handshake(gc); return act == gnet.None },

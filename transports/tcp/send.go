@@ -60,6 +60,7 @@ type outbound struct {
 	pending   atomic.Bool  // a sender pushed since the holder last looked
 	role      atomic.Bool  // the writer role is held
 	lastWrite atomic.Int64 // nanotime when the last writev returned
+	readsSeen uint32       // conn.reads at the last writev; the role's holder's
 
 	// Owned by the writer role's holder.
 	batch []*wire.Message // [head, n) not yet fully written
@@ -201,7 +202,11 @@ func (c *conn) drain(direct bool) {
 // flush writes queued frames until the queue is empty. A direct writer
 // returns false if it handed the role to the flusher instead.
 func (o *outbound) flush(direct bool) bool {
-	if direct && nanotime()-o.lastWrite.Load() < int64(burstGap) && o.handoff() {
+	// A send soon after the last write is a burst, unless the connection
+	// read something in between: then it is more likely a reply (a
+	// request/reply ping-pong faster than burstGap), and handing it off
+	// would only add a wake-up to its latency.
+	if direct && nanotime()-o.lastWrite.Load() < int64(burstGap) && o.c.reads.Load() == o.readsSeen && o.handoff() {
 		return false
 	}
 	for batches := 0; ; {
@@ -235,6 +240,7 @@ func (o *outbound) flush(direct bool) bool {
 			// as the peer takes to answer) does not keep up with the
 			// traffic: the flusher takes over and the sender goes on.
 			o.lastWrite.Store(nanotime())
+			o.readsSeen = o.c.reads.Load()
 		}
 		switch {
 		case err == nil:

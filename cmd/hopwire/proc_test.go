@@ -56,8 +56,14 @@ type proc struct {
 // ready line, which ends in the address it listens on.
 func startProc(t testing.TB, kind string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, kind, args...)
+}
+
+// startProcEnv is startProc with env added to the child's environment.
+func startProcEnv(t testing.TB, env []string, kind string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(os.Args[0], args...)}
-	p.cmd.Env = append(os.Environ(), "HOPWIRE_TEST_PROC="+kind)
+	p.cmd.Env = append(append(os.Environ(), env...), "HOPWIRE_TEST_PROC="+kind)
 	p.cmd.Stderr = &lockedWriter{w: &p.stderr}
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -119,16 +125,27 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 
 // seedProcesses starts the seed's responder and middle nodes as
 // processes and returns the route an initiator uses.
-func seedProcesses(t testing.TB) wire.Route {
-	responder := startProc(t, "hopwire", "node", "run", "--name", "responder",
+func seedProcesses(t testing.TB, env ...string) wire.Route {
+	responder := startProcEnv(t, env, "hopwire", "node", "run", "--name", "responder",
 		"--tcp-listen", "127.0.0.1:0", "--echo", "echoer", "--exit-on-eof")
-	middle := startProc(t, "hopwire", "node", "run", "--name", "middle",
+	middle := startProcEnv(t, env, "hopwire", "node", "run", "--name", "middle",
 		"--tcp-listen", "127.0.0.1:0", "--exit-on-eof",
 		"--forward", "forward_to_responder=1#"+responder.addr+" => echoer")
 	return wire.MustParseRoute("1#" + middle.addr + " => forward_to_responder")
 }
 
 func initiator(t testing.TB) *engine.Context {
+	t.Helper()
+	app, err := initiatorNode(t).NewContext("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// initiatorNode is the initiator's node, in the test process, with a
+// TCP transport; it closes at cleanup.
+func initiatorNode(t testing.TB) *engine.Node {
 	t.Helper()
 	n, err := engine.NewNode(engine.Config{Name: "initiator"})
 	if err != nil {
@@ -138,11 +155,7 @@ func initiator(t testing.TB) *engine.Context {
 	if _, err := tcp.New(n, tcp.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	app, err := n.NewContext("app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return app
+	return n
 }
 
 // The seed's three nodes, each its own OS process but the initiator:

@@ -88,6 +88,20 @@
 // returns ErrBusy; Send never waits. Datagram sockets copy on sendto, so
 // the message is released when the call returns, on error too.
 //
+// Where a datagram's latency goes: an idle socket's loop sleeps in
+// epoll_wait on a thread of its own, so every datagram that finds it
+// asleep costs a thread wake-up, paid partly in the sender's sendto and
+// partly in scheduling the loop's thread. Once awake, gnet makes two more
+// system calls before OnTraffic runs (recvfrom, and the
+// getsockopt(SO_PROTOCOL) x/sys/unix's anyToSockaddr makes for every
+// IPv4 sender) and one more (epoll_wait with a zero timeout) before it
+// sleeps again. This package's own work, from OnTraffic to the reply's
+// sendto through the engine and a worker, is a few per cent of a
+// loopback round trip. A raw net.UDPConn ping-pong in one process pays
+// neither the wake-ups nor gnet's extra calls (Go's scheduler runs both
+// ends on one thread through its netpoller): that, not this package's
+// work, is the gap between the two in BenchmarkUDPHopRoundTrip.
+//
 // The gnet calls used, and the contracts relied on (gnet v2.9.4, read
 // from its source):
 //
@@ -105,10 +119,41 @@
 //   - Engine.Stop: starts the shutdown at once but polls every 500 ms
 //     for its end, so Socket.Close waits for gnet.Run to return instead.
 //
-// gnet allocates on every datagram it reads (recvfrom's sockaddr, twice,
-// a net.UDPAddr and a gnet.Conn: five small objects, about 450 bytes);
-// this package's receive path adds nothing once the peer is known, and
-// Send allocates nothing.
+// # Allocations
+//
+// Send allocates nothing once the peer is known, and neither does this
+// package's receive path (OnTraffic: sender lookup, copy into a pooled
+// message, parse, return address, Deliver), nor its own drops (empty,
+// too large, unsolicited); alloc_test.go holds both to zero. What a
+// datagram costs is gnet's: before OnTraffic runs, eventloop.readUDP
+// (eventloop_unix.go) allocates five objects, 448 bytes, for an IPv4
+// sender:
+//
+//   - unix.Recvfrom (x/sys/unix, syscall_unix.go): its RawSockaddrAny,
+//     112 B, which escapes into anyToSockaddr;
+//   - anyToSockaddr (syscall_linux.go): the *SockaddrInet4 it returns
+//     as a unix.Sockaddr, 32 B;
+//   - newUDPConn (connection_unix.go): a fresh *conn per datagram on a
+//     listening socket, 240 B, and the method value el.readUDP stored in
+//     its PollAttachment, 16 B;
+//   - socket.SockaddrToUDPAddr (pkg/socket/sockaddr.go), called by
+//     newUDPConn: the *net.UDPAddr behind Conn.RemoteAddr, 48 B (its IP
+//     aliases the SockaddrInet4).
+//
+// gnet offers no way around them: readUDP is unexported, reads with
+// unix.Recvfrom into nothing of the caller's and builds a new Conn per
+// datagram (gnet v2.10.0 is the same). An IPv6 sender costs a larger
+// sockaddr, and one with a zone also an interface lookup by index in
+// SockaddrToUDPAddr. A request and its reply, two datagrams, are thus
+// 10 allocations and about 900 bytes (BenchmarkUDPHopRoundTrip), all of
+// them gnet's (TestRoundTripAllocatesOnlyInGnet).
+//
+// Beyond that, allocations are per event, not per datagram: the first
+// datagram from a new peer makes its peer entry (learnAP), and a dropped
+// datagram that gets logged (at most once per second per socket) makes
+// the log record. Errors from other packages allocate as those packages
+// do: an undecodable datagram (wire's *DecodeError), a message the
+// engine refuses (denied, unknown worker, full mailbox).
 //
 // # Platform
 //

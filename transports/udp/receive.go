@@ -47,7 +47,7 @@ func (s *Socket) receive(gc gnet.Conn) {
 	ap, ok := addrPortOf(gc.RemoteAddr())
 	if !ok {
 		t.stats.bad.Add(1)
-		s.warn("udp: datagram without a sender address", ap, errors.New("no address"))
+		s.warn("udp: dropped datagram without a sender address", ap, nil)
 		return
 	}
 	p := t.peerByAP(ap)
@@ -56,9 +56,16 @@ func (s *Socket) receive(gc gnet.Conn) {
 		s.warn("udp: dropped datagram on the client socket from an address this node has not sent to", ap, nil)
 		return
 	}
-	if len(buf) == 0 || len(buf) > t.cfg.MaxDatagram {
+	if len(buf) == 0 {
 		t.stats.bad.Add(1)
-		s.warn("udp: dropped datagram", ap, fmt.Errorf("%w: %d bytes, limit %d", wire.ErrFrameTooLarge, len(buf), t.cfg.MaxDatagram))
+		s.warn("udp: dropped empty datagram", ap, wire.ErrTruncated)
+		return
+	}
+	if len(buf) > t.cfg.MaxDatagram {
+		// gnet's read buffer is one byte over MaxDatagram: all we know
+		// is that the datagram was larger.
+		t.stats.bad.Add(1)
+		s.warn("udp: dropped datagram over Config.MaxDatagram", ap, wire.ErrFrameTooLarge)
 		return
 	}
 	m, err := t.pool.Alloc(len(buf))
@@ -109,7 +116,10 @@ func (s *Socket) receive(gc gnet.Conn) {
 }
 
 // warn logs a per-datagram problem with the sender's address, at most
-// once per warnEvery per socket. Loop only.
+// once per warnEvery per socket. Loop only. Callers pass a sentinel or an
+// error already made, never one built for the call: a flood of bad
+// datagrams costs a counter and a clock read each, and an allocation
+// only for the line that goes out.
 func (s *Socket) warn(msg string, peer netip.AddrPort, err error) {
 	now := nanotime()
 	if now-s.lastLog < int64(warnEvery) && s.lastLog != 0 {

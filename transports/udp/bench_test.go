@@ -20,12 +20,17 @@ import (
 // noisy; compare the ratios, not the absolute times.
 
 func benchNode(b *testing.B, name string) *testNode {
+	return benchNodeCfg(b, name, Config{})
+}
+
+func benchNodeCfg(b *testing.B, name string, cfg Config) *testNode {
 	b.Helper()
 	n, err := engine.NewNode(engine.Config{Name: name, Loops: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := New(n, testConfig(Config{SocketBuffer: 1 << 20}))
+	cfg.SocketBuffer = 1 << 20
+	tr, err := New(n, testConfig(cfg))
 	if err != nil {
 		n.Close()
 		b.Fatal(err)
@@ -96,14 +101,24 @@ func (r *rawPingPong) rounds(b *testing.B, k int) {
 // netpoller runs both raw ends on one thread, with no thread wake-up,
 // whereas each gnet loop sleeps in epoll_wait on a thread of its own and
 // is woken for every datagram (see the package doc), as two processes
-// pinging each other would be.
+// pinging each other would be. The busypoll variant has both nodes'
+// sockets poll (Config.BusyPoll), which takes the wake-ups and most of
+// gnet's allocations away, for CPU.
 func BenchmarkUDPHopRoundTrip(b *testing.B) {
-	for _, size := range []int{64, 1024} {
-		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
-			server := benchNode(b, "server")
+	for _, c := range []struct {
+		size int
+		poll time.Duration
+	}{{64, 0}, {1024, 0}, {64, 50 * time.Microsecond}} {
+		name := fmt.Sprintf("payload=%d", c.size)
+		if c.poll > 0 {
+			name += fmt.Sprintf("/busypoll=%v", c.poll)
+		}
+		size := c.size
+		b.Run(name, func(b *testing.B) {
+			server := benchNodeCfg(b, "server", Config{BusyPoll: c.poll})
 			server.start(b, engine.Echo{}, "echoer")
 			s := server.bind(b, "echoer")
-			client := benchNode(b, "client")
+			client := benchNodeCfg(b, "client", Config{BusyPoll: c.poll})
 			const block = 200
 			p := nodetest.NewPinger(wire.MustParseRoute("2#" + s.Addr() + " => echoer"))
 			client.start(b, p, "pinger")

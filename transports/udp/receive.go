@@ -29,27 +29,36 @@ type events struct {
 // OnBoot runs once, before the engine's loop starts.
 func (h *events) OnBoot(eng gnet.Engine) gnet.Action { return h.s.onBoot(eng) }
 
-// OnTraffic runs for each datagram; gc lives until it returns.
+// OnTraffic runs for each datagram gnet reads; gc lives until it
+// returns.
 func (h *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	h.s.receive(gc)
+	if h.s.poll != nil {
+		h.s.busyPoll()
+	}
 	return gnet.None
 }
 
-// receive takes one datagram in: copied once into a pooled message,
-// checked, its sender put on the return route, handed to the node. A bad
-// datagram is dropped, counted and logged; the socket carries on. Loop
-// only.
+// receive takes in the datagram gnet read. Loop only.
 func (s *Socket) receive(gc gnet.Conn) {
-	t := s.t
 	// Next(-1) is a view of the loop's read buffer, valid until
-	// OnTraffic returns: the datagram is copied out below.
+	// OnTraffic returns: take copies the datagram out.
 	buf, _ := gc.Next(-1)
 	ap, ok := addrPortOf(gc.RemoteAddr())
 	if !ok {
-		t.stats.bad.Add(1)
+		s.t.stats.bad.Add(1)
 		s.warn("udp: dropped datagram without a sender address", ap, nil)
 		return
 	}
+	s.take(buf, ap)
+}
+
+// take takes one datagram in: copied once into a pooled message,
+// checked, its sender put on the return route, handed to the node. A bad
+// datagram is dropped, counted and logged; the socket carries on. Loop
+// only.
+func (s *Socket) take(buf []byte, ap netip.AddrPort) {
+	t := s.t
 	p := t.peerByAP(ap)
 	if s.client && (p == nil || p.sock != s) {
 		t.stats.unsolicited.Add(1)

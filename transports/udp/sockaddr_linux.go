@@ -103,3 +103,56 @@ func localAddr(fd int) (netip.AddrPort, int, error) {
 	}
 	return netip.AddrPort{}, 0, ErrFamily
 }
+
+// recvfrom reads one datagram into p.buf without waiting (MSG_DONTWAIT)
+// and returns its size and sender (invalid for a family other than IP);
+// IPv4 senders of an IPv6 socket are unmapped. It does not allocate but
+// for an IPv6 sender with a zone.
+func recvfrom(fd int, p *poller) (int, netip.AddrPort, error) {
+	for {
+		p.size = unix.SizeofSockaddrAny
+		n, _, e := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd),
+			uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)), unix.MSG_DONTWAIT,
+			uintptr(unsafe.Pointer(&p.from)), uintptr(unsafe.Pointer(&p.size)))
+		switch e {
+		case 0:
+			return int(n), rawAddrPort(&p.from), nil
+		case unix.EINTR:
+			continue
+		default:
+			return 0, netip.AddrPort{}, e
+		}
+	}
+}
+
+// rawAddrPort reads a sender's address from the kernel's layout, as
+// addrPortOf reads gnet's: the zone of a scoped IPv6 address is its
+// interface's name, or its index if it has none.
+func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(r.Addr), getPort(&r.Port))
+	case unix.AF_INET6:
+		r := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		a := netip.AddrFrom16(r.Addr).Unmap()
+		if r.Scope_id != 0 && a.Is6() {
+			a = a.WithZone(zoneName(r.Scope_id))
+		}
+		return netip.AddrPortFrom(a, getPort(&r.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// getPort reads a port stored in network byte order.
+func getPort(p *uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+func zoneName(id uint32) string {
+	if ifi, err := net.InterfaceByIndex(int(id)); err == nil {
+		return ifi.Name
+	}
+	return strconv.FormatUint(uint64(id), 10)
+}

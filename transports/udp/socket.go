@@ -26,6 +26,7 @@ type Socket struct {
 	family int             // unix.AF_INET or AF_INET6, set before booted is closed
 	fd     int             // our dup of gnet's descriptor, for sendto; -1 if none
 	in     *engine.Inbound // delivers what the socket's gnet loop reads
+	poll   *poller         // nil unless Config.BusyPoll; loop only
 
 	// Senders count themselves in around sendto, so that Close closes fd
 	// only once no sendto can be using it (a closed descriptor number may
@@ -60,7 +61,7 @@ func (t *Transport) bind(addr string, flow uint64, client bool) (*Socket, error)
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, &wire.AddressError{Input: addr, Err: ErrBadAddress}
 	}
-	s := &Socket{t: t, flow: flow, client: client, fd: -1, in: t.node.NewInbound(), booted: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Socket{t: t, flow: flow, client: client, fd: -1, in: t.node.NewInbound(), poll: newPoller(&t.cfg), booted: make(chan struct{}), stopped: make(chan struct{})}
 	t.mu.Lock()
 	if t.closed.Load() {
 		t.mu.Unlock()

@@ -9,6 +9,7 @@ type Stats struct {
 	Sockets int64  // bound sockets open now (the client socket not counted)
 	Peers   int    // entries in the peer table now
 	Resets  uint64 // times the peer table was full and started over
+	Polled  uint64 // datagrams read by busy polling (Config.BusyPoll) rather than by gnet
 
 	BadDatagram   uint64 // received datagrams dropped: empty, over MaxDatagram, undecodable, empty onward route, return route full
 	Unsolicited   uint64 // datagrams on the client socket from addresses this node has not sent to
@@ -22,7 +23,7 @@ type Stats struct {
 
 type counters struct {
 	sockets                                 atomic.Int64
-	resets                                  atomic.Uint64
+	resets, polled                          atomic.Uint64
 	bad, unsolicited, denied, undeliverable atomic.Uint64
 	tooLarge, busy, sendErr                 atomic.Uint64
 }
@@ -31,6 +32,7 @@ func (c *counters) snapshot() Stats {
 	return Stats{
 		Sockets:       c.sockets.Load(),
 		Resets:        c.resets.Load(),
+		Polled:        c.polled.Load(),
 		BadDatagram:   c.bad.Load(),
 		Unsolicited:   c.unsolicited.Load(),
 		Denied:        c.denied.Load(),

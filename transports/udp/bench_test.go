@@ -367,12 +367,21 @@ func rawSink(b *testing.B, buffer int) (*net.UDPConn, *tally) {
 // hop side's (the receiving side's gnet allocates on each datagram).
 // Reported: msgs/s and payload MB/s of each, the share of messages that
 // never arrived (UDP drops when a receive buffer is full; nothing is
-// retried), and hop/raw msgs/s.
+// retried), and hop/raw msgs/s. In the busypoll variant the receiving
+// socket polls (Config.BusyPoll).
 func BenchmarkUDPThroughput(b *testing.B) {
 	const buffer = 1 << 20
-	for _, size := range []int{64, 1024} {
-		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
-			server := benchNode(b, "server")
+	for _, c := range []struct {
+		size int
+		poll time.Duration
+	}{{64, 0}, {1024, 0}, {64, 50 * time.Microsecond}} {
+		name := fmt.Sprintf("payload=%d", c.size)
+		if c.poll > 0 {
+			name += fmt.Sprintf("/busypoll=%v", c.poll)
+		}
+		size := c.size
+		b.Run(name, func(b *testing.B) {
+			server := benchNodeCfg(b, "server", Config{BusyPoll: c.poll})
 			hopSink := newTally()
 			server.start(b, engine.WorkerFunc(func(*engine.Context, *wire.Message) error {
 				hopSink.add()

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/tcp"
+	"github.com/hopwire/hopwire/transports/udp"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -28,6 +31,9 @@ type nodeSpec struct {
 	exitOnEOF  bool
 	verbose    bool
 	eventLoops int
+	udpBind    string
+	udpClient  string
+	udpPoll    time.Duration
 }
 
 func newNodeRun() *cobra.Command {
@@ -37,17 +43,24 @@ func newNodeRun() *cobra.Command {
 		Short: "Run a node in the foreground",
 		Long: `Run a node in the foreground until it is interrupted (Ctrl-C, SIGTERM).
 
-The node listens for TCP connections if --tcp-listen is given and starts
-the services named by the other flags. Every service started here is
-reachable through the TCP listener; anything else on the node is not
+The node listens for TCP connections if --tcp-listen is given, receives
+UDP datagrams if --udp-bind is given, and starts the services named by
+the other flags. Every service started here is reachable through the
+TCP listener and the UDP socket; anything else on the node is not
 (access control: remote traffic reaches only the workers allowed for
-its listener).
+its listener or socket).
+
+Routes out of the node may use TCP (1#HOST:PORT) always, and UDP
+(2#IP:PORT) when --udp-bind is given or a --forward route has a UDP
+address. Datagrams to peers that have not sent to the node leave from a
+client socket on --udp-client (by default the --udp-bind IP, port 0).
 
 When it is ready the node prints one line to standard output:
 
-	node NAME ready tcp=HOST:PORT
+	node NAME ready tcp=HOST:PORT udp=IP:PORT
 
-with the port it bound (useful with port 0).
+with the addresses it bound (useful with port 0); a transport not asked
+for is left out.
 
 Example, the seed's three nodes as three processes:
 
@@ -56,7 +69,13 @@ Example, the seed's three nodes as three processes:
 	    --forward 'forward_to_responder=1#127.0.0.1:4000 => echoer'
 
 and a message to the route "1#127.0.0.1:3000 => forward_to_responder" comes
-back from the echoer.`,
+back from the echoer. The same middle node taking UDP in and sending TCP
+on:
+
+	hopwire node run --name middle --udp-bind 127.0.0.1:3000 \
+	    --forward 'forward_to_responder=1#127.0.0.1:4000 => echoer'
+
+and the route is "2#127.0.0.1:3000 => forward_to_responder".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runNode(cmd.Context(), s, cmd.OutOrStdout(), cmd.ErrOrStderr(), os.Stdin)
@@ -72,6 +91,9 @@ back from the echoer.`,
 	f.BoolVar(&s.exitOnEOF, "exit-on-eof", false, "stop when standard input ends (for a parent process that wants its children to die with it)")
 	f.BoolVar(&s.verbose, "verbose", false, "log at debug level to standard error")
 	f.IntVar(&s.eventLoops, "event-loops", 0, "gnet event loops for TCP (0: one per CPU)")
+	f.StringVar(&s.udpBind, "udp-bind", "", "receive UDP datagrams on IP:PORT (port 0 picks a free one)")
+	f.StringVar(&s.udpClient, "udp-client", "", "the socket UDP datagrams to new peers leave from, IP:PORT (default: the --udp-bind IP, port 0; else 0.0.0.0:0)")
+	f.DurationVar(&s.udpPoll, "udp-busy-poll", 0, "after a datagram, keep reading the UDP socket without sleeping for this long: lower latency for a busy CPU (0: off)")
 	return cmd
 }
 
@@ -111,6 +133,24 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 		// Without a listener the node can still route out over TCP.
 		return err
 	}
+	if s.udpBind != "" || routesUseUDP(s.forward) {
+		tr, err := udp.New(node, udp.Config{ClientAddr: s.clientAddr(), BusyPoll: s.udpPoll})
+		if err != nil {
+			return fmt.Errorf("udp: %w", err)
+		}
+		if s.udpBind != "" {
+			sock, err := tr.Bind(s.udpBind)
+			if err != nil {
+				return fmt.Errorf("bind udp %s: %w", s.udpBind, err)
+			}
+			if len(services) > 0 {
+				if err := node.Allow(sock.Flow(), services...); err != nil {
+					return err
+				}
+			}
+			ready += " udp=" + sock.Addr()
+		}
+	}
 	fmt.Fprintln(stdout, ready)
 
 	if s.exitOnEOF {
@@ -128,6 +168,36 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 	}
 	log.Info("stopping", "node", s.name)
 	return nil
+}
+
+// clientAddr is where datagrams to new peers leave from: --udp-client,
+// else the --udp-bind IP (so a node bound to loopback stays there), else
+// the udp package's default.
+func (s nodeSpec) clientAddr() string {
+	if s.udpClient != "" {
+		return s.udpClient
+	}
+	if ap, err := netip.ParseAddrPort(s.udpBind); err == nil && !ap.Addr().IsUnspecified() {
+		return netip.AddrPortFrom(ap.Addr(), 0).String()
+	}
+	return ""
+}
+
+// routesUseUDP reports whether a --forward route goes out over UDP.
+func routesUseUDP(forward []string) bool {
+	for _, spec := range forward {
+		_, route, _ := strings.Cut(spec, "=")
+		r, err := wire.ParseRoute(route)
+		if err != nil {
+			continue // startServices reports it
+		}
+		for _, a := range r {
+			if a.Type() == wire.UDP {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // startServices starts what the flags ask for and returns their addresses.
@@ -168,8 +238,8 @@ func startServices(node *engine.Node, s nodeSpec) ([]string, error) {
 			return nil, err
 		}
 	}
-	if len(addrs) == 0 && s.tcpListen != "" {
-		return nil, errors.New("a node with a TCP listener and no services has nothing to offer: add --echo, --hop, --uppercase or --forward")
+	if len(addrs) == 0 && (s.tcpListen != "" || s.udpBind != "") {
+		return nil, errors.New("a node that listens and has no services has nothing to offer: add --echo, --hop, --uppercase or --forward")
 	}
 	return addrs, nil
 }

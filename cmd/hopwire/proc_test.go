@@ -16,6 +16,7 @@ import (
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/tcp"
+	"github.com/hopwire/hopwire/transports/udp"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -50,6 +51,7 @@ type proc struct {
 	stdin  io.WriteCloser
 	stderr bytes.Buffer
 	addr   string // what it printed as its TCP address
+	udp    string // and as its UDP address, if any
 }
 
 // startProc runs the test binary as kind with args and waits for its
@@ -101,11 +103,16 @@ func startProcEnv(t testing.TB, env []string, kind string, args ...string) *proc
 	}()
 	select {
 	case l, ok := <-line:
-		i := strings.LastIndex(l, "=")
-		if !ok || i < 0 {
+		for _, f := range strings.Fields(l) {
+			if v, ok := strings.CutPrefix(f, "tcp="); ok {
+				p.addr = v
+			} else if v, ok := strings.CutPrefix(f, "udp="); ok {
+				p.udp = v
+			}
+		}
+		if !ok || !strings.Contains(l, " ready") {
 			t.Fatalf("%s %v: no ready line (got %q); stderr:\n%s", kind, args, l, p.stderr.String())
 		}
-		p.addr = l[i+1:]
 	case <-time.After(wait):
 		t.Fatalf("%s %v: not ready after %v; stderr:\n%s", kind, args, wait, p.stderr.String())
 	}
@@ -183,12 +190,58 @@ func TestSeedThreeProcesses(t *testing.T) {
 	}
 }
 
+// The UDP -> TCP bridge with the nodes as processes: the initiator sends
+// a datagram to the middle node, whose forwarder goes on over TCP to the
+// responder; the reply comes back over TCP, then UDP. A busy-polling
+// middle node answers the same.
+func TestUDPToTCPProcesses(t *testing.T) {
+	responder := startProc(t, "hopwire", "node", "run", "--name", "responder",
+		"--tcp-listen", "127.0.0.1:0", "--echo", "echoer", "--exit-on-eof")
+	n, err := engine.NewNode(engine.Config{Name: "initiator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	if _, err := udp.New(n, udp.Config{ClientAddr: "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := n.NewContext("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, poll := range []string{"0s", "100us"} {
+		middle := startProc(t, "hopwire", "node", "run", "--name", "middle",
+			"--udp-bind", "127.0.0.1:0", "--udp-busy-poll", poll, "--exit-on-eof",
+			"--forward", "forward_to_responder=1#"+responder.addr+" => echoer")
+		if middle.udp == "" || middle.addr != "" {
+			t.Fatalf("middle's ready line gave tcp=%q udp=%q", middle.addr, middle.udp)
+		}
+		route := wire.MustParseRoute("2#" + middle.udp + " => forward_to_responder")
+		for i := 0; i < 3; i++ {
+			msg := fmt.Sprintf("over UDP then TCP #%d, busy poll %s", i, poll)
+			reply, err := app.Request(route, []byte(msg), wait)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ret := string(reply.Payload()), reply.Return()
+			reply.Release()
+			// [middle's UDP address, middle's connection worker, echoer]
+			if got != msg || len(ret) != 3 || ret[0].Type() != wire.UDP || ret[2] != wire.MustParseAddress("echoer") {
+				t.Fatalf("reply %q, return route [%v]", got, ret)
+			}
+		}
+	}
+}
+
 func TestNodeRunRefusesBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"node", "run", "--forward", "no-equals-sign"},
 		{"node", "run", "--forward", "f=a=>=>b"},
 		{"node", "run", "--tcp-listen", "127.0.0.1:0"},
 		{"node", "run", "--echo", "e", "--tcp-listen", "not-an-address"},
+		{"node", "run", "--udp-bind", "127.0.0.1:0"},
+		{"node", "run", "--echo", "e", "--udp-bind", "not-an-address"},
+		{"node", "run", "--echo", "e", "--udp-bind", "127.0.0.1:0", "--udp-client", "nowhere"},
 	} {
 		cmd := newRoot()
 		cmd.SetArgs(args)

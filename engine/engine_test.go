@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -704,5 +705,41 @@ func TestInboundResolutionFollowsTheRegistry(t *testing.T) {
 	}
 	if g := <-got; g != "second" {
 		t.Fatalf("got %q after the worker was replaced", g)
+	}
+}
+
+// A handler stops its node with Shutdown and a done context: it returns
+// at once (Close would wait for the very loop the handler holds) and the
+// node stops once the handler has returned.
+func TestShutdownFromAHandler(t *testing.T) {
+	n := newNode(t, Config{Loops: 1})
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	returned := make(chan error, 1)
+	if err := n.StartWorker(WorkerFunc(func(*Context, *wire.Message) error {
+		returned <- n.Shutdown(done)
+		return nil
+	}), "stopper"); err != nil {
+		t.Fatal(err)
+	}
+	app, err := n.NewContext("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Send(wire.MustParseRoute("stopper"), []byte("stop")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-returned:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Shutdown from a handler: %v, want context.Canceled", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Shutdown from a handler did not return")
+	}
+	select {
+	case <-n.Done():
+	case <-time.After(wait):
+		t.Fatal("the node did not stop")
 	}
 }

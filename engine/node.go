@@ -287,10 +287,16 @@ func (n *Node) AddTransport(t Transport) error {
 
 // Close stops the node: transports close, workers' Shutdown hooks run,
 // loops stop, and every queued message is released. It is idempotent and
-// waits until all of this is done or ctx ends.
+// waits until all of this is done.
+//
+// A handler must not call Close: the wait needs the loop the handler is
+// running on (or a transport's reader that is running it). From a
+// handler, call Shutdown with a context that is already done: the node
+// starts stopping and Shutdown returns at once; Done says when it is over.
 func (n *Node) Close() error { return n.Shutdown(context.Background()) }
 
-// Shutdown is Close with a deadline for the wait.
+// Shutdown is Close with a deadline for the wait; the shutdown goes on
+// after ctx ends.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.closeMu.Do(func() { go n.shutdown() })
 	select {

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -248,5 +249,30 @@ func TestDialedFlow(t *testing.T) {
 	}
 	if got, _ := request(t, app, route, "hi"); got != "hi" {
 		t.Fatalf("reply %q", got)
+	}
+}
+
+// A handler that a message from the network reached (run by the
+// connection's gnet loop, which borrowed the node's loop) can stop the
+// node with Shutdown and a done context: closing the transport waits for
+// that gnet loop, which is free again once the handler returns.
+func TestShutdownFromANetworkHandler(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	server.start(t, engine.WorkerFunc(func(*engine.Context, *wire.Message) error {
+		_ = server.Shutdown(done)
+		return nil
+	}), "stopper")
+	l := server.listen(t, "stopper")
+	client := newTestNode(t, "client", Config{})
+	app := client.app(t, "app")
+	if err := app.Send(wire.MustParseRoute("1#"+l.Addr()+" => stopper"), []byte("stop")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-server.Done():
+	case <-time.After(wait):
+		t.Fatal("the server node did not stop")
 	}
 }

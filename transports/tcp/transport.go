@@ -288,7 +288,10 @@ func (t *Transport) forget(c *conn) {
 
 // Close stops the transport: dials under way are cancelled, listeners
 // and connections close, queued messages are released. The node calls it
-// when it closes; calling it again does nothing.
+// when it closes; calling it again does nothing. It waits for the gnet
+// loops to let go of the connections, so a handler (which may be running
+// on one of them) must not call it: stop the node from a handler with
+// node.Shutdown and a done context instead.
 func (t *Transport) Close() error {
 	t.closing.Do(t.close)
 	return nil

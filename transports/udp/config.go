@@ -44,6 +44,12 @@ type Config struct {
 	// is to answer within microseconds and has a CPU to spare. 0 (the
 	// default) sleeps between datagrams.
 	BusyPoll time.Duration
+	// ClientFlow is the flow stamped on messages that arrive on the client
+	// socket, from peers this node sent to. 0, the default, trusts them
+	// like local traffic. When they are not to be trusted that far, give
+	// it a flow from node.NewFlow() and allow what they may reach, the
+	// workers and app contexts that expect their replies included.
+	ClientFlow uint64
 }
 
 func (c *Config) setDefaults(nodeMaxFrame int) error {

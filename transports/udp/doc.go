@@ -46,8 +46,10 @@
 //     transport address (the engine counts it as denied).
 //   - Send sends to a host:port it has not heard from on the client
 //     socket. Datagrams arriving on the client socket are taken as replies
-//     to what this node sent and carry flow 0: trusted like local traffic,
-//     as over a TCP connection this node dialed. Because an unconnected
+//     to what this node sent and carry Config.ClientFlow, 0 by default:
+//     trusted like local traffic, as over a TCP connection this node
+//     dialed (give it a flow from node.NewFlow() and allow what those
+//     replies may reach, when that is too much trust). Because an unconnected
 //     socket takes datagrams from anyone, the client socket accepts them
 //     only from addresses this node has sent to (the others are dropped
 //     and counted as Stats.Unsolicited). UDP source addresses can be

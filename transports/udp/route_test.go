@@ -1,9 +1,12 @@
 package udp
 
 import (
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/nodetest"
 	"github.com/hopwire/hopwire/transports/tcp"
 	"github.com/hopwire/hopwire/wire"
 )
@@ -53,5 +56,36 @@ func TestUDPToTCPBridge(t *testing.T) {
 		if len(at) != 4 || at[1] != wire.MustParseAddress("hop") || at[2] != wire.MustParseAddress("2#"+n1.tr.ClientAddr()) || at[3] != wire.MustParseAddress("app") {
 			t.Fatalf("return route at echoer %v", at)
 		}
+	}
+}
+
+// Config.ClientFlow puts replies on the client socket under access
+// control: they reach only what the node allowed, its app context
+// included.
+func TestClientFlow(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	s := server.bind(t, "echoer")
+
+	cn := nodetest.NewNode(t, engine.Config{Name: "client"})
+	flow := cn.NewFlow()
+	tr, err := New(cn, testConfig(Config{ClientFlow: flow}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &testNode{cn, tr}
+	app := client.app(t, "app")
+	route := "2#" + s.Addr() + " => echoer"
+	if _, err := app.Request(wire.MustParseRoute(route), []byte("hi"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("reply to an app context not allowed for the client flow: %v, want a timeout", err)
+	}
+	if st := client.tr.Stats(); st.Denied != 1 {
+		t.Fatalf("client stats %+v, want the reply denied", st)
+	}
+	if err := client.Allow(flow, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := request(t, app, route, "hi"); got != "hi" {
+		t.Fatalf("reply %q", got)
 	}
 }

@@ -21,7 +21,7 @@ import (
 type Socket struct {
 	t      *Transport
 	flow   uint64
-	client bool            // the transport's client socket: flow 0, solicited peers only
+	client bool            // the transport's client socket: Config.ClientFlow, solicited peers only
 	addr   string          // bound ip:port, set before booted is closed
 	family int             // unix.AF_INET or AF_INET6, set before booted is closed
 	fd     int             // our dup of gnet's descriptor, for sendto; -1 if none

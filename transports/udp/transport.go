@@ -46,7 +46,7 @@ func New(node *engine.Node, cfg Config) (*Transport, error) {
 		sockets: make(map[*Socket]struct{}),
 	}
 	t.peers.Store(newPeerTable(0))
-	c, err := t.bind(cfg.ClientAddr, 0, true)
+	c, err := t.bind(cfg.ClientAddr, cfg.ClientFlow, true)
 	if err != nil {
 		return nil, err
 	}

@@ -114,11 +114,14 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 		return err
 	}
 	ready := fmt.Sprintf("node %s ready", s.name)
+	var tcpTr *tcp.Transport
+	var udpTr *udp.Transport
 	if s.tcpListen != "" {
 		tr, err := tcp.New(node, tcp.Config{EventLoops: s.eventLoops})
 		if err != nil {
 			return err
 		}
+		tcpTr = tr
 		l, err := tr.Listen(s.tcpListen)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", s.tcpListen, err)
@@ -129,7 +132,7 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 			}
 		}
 		ready += " tcp=" + l.Addr()
-	} else if _, err := tcp.New(node, tcp.Config{EventLoops: s.eventLoops}); err != nil {
+	} else if tcpTr, err = tcp.New(node, tcp.Config{EventLoops: s.eventLoops}); err != nil {
 		// Without a listener the node can still route out over TCP.
 		return err
 	}
@@ -138,6 +141,7 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 		if err != nil {
 			return fmt.Errorf("udp: %w", err)
 		}
+		udpTr = tr
 		if s.udpBind != "" {
 			sock, err := tr.Bind(s.udpBind)
 			if err != nil {
@@ -166,7 +170,12 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 	} else {
 		<-ctx.Done()
 	}
-	log.Info("stopping", "node", s.name)
+	// What was dropped or refused, so that nothing is lost unseen.
+	attrs := []any{"node", s.name, "engine", fmt.Sprintf("%+v", node.Stats()), "tcp", fmt.Sprintf("%+v", tcpTr.Stats())}
+	if udpTr != nil {
+		attrs = append(attrs, "udp", fmt.Sprintf("%+v", udpTr.Stats()))
+	}
+	log.Info("stopping", attrs...)
 	return nil
 }
 

@@ -1,9 +1,10 @@
-// Package bench is hopwire's benchmark harness for in-process scenarios.
+// Package bench is hopwire's benchmark harness.
 //
 // Every figure it reports is measured beside a baseline in the same run:
 // a scenario pairs what hopwire does (a hop, a ping-pong, a pipelined
-// chain) with the plain-Go way of doing the same thing (goroutines and
-// channels moving the same pooled messages). Both sides run under
+// chain, a hop over TCP or UDP) with the plain-Go way of doing the same
+// thing (goroutines and channels moving the same pooled messages; plain
+// net.Conn and net.UDPConn on the same loopback). Both sides run under
 // testing.Benchmark, in rounds interleaved hopwire, baseline, hopwire,
 // baseline…, so the noise of a shared machine hits both; the report is the
 // median of each side and their ratio. Absolute numbers do not travel
@@ -37,6 +38,7 @@ const (
 const (
 	UnitNsPerHop   = "ns/hop" // lower is better
 	UnitMsgsPerSec = "msgs/s" // higher is better
+	UnitP50RTT     = "µs-p50" // a round trip's median, over sockets; lower is better
 )
 
 // ErrNoScenario is returned by Run when Options.Filter matches no scenario.
@@ -52,6 +54,9 @@ type Scenario struct {
 	Unit           string // the metric both sides report, e.g. UnitNsPerHop
 	HigherIsBetter bool   // true for throughput units (msgs/s)
 	PayloadBytes   int    // payload size of hopwire's side
+	// AllocsNote, if set, says why hopwire's side allocates per operation
+	// (in a dependency); a scenario without one must not.
+	AllocsNote string
 
 	RunHopwire  func(b *testing.B)
 	RunBaseline func(b *testing.B)

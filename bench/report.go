@@ -32,7 +32,7 @@ func WriteTable(w io.Writer, results []Result) error {
 		return err
 	}
 	_, err := fmt.Fprint(w, "\nratio: how many times better hopwire did than its baseline in the same run\n"+
-		"(baseline/hopwire for ns/hop, hopwire/baseline for msgs/s); above 1, hopwire is ahead.\n"+
+		"(baseline/hopwire for times, hopwire/baseline for msgs/s); above 1, hopwire is ahead.\n"+
 		"allocs/op: hopwire / baseline, the most any round saw.\n")
 	return err
 }

@@ -1,9 +1,12 @@
 package bench
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
-// Scenarios returns the in-process scenarios, in the order Run runs them.
-// Each call returns a fresh slice.
+// Scenarios returns the scenarios, in the order Run runs them: in-process
+// first, then over sockets on 127.0.0.1. Each call returns a fresh slice.
 func Scenarios() []Scenario {
 	return []Scenario{
 		{
@@ -35,6 +38,45 @@ func Scenarios() []Scenario {
 		},
 		chainScenario(3),
 		chainScenario(10),
+		{
+			Name:         "TCP hop",
+			Baseline:     "raw TCP ping-pong",
+			About:        "a pinger on one node, engine.Echo on another, request and reply over one TCP connection on 127.0.0.1, vs two net.Conn doing the same ping-pong; the median round trip",
+			Unit:         UnitP50RTT,
+			PayloadBytes: 64,
+			RunHopwire:   tcpHop(64),
+			RunBaseline:  rawTCPPingPong(64),
+		},
+		{
+			Name:           "TCP pipelined",
+			Baseline:       "raw TCP stream",
+			About:          "a worker streams 64 B messages over one TCP connection to a counting worker on another node, vs the same payloads length-prefixed through bufio over a net.Conn",
+			Unit:           UnitMsgsPerSec,
+			HigherIsBetter: true,
+			PayloadBytes:   64,
+			RunHopwire:     tcpPipelined(64),
+			RunBaseline:    rawTCPStream(64),
+		},
+		{
+			Name:         "UDP hop",
+			Baseline:     "raw UDP ping-pong",
+			About:        "a pinger on one node, engine.Echo on another, one datagram each way on 127.0.0.1, vs two net.UDPConn doing the same ping-pong; the median round trip",
+			Unit:         UnitP50RTT,
+			PayloadBytes: 64,
+			AllocsNote:   "gnet allocates 5 objects per datagram it reads (transports/udp doc)",
+			RunHopwire:   udpHop(64, 0),
+			RunBaseline:  rawUDPPingPong(64),
+		},
+		{
+			Name:         "UDP hop busy-poll",
+			Baseline:     "raw UDP ping-pong",
+			About:        "the UDP hop with udp.Config.BusyPoll 50µs on both nodes: the socket loops read on without sleeping, trading CPU for latency",
+			Unit:         UnitP50RTT,
+			PayloadBytes: 64,
+			AllocsNote:   "gnet's read allocates for a datagram that finds a loop asleep",
+			RunHopwire:   udpHop(64, 50*time.Microsecond),
+			RunBaseline:  rawUDPPingPong(64),
+		},
 	}
 }
 

@@ -2,6 +2,9 @@ package bench
 
 import (
 	"errors"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/wire"
@@ -16,11 +19,16 @@ import (
 // closes done. The first message it gets is the kick from the benchmark:
 // it turns that into the message that circulates, so the payload is copied
 // once, at the kick, and never again.
+//
+// With hist set it records each round trip in it (the network scenarios;
+// a clock read per hop would weigh on the local ones).
 type pinger struct {
 	route   wire.Route
 	rounds  int
 	started bool
 	done    chan struct{}
+	hist    *hdrhistogram.Histogram
+	sent    time.Time
 }
 
 func (p *pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
@@ -32,13 +40,24 @@ func (p *pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 		if err := m.Redirect(p.route); err != nil {
 			return err
 		}
+		p.stamp()
 		return ctx.Forward(m)
+	}
+	if p.hist != nil {
+		_ = p.hist.RecordValue(int64(time.Since(p.sent)))
 	}
 	if p.rounds--; p.rounds == 0 {
 		close(p.done)
 		return nil
 	}
+	p.stamp()
 	return ctx.Reply(m)
+}
+
+func (p *pinger) stamp() {
+	if p.hist != nil {
+		p.sent = time.Now()
+	}
 }
 
 // source sends count messages along route, sourceBurst at a time: after

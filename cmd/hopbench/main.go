@@ -53,18 +53,21 @@ func newCommand() *cobra.Command {
 
 func longHelp() string {
 	var b strings.Builder
-	b.WriteString(`hopbench measures hopwire's in-process forwarding engine against
-plain Go. Every figure is a ratio against a baseline in the same run.
+	b.WriteString(`hopbench measures hopwire's forwarding engine and its TCP and UDP
+transports against plain Go.
+Every figure is a ratio against a baseline in the same run.
 
 Each scenario runs hopwire and a baseline that does the same work the
-plain-Go way (goroutines and channels moving the same pooled messages), in
+plain-Go way (goroutines and channels moving the same pooled messages in
+process; net.Conn and net.UDPConn on the same loopback over sockets), in
 rounds interleaved hopwire, baseline, hopwire, baseline..., so the noise of
 a shared machine hits both. It reports the median of each side, their
-ratio and allocations per operation.
+ratio and allocations per operation. The socket scenarios bind 127.0.0.1
+only.
 
 Absolute figures depend on the machine and what else runs on it; read the
 ratio: how many times better hopwire did than its baseline (baseline/hopwire
-for ns/hop, hopwire/baseline for msgs/s). Above 1, hopwire is ahead.
+for times, hopwire/baseline for msgs/s). Above 1, hopwire is ahead.
 
 Scenarios:
 `)

@@ -11,7 +11,13 @@ import (
 	"github.com/hopwire/hopwire/bench"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// gnet's package-level goroutine pool (ants), started by its init.
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
+}
 
 func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()

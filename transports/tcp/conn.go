@@ -6,10 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -50,11 +48,10 @@ type conn struct {
 	// stored, the rest before open is. Other goroutines read them only
 	// after loading that flag as true.
 	gc     gnet.Conn
-	peer   string          // remote host:port
-	file   *os.File        // our dup of the socket: the write side's own descriptor
-	raw    syscall.RawConn // file's, for writev under the descriptor's lifetime guard
-	worker bool            // the connection worker is running
-	hsTime *time.Timer     // closes the connection if the handshake takes too long
+	peer   string      // remote host:port
+	wfd    *wfd        // our dup of the socket: the write side's own descriptor
+	worker bool        // the connection worker is running
+	hsTime *time.Timer // closes the connection if the handshake takes too long
 
 	opened atomic.Bool // OnOpen ran: gnet owns the socket, closing goes through gc.Close
 	open   atomic.Bool // handshake done: frames may be written
@@ -128,11 +125,7 @@ func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		c.setWhy(closeLocal, err)
 		return nil, gnet.Close
 	}
-	c.file = os.NewFile(uintptr(fd), "tcp:"+c.peer) // non-blocking: Go's poller serves our waits
-	if c.raw, err = c.file.SyscallConn(); err != nil {
-		c.setWhy(closeLocal, err)
-		return nil, gnet.Close
-	}
+	c.wfd = &wfd{fd: fd}
 	n := c.t.node
 	if err := n.StartDirect(connWorker{c}, c.addr.String()); err != nil {
 		c.setWhy(closeLocal, err)
@@ -218,8 +211,8 @@ func (c *conn) cleanup() {
 			_ = c.t.node.StopWorker(c.addr.String())
 		}
 		c.out.shut()
-		if c.file != nil {
-			_ = c.file.Close() // waits for a writev under way; wakes a flusher waiting to write
+		if c.wfd != nil {
+			c.wfd.close() // waits for a writev under way
 		}
 		close(c.done)
 		c.kick() // drop whatever is queued

@@ -17,8 +17,8 @@ import (
 // Frames wait in a bounded MPSC ring (many senders, one writer). Whoever
 // holds the writer role (an atomic flag) pops a batch and writes it with
 // one writev(2) on the connection's own descriptor: a dup of gnet's
-// socket, wrapped in an os.File so that Go's poller can wait for it to
-// become writable and so that closing it waits for a writev under way.
+// socket, kept out of Go's poller, whose closing waits for a writev under
+// way (wfd, writev.go).
 //
 //   - A sender that finds the role free takes it and writes at once
 //     (direct): the frame is on the socket before Send returns, with no
@@ -28,7 +28,7 @@ import (
 //     less than burstGap ago), it hands the role to the connection's
 //     flusher goroutine.
 //   - The flusher (started on the first hand-off, one per connection)
-//     writes batches until the queue is empty, waiting on Go's poller when
+//     writes batches until the queue is empty, waiting in poll(2) when
 //     the socket is full, and lingers a few scheduler rounds before it
 //     gives the role back, so a stream of sends keeps it writing batches
 //     without a wake-up per frame. This is the throughput path.
@@ -68,10 +68,8 @@ type outbound struct {
 	size  []int           // full frame size of batch[i]
 	head  int
 	n     int
-	wn    int                   // result of the last writev
-	werr  error                 // (set by the descriptor callbacks)
-	try   func(fd uintptr)      // one non-blocking writev; made once, so calls do not allocate
-	wait  func(fd uintptr) bool // writev that lets the poller wait on EAGAIN
+	wn    int // result of the last writev
+	werr  error
 
 	mu        sync.Mutex // guards the two below
 	flusherOn bool
@@ -94,8 +92,6 @@ func (o *outbound) init(c *conn, queueLen, queueBytes int) {
 	o.batch = make([]*wire.Message, n)
 	o.iov = make([]unix.Iovec, n)
 	o.size = make([]int, n)
-	o.try = o.tryWrite
-	o.wait = o.waitWrite
 	o.wake = make(chan struct{}, 1)
 }
 
@@ -222,15 +218,12 @@ func (o *outbound) flush(direct bool) bool {
 			}
 			batches++
 		}
+		o.wn, o.werr = 0, nil
 		var err error
-		o.wn, o.werr = 0, nil // the callback may not run (descriptor closed)
 		if direct {
-			err = o.c.raw.Control(o.try)
+			err = o.write()
 		} else {
-			err = o.c.raw.Write(o.wait)
-		}
-		if err == nil {
-			err = o.werr
+			err = o.writeWaiting()
 		}
 		if o.wn > 0 {
 			o.advance(o.wn)
@@ -294,21 +287,47 @@ func (o *outbound) advance(n int) {
 	o.bytes.Add(-int64(freed))
 }
 
-// tryWrite is one writev of the batch in hand on descriptor fd.
-func (o *outbound) tryWrite(fd uintptr) {
+// write is one writev of the batch in hand. It never waits: a full
+// socket is unix.EAGAIN.
+func (o *outbound) write() error {
+	w := o.c.wfd
+	if !w.enter() {
+		return ErrConnClosed
+	}
+	o.tryWrite(w.fd)
+	w.leave()
+	return o.werr
+}
+
+// writeWaiting writes the batch in hand, waiting for room in the socket
+// as long as the connection is open: the flusher's write.
+func (o *outbound) writeWaiting() error {
+	w := o.c.wfd
 	for {
-		o.wn, o.werr = writev(int(fd), o.iov[o.head:o.n])
-		if o.werr != unix.EINTR {
-			return
+		if !w.enter() {
+			return ErrConnClosed
+		}
+		o.tryWrite(w.fd)
+		if o.werr != unix.EAGAIN {
+			w.leave()
+			return o.werr
+		}
+		err := w.waitRoom()
+		w.leave()
+		if err != nil {
+			return err
 		}
 	}
 }
 
-// waitWrite is tryWrite for RawConn.Write: false asks the poller to wait
-// until the socket is writable and call again.
-func (o *outbound) waitWrite(fd uintptr) bool {
-	o.tryWrite(fd)
-	return o.werr != unix.EAGAIN
+// tryWrite is one writev of the batch in hand on descriptor fd.
+func (o *outbound) tryWrite(fd int) {
+	for {
+		o.wn, o.werr = writev(fd, o.iov[o.head:o.n])
+		if o.werr != unix.EINTR {
+			return
+		}
+	}
 }
 
 // handoff gives the writer role to the flusher, starting it the first

@@ -88,6 +88,22 @@ func (r *rawPingPong) rounds(b *testing.B, k int) {
 	}
 }
 
+// benchCases are the payload sizes the benchmarks run, and the busy-poll
+// setting of their nodes (0: off).
+var benchCases = []benchCase{{64, 0}, {1024, 0}, {64, 50 * time.Microsecond}}
+
+type benchCase struct {
+	size int
+	poll time.Duration
+}
+
+func (c benchCase) name() string {
+	if c.poll > 0 {
+		return fmt.Sprintf("payload=%d/busypoll=%v", c.size, c.poll)
+	}
+	return fmt.Sprintf("payload=%d", c.size)
+}
+
 // BenchmarkUDPHopRoundTrip is one UDP hop each way: a pinger worker on
 // one node, engine.Echo on another, request and reply as datagrams,
 // against a raw net.UDPConn ping-pong of the same payload. The two run in
@@ -105,16 +121,9 @@ func (r *rawPingPong) rounds(b *testing.B, k int) {
 // sockets poll (Config.BusyPoll), which takes the wake-ups and most of
 // gnet's allocations away, for CPU.
 func BenchmarkUDPHopRoundTrip(b *testing.B) {
-	for _, c := range []struct {
-		size int
-		poll time.Duration
-	}{{64, 0}, {1024, 0}, {64, 50 * time.Microsecond}} {
-		name := fmt.Sprintf("payload=%d", c.size)
-		if c.poll > 0 {
-			name += fmt.Sprintf("/busypoll=%v", c.poll)
-		}
+	for _, c := range benchCases {
 		size := c.size
-		b.Run(name, func(b *testing.B) {
+		b.Run(c.name(), func(b *testing.B) {
 			server := benchNodeCfg(b, "server", Config{BusyPoll: c.poll})
 			server.start(b, engine.Echo{}, "echoer")
 			s := server.bind(b, "echoer")
@@ -371,16 +380,9 @@ func rawSink(b *testing.B, buffer int) (*net.UDPConn, *tally) {
 // socket polls (Config.BusyPoll).
 func BenchmarkUDPThroughput(b *testing.B) {
 	const buffer = 1 << 20
-	for _, c := range []struct {
-		size int
-		poll time.Duration
-	}{{64, 0}, {1024, 0}, {64, 50 * time.Microsecond}} {
-		name := fmt.Sprintf("payload=%d", c.size)
-		if c.poll > 0 {
-			name += fmt.Sprintf("/busypoll=%v", c.poll)
-		}
+	for _, c := range benchCases {
 		size := c.size
-		b.Run(name, func(b *testing.B) {
+		b.Run(c.name(), func(b *testing.B) {
 			server := benchNodeCfg(b, "server", Config{BusyPoll: c.poll})
 			hopSink := newTally()
 			server.start(b, engine.WorkerFunc(func(*engine.Context, *wire.Message) error {

@@ -93,7 +93,7 @@ and the route is "2#127.0.0.1:3000 => forward_to_responder".`,
 	f.IntVar(&s.eventLoops, "event-loops", 0, "gnet event loops for TCP (0: one per CPU)")
 	f.StringVar(&s.udpBind, "udp-bind", "", "receive UDP datagrams on IP:PORT (port 0 picks a free one)")
 	f.StringVar(&s.udpClient, "udp-client", "", "the socket UDP datagrams to new peers leave from, IP:PORT (default: the --udp-bind IP, port 0; else 0.0.0.0:0)")
-	f.DurationVar(&s.udpPoll, "udp-busy-poll", 0, "after a datagram, keep reading the UDP socket without sleeping for this long: lower latency for a busy CPU (0: off)")
+	f.DurationVar(&s.udpPoll, "udp-busy-poll", 0, "after a datagram, keep reading the UDP socket without sleeping for this long: lower latency for a CPU kept busy; needs GOMAXPROCS > 1 (0: off)")
 	return cmd
 }
 

@@ -60,7 +60,7 @@ func Scenarios() []Scenario {
 		{
 			Name:         "UDP hop",
 			Baseline:     "raw UDP ping-pong",
-			About:        "a pinger on one node, engine.Echo on another, one datagram each way on 127.0.0.1, vs two net.UDPConn doing the same ping-pong; the median round trip",
+			About:        "a pinger on one node, engine.Echo on another, one datagram each way on 127.0.0.1, vs two net.UDPConn doing the same ping-pong; the median round trip. Each UDP socket's gnet loop sleeps on a thread of its own, so every datagram wakes one; the raw pair shares one thread through Go's netpoller",
 			Unit:         UnitP50RTT,
 			PayloadBytes: 64,
 			AllocsNote:   "gnet allocates 5 objects per datagram it reads (transports/udp doc)",

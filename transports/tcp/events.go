@@ -1,10 +1,6 @@
 package tcp
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -60,22 +56,3 @@ func (t *Transport) accept(l *Listener) (*conn, error) {
 	t.stats.accepted.Add(1)
 	return c, nil
 }
-
-// gnetLogger sends gnet's logging to the node's slog.Logger. gnet's info
-// messages ("launching gnet with N event-loops") go out at debug level.
-// A shared engine logs through the logger of the transport that started
-// it. Note that gnet also keeps the logger of the engine started last in
-// a package variable for its few global messages.
-type gnetLogger struct{ l *slog.Logger }
-
-func (g gnetLogger) logf(lvl slog.Level, format string, args ...any) {
-	if g.l.Enabled(context.Background(), lvl) {
-		g.l.Log(context.Background(), lvl, "gnet: "+fmt.Sprintf(format, args...))
-	}
-}
-
-func (g gnetLogger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, format, args...) }
-func (g gnetLogger) Infof(format string, args ...any)  { g.logf(slog.LevelDebug, format, args...) }
-func (g gnetLogger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args...) }
-func (g gnetLogger) Errorf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }
-func (g gnetLogger) Fatalf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }

@@ -11,6 +11,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/gnetlog"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -81,7 +82,7 @@ func (t *Transport) gnetOptions() []gnet.Option {
 		gnet.WithNumEventLoop(t.cfg.EventLoops),
 		gnet.WithReadBufferCap(t.cfg.ReadBufferCap),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(gnetLogger{t.log}),
+		gnet.WithLogger(gnetlog.Logger{L: t.log}),
 	}
 }
 

@@ -1,10 +1,7 @@
 package udp
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"net/netip"
 	"time"
 
@@ -142,19 +139,3 @@ func (s *Socket) warn(msg string, peer netip.AddrPort, err error) {
 var epoch = time.Now()
 
 func nanotime() int64 { return int64(time.Since(epoch)) }
-
-// gnetLogger sends gnet's logging to the node's slog.Logger. gnet's info
-// messages ("launching gnet with N event-loops") go out at debug level.
-type gnetLogger struct{ l *slog.Logger }
-
-func (g gnetLogger) logf(lvl slog.Level, format string, args ...any) {
-	if g.l.Enabled(context.Background(), lvl) {
-		g.l.Log(context.Background(), lvl, "gnet: "+fmt.Sprintf(format, args...))
-	}
-}
-
-func (g gnetLogger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, format, args...) }
-func (g gnetLogger) Infof(format string, args ...any)  { g.logf(slog.LevelDebug, format, args...) }
-func (g gnetLogger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args...) }
-func (g gnetLogger) Errorf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }
-func (g gnetLogger) Fatalf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }

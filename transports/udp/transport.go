@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/gnetlog"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -64,7 +65,7 @@ func (t *Transport) gnetOptions() []gnet.Option {
 		// One over the largest datagram, so that a larger one, which
 		// recvfrom would silently truncate, shows as too large.
 		gnet.WithReadBufferCap(t.cfg.MaxDatagram + 1),
-		gnet.WithLogger(gnetLogger{t.log}),
+		gnet.WithLogger(gnetlog.Logger{L: t.log}),
 	}
 	if n := t.cfg.SocketBuffer; n > 0 {
 		opts = append(opts, gnet.WithSocketRecvBuffer(n), gnet.WithSocketSendBuffer(n))

@@ -98,7 +98,7 @@ func (l *Listener) Close() error {
 	l.once.Do(func() {
 		_ = l.ln.Close()
 		<-l.accepting // no conn of l is created after this
-		for _, c := range *l.t.byID.Load() {
+		for _, c := range l.t.byID.load() {
 			if c.lis == l {
 				c.shutdown(closeLocal, ErrClosed)
 				<-c.done

@@ -232,7 +232,7 @@ func TestPeerDisconnectAndReconnect(t *testing.T) {
 	connWorker := ret[0] // the client's connection worker
 
 	// The server drops the connection.
-	for _, c := range *server.tr.byID.Load() {
+	for _, c := range server.tr.byID.load() {
 		c.shutdown(closeLocal, nil)
 	}
 	eventually(t, "the client to see the close", func() bool { return client.tr.Stats().Open == 0 })

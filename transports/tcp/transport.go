@@ -29,9 +29,9 @@ type Transport struct {
 	eng    *sharedEngine // the gnet engine of its connections, shared in the process (shared.go)
 	client *gnet.Client  // eng's
 
-	mu        sync.Mutex                       // serialises writers of the maps below, listeners, closed
-	byKey     atomic.Pointer[map[string]*conn] // dialed connections by the host:port routes name; copy on write
-	byID      atomic.Pointer[map[string]*conn] // every connection by its id; copy on write
+	mu        sync.Mutex // serialises writers of the maps below, listeners, closed
+	byKey     *connMap   // dialed connections by the host:port routes name
+	byID      *connMap   // every connection by its id
 	listeners map[*Listener]struct{}
 	closed    atomic.Bool
 
@@ -57,10 +57,9 @@ func New(node *engine.Node, cfg Config) (*Transport, error) {
 		pool:      node.Pool(),
 		maxFrame:  cfg.MaxFrame,
 		listeners: make(map[*Listener]struct{}),
+		byKey:     newConnMap(),
+		byID:      newConnMap(),
 	}
-	empty1, empty2 := map[string]*conn{}, map[string]*conn{}
-	t.byKey.Store(&empty1)
-	t.byID.Store(&empty2)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 
 	eng, err := acquireEngine(t)
@@ -113,10 +112,10 @@ func (t *Transport) Send(m *wire.Message) error {
 	}
 	var c *conn
 	if isConnID(v) {
-		if c = (*t.byID.Load())[string(v)]; c == nil {
+		if c = t.byID.load()[string(v)]; c == nil {
 			return t.refuse(m, &ConnError{Conn: "0#" + string(v), Err: ErrNoConnection})
 		}
-	} else if c = (*t.byKey.Load())[string(v)]; c == nil {
+	} else if c = t.byKey.load()[string(v)]; c == nil {
 		var err error
 		if c, err = t.dialAsync(string(v)); err != nil {
 			return t.refuse(m, err)
@@ -200,13 +199,13 @@ func (t *Transport) newDialed(key string, reuse bool) (c *conn, created bool, er
 	if t.closed.Load() {
 		return nil, false, ErrClosed
 	}
-	byKey := *t.byKey.Load()
+	byKey := t.byKey.load()
 	if old := byKey[key]; old != nil && reuse {
 		return old, false, nil
 	}
 	c = t.newConn(key, t.cfg.DialedFlow)
 	if byKey[key] == nil {
-		t.storeKey(key, c)
+		t.byKey.put(key, c)
 	}
 	t.storeID(c.id, c)
 	t.dials.Add(1)
@@ -240,24 +239,9 @@ func (t *Transport) dial(c *conn) {
 	}
 }
 
-func (t *Transport) storeKey(key string, c *conn) {
-	old := *t.byKey.Load()
-	m := make(map[string]*conn, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[key] = c
-	t.byKey.Store(&m)
-}
-
+// storeID adds a connection to byID, which counts as open. Under t.mu.
 func (t *Transport) storeID(id string, c *conn) {
-	old := *t.byID.Load()
-	m := make(map[string]*conn, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[id] = c
-	t.byID.Store(&m)
+	t.byID.put(id, c)
 	t.stats.open.Add(1)
 }
 
@@ -266,23 +250,10 @@ func (t *Transport) storeID(id string, c *conn) {
 func (t *Transport) forget(c *conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if byKey := *t.byKey.Load(); c.key != "" && byKey[c.key] == c {
-		m := make(map[string]*conn, len(byKey))
-		for k, v := range byKey {
-			if v != c {
-				m[k] = v
-			}
-		}
-		t.byKey.Store(&m)
+	if c.key != "" {
+		t.byKey.drop(c.key, c)
 	}
-	if byID := *t.byID.Load(); byID[c.id] == c {
-		m := make(map[string]*conn, len(byID))
-		for k, v := range byID {
-			if v != c {
-				m[k] = v
-			}
-		}
-		t.byID.Store(&m)
+	if t.byID.drop(c.id, c) {
 		t.stats.open.Add(-1)
 	}
 }
@@ -316,7 +287,7 @@ func (t *Transport) close() {
 	// it and wait for their OnClose. No new one can appear: dials are
 	// over and listeners closed, and both check t.closed under t.mu.
 	// One that never reached gnet is cleaned up at once.
-	for _, c := range *t.byID.Load() {
+	for _, c := range t.byID.load() {
 		c.shutdown(closeLocal, ErrClosed)
 		<-c.done
 	}

@@ -136,15 +136,5 @@ func (c *Context) closeApp() {
 	}
 	b.popMu.Lock()
 	defer b.popMu.Unlock()
-	for {
-		m, ok := b.q.Pop()
-		if !ok {
-			if b.q.Len() == 0 {
-				return
-			}
-			yield() // a push is between claiming a slot and filling it
-			continue
-		}
-		m.Release()
-	}
+	drainRing(b.q, (*wire.Message).Release)
 }

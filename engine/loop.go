@@ -268,16 +268,22 @@ func (l *loop) drain() {
 		}
 		d.m.Release()
 	}
+	drainRing(l.inbox, func(d delivery) { d.m.Release() })
+}
+
+// drainRing pops and releases until q is empty, pushes under way
+// included. The caller is q's consumer and no new push may start.
+func drainRing[T any](q *ring.MPSC[T], release func(T)) {
 	for {
-		d, ok := l.inbox.Pop()
+		v, ok := q.Pop()
 		if !ok {
-			if l.inbox.Len() == 0 {
+			if q.Len() == 0 {
 				return
 			}
 			yield() // a producer is between claiming a slot and filling it
 			continue
 		}
-		d.m.Release()
+		release(v)
 	}
 }
 

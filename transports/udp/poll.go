@@ -32,15 +32,21 @@ func newPoller(cfg *Config) *poller {
 // It yields between empty reads, so the node's loops and the workers the
 // datagrams went to run meanwhile on the same P. An error other than
 // "nothing there" ends it: gnet's next read sees it too. Loop only.
+//
+// Stats.Polled is a shared counter: it is brought up to date when the
+// socket is found empty (where the loop only spins) and at the end, not
+// per datagram.
 func (s *Socket) busyPoll() {
 	p := s.poll
 	last := nanotime()
-	for n := 0; n < maxPolled && !s.closed.Load(); {
+	counted := 0
+	n := 0
+	defer func() { s.t.stats.polled.Add(uint64(n - counted)) }()
+	for n < maxPolled && !s.closed.Load() {
 		size, ap, err := recvfrom(s.fd, p)
 		switch err {
 		case nil:
 			n++
-			s.t.stats.polled.Add(1)
 			if !ap.IsValid() {
 				s.t.stats.bad.Add(1)
 				s.warn("udp: dropped datagram without a sender address", ap, nil)
@@ -49,6 +55,10 @@ func (s *Socket) busyPoll() {
 			}
 			last = nanotime()
 		case unix.EAGAIN:
+			if counted < n {
+				s.t.stats.polled.Add(uint64(n - counted))
+				counted = n
+			}
 			if nanotime()-last > p.idle {
 				return
 			}

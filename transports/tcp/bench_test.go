@@ -45,7 +45,9 @@ type rawPingPong struct {
 	hist *hdrhistogram.Histogram
 }
 
-func newRawPingPong(b *testing.B, payload int) *rawPingPong {
+// rawConnPair returns the two ends of a TCP connection on 127.0.0.1,
+// closed when b ends.
+func rawConnPair(b *testing.B) (client, server net.Conn) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -57,8 +59,15 @@ func newRawPingPong(b *testing.B, payload int) *rawPingPong {
 	}
 	s, err := ln.Accept()
 	if err != nil {
+		c.Close()
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { c.Close(); s.Close() })
+	return c, s
+}
+
+func newRawPingPong(b *testing.B, payload int) *rawPingPong {
+	c, s := rawConnPair(b)
 	r := &rawPingPong{c: c, s: s, buf: make([]byte, 4+payload), hist: nodetest.NewHist()}
 	binary.BigEndian.PutUint32(r.buf, uint32(payload))
 	go func() { // the echo side
@@ -79,7 +88,6 @@ func newRawPingPong(b *testing.B, payload int) *rawPingPong {
 			}
 		}
 	}()
-	b.Cleanup(func() { c.Close(); s.Close() })
 	return r
 }
 
@@ -255,21 +263,7 @@ func waitCount(b *testing.B, server *testNode, got *atomic.Int64, n int64) uint6
 func BenchmarkRawPipelined(b *testing.B) {
 	for _, size := range pipelineSizes {
 		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			c, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			s, err := ln.Accept()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
+			c, s := rawConnPair(b)
 			done := make(chan int)
 			n := b.N
 			go func() {

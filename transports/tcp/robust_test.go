@@ -283,21 +283,8 @@ func TestSlowReaderBackpressure(t *testing.T) {
 
 	// Send until the queue stays full: refusals go on while nothing
 	// drains, and each send either goes in or is refused at once.
-	sent, streak := 0, 0
-	deadline := time.Now().Add(wait)
-	for sent < 100_000 && streak < 20 && time.Now().Before(deadline) {
-		err := app.Send(route, payload)
-		switch {
-		case err == nil:
-			sent, streak = sent+1, 0
-		case errors.Is(err, ErrQueueFull):
-			streak++
-			time.Sleep(time.Millisecond)
-		default:
-			t.Fatalf("send %d: %v", sent, err)
-		}
-	}
-	if streak < 20 {
+	sent, full := sendUntilFull(t, app, route, payload)
+	if !full {
 		t.Fatalf("%d sends and the queue never stayed full", sent)
 	}
 	if live := client.Pool().Live(); live > queueLen {
@@ -405,21 +392,8 @@ func TestBackpressureReachesUpstream(t *testing.T) {
 		t.Fatal("the warm-up frame did not arrive")
 	}
 
-	sent, streak := 0, 0
-	deadline := time.Now().Add(wait)
-	for sent < 100_000 && streak < 20 && time.Now().Before(deadline) {
-		err := app.Send(route, payload)
-		switch {
-		case err == nil:
-			sent, streak = sent+1, 0
-		case errors.Is(err, ErrQueueFull):
-			streak++
-			time.Sleep(time.Millisecond)
-		default:
-			t.Fatalf("send %d: %v", sent, err)
-		}
-	}
-	if streak < 20 {
+	sent, full := sendUntilFull(t, app, route, payload)
+	if !full {
 		t.Fatalf("%d sends and the origin's queue never stayed full: the middle kept reading", sent)
 	}
 	ms := middle.tr.Stats()
@@ -471,6 +445,28 @@ func TestBackpressureReachesUpstream(t *testing.T) {
 	if live := mn.Pool().Live(); live != 0 {
 		t.Fatalf("middle: %d messages not released after Close", live)
 	}
+}
+
+// sendUntilFull sends payload along route until the sends have been
+// refused with ErrQueueFull 20 times in a row (full), or 100,000 went in,
+// or wait is up. Any other error fails the test.
+func sendUntilFull(t *testing.T, app *engine.Context, route wire.Route, payload []byte) (sent int, full bool) {
+	t.Helper()
+	streak := 0
+	deadline := time.Now().Add(wait)
+	for sent < 100_000 && streak < 20 && time.Now().Before(deadline) {
+		err := app.Send(route, payload)
+		switch {
+		case err == nil:
+			sent, streak = sent+1, 0
+		case errors.Is(err, ErrQueueFull):
+			streak++
+			time.Sleep(time.Millisecond)
+		default:
+			t.Fatalf("send %d: %v", sent, err)
+		}
+	}
+	return sent, streak >= 20
 }
 
 // stalledPeer listens on a raw socket for one connection, does the

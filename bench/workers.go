@@ -51,6 +51,9 @@ func (p *pinger) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 		return nil
 	}
 	p.stamp()
+	// Each round is a new request, with a hop budget of its own: the
+	// message is reused, not bounced in a loop.
+	m.SetHops(wire.DefaultHops)
 	return ctx.Reply(m)
 }
 

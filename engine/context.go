@@ -50,7 +50,11 @@ func (c *Context) Forward(m *wire.Message) error {
 	if m == c.cur {
 		c.cur = nil
 	}
-	m.Meta.Flow = 0 // the worker sends it on: local traffic now (see Allow)
+	if o := m.Meta(); o.Flow != 0 && o.Via != c.w.via {
+		// The origin stays (access.go); who sent it on last changes.
+		o.Via = c.w.via
+		setMeta(m, o)
+	}
 	if c.loop != nil {
 		return c.node.route(c.loop, &c.hops, m, 0)
 	}

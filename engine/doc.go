@@ -23,6 +23,14 @@
 // ErrMailboxFull and the refusal is counted (Node.Stats). Nothing is
 // dropped without an error to someone and a counter.
 //
-// Access control. Messages from the network carry a flow (wire.Meta) and
-// reach only workers allowed for it (Node.Allow); see access.go.
+// Access control. Messages from the network carry their origin
+// (wire.Meta: the link they came in over and its spawner) for as long as
+// they are on the node, through hops and forwarders; they reach only
+// workers allowed for it (Node.Allow) and leave only over links that
+// admit them (Link.Admit). The model is written down in one place:
+// access.go.
+//
+// Loops. Every message has a hop budget (wire's hops byte) that each node
+// it enters spends and a reply inherits; one that arrives with none left
+// is dropped and counted (Stats.HopsExhausted).
 package engine

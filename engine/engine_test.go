@@ -134,8 +134,7 @@ func TestUnknownAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Meta.Flow = 7
-	if err := n.Deliver(m); !errors.Is(err, ErrUnknownWorker) {
+	if err := n.NewInbound().Deliver(n.NewLink(0, false), m); !errors.Is(err, ErrUnknownWorker) {
 		t.Fatalf("Deliver to unknown: %v", err)
 	}
 	if s := n.Stats(); s.UnknownAddress != 2 || s.Undeliverable != 1 {
@@ -475,65 +474,6 @@ func TestRequestZeroAllocs(t *testing.T) {
 	}
 }
 
-func TestAccessControl(t *testing.T) {
-	n := newNode(t, Config{})
-	mustStart(t, n, Echo{}, "public")
-	mustStart(t, n, Echo{}, "private")
-	mustStart(t, n, Hop{}, "hop")
-	app := mustContext(t, n, "0#conn") // stands in for a connection worker
-	if err := n.Allow(AllFlows, "0#conn"); err != nil {
-		t.Fatal(err)
-	}
-	flow := n.NewFlow()
-	if err := n.Allow(flow, "public", "hop"); err != nil {
-		t.Fatal(err)
-	}
-	remote := func(route string) error {
-		m, err := n.Pool().Build(wire.MustParseRoute(route), wire.MustParseRoute("0#conn"), []byte("x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Meta.Flow = flow
-		return n.Deliver(m)
-	}
-	if err := remote("private"); !errors.Is(err, ErrDenied) {
-		t.Fatalf("remote message to a worker not allowed: %v", err)
-	}
-	if err := remote("public"); err != nil {
-		t.Fatalf("remote message to an allowed worker: %v", err)
-	}
-	r, err := app.Receive(wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Release()
-	// A worker that is allowed may pass the message on: it vouches for it.
-	if err := remote("hop => private"); err != nil {
-		t.Fatal(err)
-	}
-	r, err = app.Receive(wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Release()
-	// Locally, the private worker is reachable.
-	r, err = app.Request(wire.MustParseRoute("private"), nil, wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Release()
-	// Nor may a remote message go straight on to a transport.
-	if err := remote("1#127.0.0.1:9 => x"); !errors.Is(err, ErrDenied) {
-		t.Fatalf("remote message to a transport address: %v", err)
-	}
-	if s := n.Stats(); s.Denied != 2 {
-		t.Fatalf("Denied = %d, want 2", s.Denied)
-	}
-	if err := n.Allow(flow, "nobody"); !errors.Is(err, ErrUnknownWorker) {
-		t.Fatalf("Allow for an unknown worker: %v", err)
-	}
-}
-
 // directFunc adapts a function to Direct.
 type directFunc func(m *wire.Message) error
 
@@ -546,7 +486,7 @@ func TestDirect(t *testing.T) {
 		got <- string(m.Payload())
 		m.Release()
 		return nil
-	}), "0#direct"); err != nil {
+	}), nil, "0#direct"); err != nil {
 		t.Fatal(err)
 	}
 	mustStart(t, n, Hop{}, "hop")
@@ -584,13 +524,13 @@ func TestDeliverWaitsForRoom(t *testing.T) {
 		if err := n.Allow(AllFlows, "gate"); err != nil {
 			t.Fatal(err)
 		}
+		link := n.NewLink(0, false)
 		deliver := func() error {
 			m, err := n.Pool().Build(wire.MustParseRoute("gate"), nil, nil)
 			if err != nil {
 				return err
 			}
-			m.Meta.Flow = 1
-			return n.Deliver(m)
+			return n.NewInbound().Deliver(link, m)
 		}
 		go deliver() // whoever runs the gate blocks in it
 		<-g.entered
@@ -673,14 +613,13 @@ func TestInboundResolutionFollowsTheRegistry(t *testing.T) {
 	if err := n.Allow(AllFlows, "svc"); err != nil {
 		t.Fatal(err)
 	}
-	in := n.NewInbound()
+	in, link := n.NewInbound(), n.NewLink(0, false)
 	deliver := func() error {
 		m, err := n.Pool().Build(wire.MustParseRoute("svc"), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Meta.Flow = 1
-		return in.Deliver(m)
+		return in.Deliver(link, m)
 	}
 	for _, want := range []string{"first", "first"} {
 		if err := deliver(); err != nil {

@@ -19,6 +19,7 @@ var (
 	ErrBadLoop       = errors.New("engine: loop index out of range")
 	ErrDenied        = errors.New("engine: access denied")
 	ErrNotLocal      = errors.New("engine: a worker's address must be local (type 0)")
+	ErrHopsExhausted = errors.New("engine: message arrived with no hop budget left")
 )
 
 // AddressError names the address an operation failed on.

@@ -30,6 +30,14 @@ type Config struct {
 	WorkerWait  time.Duration // how long a worker's send waits for room in another loop's full mailbox; 0 means DefaultWorkerWait, < 0 means do not wait
 	DeliverWait time.Duration // how long Deliver (a transport's reader) waits for room in a full mailbox before it drops; 0 means DefaultDeliverWait, < 0 means do not wait
 	Logger      *slog.Logger  // nil means discard
+	// AllowDial lists the destinations remote traffic may make the node
+	// open a new link to through the built-in Hop (dial over TCP, send to
+	// a new UDP peer): "1#*"
+	// (any TCP address), "1#10.0.0.7:4000" (that one), "2#10.0.0.0/8" or
+	// "1#127.0.0.0/8:4000" (IPs in the prefix, any port or that port).
+	// Empty, the default: none. A Forwarder's configured route and local
+	// traffic need no entry. See access.go.
+	AllowDial []string
 }
 
 func (c *Config) setDefaults() {
@@ -80,7 +88,10 @@ type Node struct {
 	closeMu  sync.Once
 	done     chan struct{}
 
-	flows atomic.Uint64 // last flow id handed out
+	flows atomic.Uint64    // last flow id handed out
+	links map[uint64]*Link // open links by flow, under regMu
+	gen   atomic.Uint64    // bumped by every change to who may reach what
+	dial  dialPolicy       // Config.AllowDial
 	stats counters
 }
 
@@ -93,11 +104,17 @@ func NewNode(cfg Config) (*Node, error) {
 	if cfg.MailboxSize > 1<<24 {
 		return nil, &ConfigError{Field: "MailboxSize", Reason: "must be at most 1<<24"}
 	}
+	dial, err := parseDialPolicy(cfg.AllowDial)
+	if err != nil {
+		return nil, err
+	}
 	n := &Node{
-		cfg:  cfg,
-		log:  cfg.Logger.With("node", cfg.Name),
-		pool: wire.NewPool(cfg.MaxFrame),
-		done: make(chan struct{}),
+		cfg:   cfg,
+		log:   cfg.Logger.With("node", cfg.Name),
+		pool:  wire.NewPool(cfg.MaxFrame),
+		done:  make(chan struct{}),
+		links: make(map[uint64]*Link),
+		dial:  dial,
 	}
 	empty := map[string]*worker{}
 	n.workers.Store(&empty)
@@ -150,15 +167,16 @@ func (n *Node) StartWorkerOn(i int, w Worker, addrs ...string) error {
 	if i < 0 || i >= len(n.loops) {
 		return ErrBadLoop
 	}
-	_, err := n.register(&worker{h: w, loop: n.loops[i]}, addrs)
+	_, err := n.register(&worker{h: w, loop: n.loops[i], via: viaOf(w)}, addrs)
 	return err
 }
 
-// StartDirect registers d at the given local addresses. Messages for them
-// are handed to d.Take by whoever sends them, on the sender's goroutine.
-// StopWorker removes it.
-func (n *Node) StartDirect(d Direct, addrs ...string) error {
-	_, err := n.register(&worker{direct: d}, addrs)
+// StartDirect registers d, a transport's worker for link l, at the given
+// local addresses. Messages for them are handed to d.Take by whoever
+// sends them, on the sender's goroutine, once l.Admit has let them: the
+// engine checks access for d. StopWorker removes it.
+func (n *Node) StartDirect(d Direct, l *Link, addrs ...string) error {
+	_, err := n.register(&worker{direct: d, link: l}, addrs)
 	return err
 }
 
@@ -203,6 +221,7 @@ func (n *Node) register(wk *worker, addrs []string) (*worker, error) {
 	}
 	n.workers.Store(&m)
 	n.all = append(n.all, wk)
+	n.gen.Add(1)
 	return wk, nil
 }
 
@@ -228,6 +247,7 @@ func (n *Node) unregister(wk *worker) bool {
 			break
 		}
 	}
+	n.gen.Add(1)
 	return true
 }
 
@@ -365,31 +385,11 @@ func (n *Node) enter() bool {
 
 func (n *Node) exit() { n.inflight.Add(-1) }
 
-// Deliver routes a message that arrived from a transport. It owns m from
-// the call on. A message for an unknown local address is dropped, counted
-// and logged at debug level; the error says why.
-//
-// A full mailbox makes Deliver wait up to Config.DeliverWait: the
-// transport's reader stops reading meanwhile, so the kernel's buffers fill
-// and TCP's flow control slows the peer down. Past the wait the message
-// is dropped and ErrMailboxFull returned.
-func (n *Node) Deliver(m *wire.Message) error { return n.deliver(nil, m) }
-
-func (n *Node) deliver(hc *hopCache, m *wire.Message) error {
-	if !n.enter() {
-		m.Release()
-		return ErrClosed
-	}
-	err := n.route(nil, hc, m, n.cfg.DeliverWait)
-	n.exit()
-	return err
-}
-
-// Inbound is Node.Deliver for one reader of a transport (a connection, a
-// socket) that remembers the workers it resolved last, as a worker's
-// Context does, so a connection that keeps addressing the same workers
-// skips the registry's map lookup. It is not safe for concurrent use:
-// one per reader.
+// Inbound delivers what one reader of a transport (a connection, a
+// socket) takes in, remembering the workers it resolved last, as a
+// worker's Context does, so a reader that keeps addressing the same
+// workers skips the registry's map lookup. It is not safe for concurrent
+// use: one per reader.
 type Inbound struct {
 	node *Node
 	hops hopCache
@@ -398,8 +398,32 @@ type Inbound struct {
 // NewInbound returns an Inbound for a transport's reader.
 func (n *Node) NewInbound() *Inbound { return &Inbound{node: n} }
 
-// Deliver is Node.Deliver.
-func (in *Inbound) Deliver(m *wire.Message) error { return in.node.deliver(&in.hops, m) }
+// Deliver routes m, which arrived over link l, and owns it from the call
+// on, on error too. It stamps m with l's origin (access control) and
+// spends one of m's hops: a message with none left is dropped and
+// counted (ErrHopsExhausted). A message for an unknown local address is
+// dropped, counted and logged at debug level; the error says why.
+//
+// A full mailbox makes Deliver wait up to Config.DeliverWait: the
+// transport's reader stops reading meanwhile, so the kernel's buffers
+// fill and TCP's flow control slows the peer down. Past the wait the
+// message is dropped and ErrMailboxFull returned.
+func (in *Inbound) Deliver(l *Link, m *wire.Message) error {
+	n := in.node
+	if !m.SpendHop() {
+		n.stats.expired.Add(1)
+		m.Release()
+		return ErrHopsExhausted
+	}
+	setMeta(m, wire.Meta{Flow: l.flow, Spawner: l.spawner})
+	if !n.enter() {
+		m.Release()
+		return ErrClosed
+	}
+	err := n.route(nil, &in.hops, m, n.cfg.DeliverWait)
+	n.exit()
+	return err
+}
 
 // route moves m toward its next onward address and owns it: on error m
 // has been released. from is the loop the caller runs on (nil off the
@@ -414,11 +438,8 @@ func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, wait time.Durati
 		return wire.ErrEmptyRoute
 	}
 	if t != wire.Local {
-		if m.Meta.Flow != 0 {
-			// Straight from the network to a transport: the node would be
-			// an open relay. A worker must take the message on (see Allow).
-			return n.deny(unknownAddr(t, v).(*AddressError).Addr, m)
-		}
+		// The transport asks the link it picks (Link.Admit) or, for a
+		// new one, the node (AdmitDial).
 		if tr := n.transports.Load()[t]; tr != nil {
 			return tr.Send(m)
 		}
@@ -436,14 +457,23 @@ func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, wait time.Durati
 	if wk == nil {
 		err := unknownAddr(t, v)
 		n.stats.unknown.Add(1)
-		if m.Meta.Flow != 0 && n.log.Enabled(context.Background(), slog.LevelDebug) {
-			n.log.Debug("dropped message for unknown address", "addr", string(v), "flow", m.Meta.Flow)
+		if m.Meta().Flow != 0 && n.log.Enabled(context.Background(), slog.LevelDebug) {
+			n.log.Debug("dropped message for unknown address", "addr", string(v), "flow", m.Meta().Flow)
 		}
 		m.Release()
 		return err
 	}
-	if m.Meta.Flow != 0 && !wk.allows(m.Meta.Flow) {
-		return n.deny(wk.addrs[0], m)
+	if o := m.Meta(); o.Flow != 0 {
+		if wk.link != nil {
+			if err := wk.link.Admit(m); err != nil {
+				m.Release()
+				return err
+			}
+		} else if !wk.allows(o) {
+			return n.deny(wk.addrs[0], m)
+		}
+	} else if wk.link != nil {
+		_ = wk.link.Admit(m) // local traffic leaves freely; Admit grants its reply path
 	}
 	return wk.deliver(from, m, wait)
 }

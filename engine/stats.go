@@ -9,11 +9,12 @@ type Stats struct {
 	MailboxFull    uint64 // messages refused because a mailbox was full
 	HandlerErrors  uint64 // HandleMessage calls that returned an error
 	Undeliverable  uint64 // messages dropped for other reasons (no transport, bad route, stopped worker)
-	Denied         uint64 // messages from the network whose flow may not reach their worker
+	Denied         uint64 // messages from the network refused by access control: a worker, a link or a dial their origin may not reach
+	HopsExhausted  uint64 // messages from the network that arrived with no hop budget left: a routing loop, ended
 }
 
 type counters struct {
-	unknown, full, handler, undeliverable, denied atomic.Uint64
+	unknown, full, handler, undeliverable, denied, expired atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -23,5 +24,6 @@ func (c *counters) snapshot() Stats {
 		HandlerErrors:  c.handler.Load(),
 		Undeliverable:  c.undeliverable.Load(),
 		Denied:         c.denied.Load(),
+		HopsExhausted:  c.expired.Load(),
 	}
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/hopwire/hopwire/wire"
@@ -48,10 +47,12 @@ type worker struct {
 	loop    *loop
 	box     *appBox
 	direct  Direct
+	link    *Link // a Direct transport worker's link, or nil
 	ctx     *Context
 	addrs   []string
-	flows   atomic.Pointer[[]uint64] // flows allowed to reach it; copy on write
-	stopped bool                     // loop-owned
+	flows   flowSet // flows allowed to reach it
+	via     uint8   // what it sends on is stamped with this Via
+	stopped bool    // loop-owned
 }
 
 // stop runs on the worker's loop.

@@ -70,7 +70,7 @@ func (c *Cache) Put(m *Message) {
 		m.Release()
 		return
 	}
-	m.freed, m.Meta = true, Meta{}
+	m.freed, m.meta = true, Meta{}
 	c.free[m.class] = append(c.free[m.class], m)
 }
 

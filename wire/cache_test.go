@@ -22,10 +22,10 @@ func TestCache(t *testing.T) {
 		t.Error("the cache did not reuse its message")
 	}
 	checkMsg(t, m, MustParseRoute("x"), nil, "again")
-	m.Meta.Flow = 9
+	m.meta.Flow = 9
 	c.Put(m)
 	m, _ = c.Build(MustParseRoute("x"), nil, nil)
-	if m.Meta.Flow != 0 {
+	if m.Meta().Flow != 0 {
 		t.Error("Meta survived the cache")
 	}
 	c.Put(m)

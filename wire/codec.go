@@ -21,7 +21,7 @@ func (p *Pool) build(c *Cache, onward, ret Route, payload []byte) (*Message, err
 	if err != nil {
 		return nil, err
 	}
-	n := hdrCounts + on + rt + len(payload)
+	n := hdrFixed + on + rt + len(payload)
 	var m *Message
 	if c != nil {
 		m, err = c.alloc(n)
@@ -33,8 +33,9 @@ func (p *Pool) build(c *Cache, onward, ret Route, payload []byte) (*Message, err
 	}
 	b := m.buf
 	i := m.start
-	b[i], b[i+1] = byte(len(onward)), byte(len(ret))
-	i += hdrCounts
+	b[i+offFlags], b[i+offHops] = 0, DefaultHops
+	b[i+offOnward], b[i+offReturn] = byte(len(onward)), byte(len(ret))
+	i += hdrFixed
 	for j := len(ret) - 1; j >= 0; j-- {
 		i += ret[j].put(b[i:])
 	}
@@ -79,16 +80,19 @@ func (m *Message) Raw() []byte { return m.buf[m.start:m.end:m.end] }
 // and does not allocate unless it reports an error.
 func (m *Message) Parse() error {
 	b := m.buf[m.start:m.end]
-	if len(b) < hdrCounts {
-		return &DecodeError{Offset: len(b), Field: "route counts", Err: ErrTruncated}
+	if len(b) < hdrFixed {
+		return &DecodeError{Offset: len(b), Field: "header", Err: ErrTruncated}
 	}
-	i := hdrCounts
+	if f := Flags(b[offFlags]); f&^KnownFlags != 0 {
+		return &DecodeError{Offset: offFlags, Field: "flags", Err: ErrBadFlags}
+	}
+	i := hdrFixed
 	var err error
-	if i, err = skipAddrs(b, i, int(b[1]), "return"); err != nil {
+	if i, err = skipAddrs(b, i, int(b[offReturn]), "return"); err != nil {
 		return err
 	}
 	cur := i
-	if i, err = skipAddrs(b, i, int(b[0]), "onward"); err != nil {
+	if i, err = skipAddrs(b, i, int(b[offOnward]), "onward"); err != nil {
 		return err
 	}
 	m.cur, m.body = m.start+cur, m.start+i

@@ -18,6 +18,8 @@ var (
 	ErrBadVersion      = errors.New("wire: unsupported protocol version")
 	ErrBadAddressType  = errors.New("wire: address type out of range")
 	ErrMessageReleased = errors.New("wire: message already released")
+	ErrBadFlags        = errors.New("wire: unknown flag bits")
+	ErrBadHandshake    = errors.New("wire: not a hopwire handshake")
 )
 
 // DecodeError says what was wrong with an encoded message and where.

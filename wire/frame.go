@@ -4,16 +4,24 @@ import "encoding/binary"
 
 // Stream framing, as the TCP transport uses it.
 //
-// On connect each side sends one byte, its protocol Version, and reads the
-// peer's; a mismatch closes the connection. After that every message is
+// On connect each side sends its Hello (handshake.go) and reads the
+// peer's; both settle on the highest common version and the capabilities
+// both offer, or close. After that every message is
 //
 //	length u32 big-endian | message (header and payload, see Message)
 //
-// where 1 <= length <= the receiver's max frame size. The sender writes the
+// where 4 <= length <= the receiver's max frame size. The sender writes the
 // length into the headroom in front of the header, so a frame goes to the
 // socket straight from the message buffer.
+//
+// Datagram framing, as the UDP transport uses it: one message per
+// datagram, behind one byte, the Version of its header:
+//
+//	version u8 | message
+//
+// A datagram has no handshake to settle a version in, so it carries one.
 const (
-	Version         byte = 1
+	Version         byte = 2 // the message header's version: flags, hops, routes
 	FramePrefixLen       = 4
 	DefaultMaxFrame      = 16 << 20
 	MinFrame             = 1 << 10
@@ -33,7 +41,7 @@ func (m *Message) Frame() []byte {
 // p must hold at least FramePrefixLen bytes.
 func FrameLen(p []byte, maxFrame int) (int, error) {
 	n := binary.BigEndian.Uint32(p)
-	if n < hdrCounts {
+	if n < hdrFixed {
 		return 0, &DecodeError{Offset: 0, Field: "frame length", Err: ErrTruncated}
 	}
 	if uint64(n) > uint64(maxFrame) {
@@ -41,3 +49,30 @@ func FrameLen(p []byte, maxFrame int) (int, error) {
 	}
 	return int(n), nil
 }
+
+// Datagram writes the version byte in front of the header and returns the
+// whole datagram, valid until the next header operation or Release. It
+// does not allocate.
+func (m *Message) Datagram() []byte {
+	s := m.start - 1
+	m.buf[s] = Version
+	return m.buf[s:m.end:m.end]
+}
+
+// DatagramMessage checks a datagram's version byte and returns the
+// encoded message behind it, or a *DecodeError. It does not allocate,
+// not even its errors: a flood of bad datagrams costs no garbage.
+func DatagramMessage(d []byte) ([]byte, error) {
+	if len(d) == 0 {
+		return nil, errEmptyDatagram
+	}
+	if d[0] != Version {
+		return nil, errDatagramVersion
+	}
+	return d[1:], nil
+}
+
+var (
+	errEmptyDatagram   = &DecodeError{Offset: 0, Field: "version", Err: ErrTruncated}
+	errDatagramVersion = &DecodeError{Offset: 0, Field: "version", Err: ErrBadVersion}
+)

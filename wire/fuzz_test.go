@@ -46,6 +46,8 @@ func FuzzDecode(f *testing.F) {
 			if err != nil {
 				t.Fatalf("decoded routes do not build: %v", err)
 			}
+			again.SetFlags(m.Flags())
+			again.SetHops(uint8(m.Hops()))
 			if !bytes.Equal(again.Bytes(), b[:m.Len()]) {
 				t.Fatalf("round trip differs:\n got %x\nwant %x", again.Bytes(), b)
 			}
@@ -60,6 +62,53 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("header no longer decodes after operations: %v", err)
 		} else {
 			d.Release()
+		}
+	})
+}
+
+// FuzzHandshake feeds arbitrary bytes to the handshake decoder and
+// negotiates with whatever it accepts: no panic, and an accepted Hello
+// encodes back to the same bytes.
+func FuzzHandshake(f *testing.F) {
+	f.Add(LocalHello(CapS2).Append(nil))
+	f.Add([]byte{Version})
+	f.Add([]byte{'H', 'W', 1, 255, 255, 255, 255, 255})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ParseHello(b)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %v is not a *DecodeError", err)
+			}
+			return
+		}
+		if got := h.Append(nil); !bytes.Equal(got, b[:HelloLen]) {
+			t.Fatalf("round trip: %x, want %x", got, b[:HelloLen])
+		}
+		v, caps, err := Negotiate(LocalHello(CapS2), h)
+		if err == nil && (v < MinVersion || v > Version || v > h.MaxVersion || v < h.MinVersion || caps&^CapS2 != 0) {
+			t.Fatalf("negotiated version %d caps %b with %+v", v, caps, h)
+		}
+	})
+}
+
+// FuzzDatagram: whatever DatagramMessage accepts decodes or fails with a
+// *DecodeError, like any message.
+func FuzzDatagram(f *testing.F) {
+	p := NewPool(MinFrame * 64)
+	m, _ := p.Build(MustParseRoute("echoer"), MustParseRoute("2#127.0.0.1:9"), []byte("x"))
+	f.Add(bytes.Clone(m.Datagram()))
+	m.Release()
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		body, err := DatagramMessage(b)
+		if err != nil {
+			return
+		}
+		if m, err := p.Decode(body); err == nil {
+			m.Release()
+		} else if de := (*DecodeError)(nil); !errors.As(err, &de) {
+			t.Fatalf("error %v is not a *DecodeError", err)
 		}
 	})
 }

@@ -4,8 +4,15 @@ package wire
 //
 // A message is a header followed by its payload:
 //
-//	onwardCount u8 | returnCount u8 | return addresses | onward addresses | payload
+//	flags u8 | hops u8 | onwardCount u8 | returnCount u8 | return addresses | onward addresses | payload
 //	address:     type u8 | len u8 (1..255) | value [len]byte
+//
+// flags says how the payload is to be read (Flags; a receiver refuses bits
+// it does not know). hops is the message's hop budget, IP's TTL: every
+// node the message enters spends one, a reply inherits what is left of
+// its request's, and a message that arrives with none left is dropped, so
+// no routing loop — two echo services answering each other — runs for
+// ever.
 //
 // The return route is stored farthest-first and the onward route next-first,
 // so the header reads as the whole path in travel order with a cursor
@@ -26,15 +33,29 @@ const Headroom = 256
 // minStart keeps room for a frame length prefix in front of any header.
 const minStart = FramePrefixLen
 
-const hdrCounts = 2 // onwardCount, returnCount
+// Offsets of the fixed part of the header, from its first byte.
+const (
+	offFlags  = 0
+	offHops   = 1
+	offOnward = 2
+	offReturn = 3
+	hdrFixed  = 4
+)
 
-// Meta is node-local information about a message. It never goes on the wire.
-type Meta struct {
-	// Flow is 0 for a message that originated on this node; otherwise it
-	// names the listener or connection it arrived through, and access
-	// control decides which workers it may reach.
-	Flow uint64
-}
+// DefaultHops is the hop budget of a message built on a node: how many
+// nodes it may enter, its reply included.
+const DefaultHops = 64
+
+// Flags are per-message bits saying how the payload is to be read. A
+// transport sets only flags its peer agreed to in the handshake; Parse
+// refuses bits outside KnownFlags.
+type Flags uint8
+
+// FlagCompressed marks a compressed payload (negotiated per connection).
+const FlagCompressed Flags = 1 << 0
+
+// KnownFlags are the flag bits this version of the wire defines.
+const KnownFlags = FlagCompressed
 
 // Message is a pooled, encoded message: backing buffer, header offsets and
 // node-local metadata. Its header is rewritten in place; its payload is
@@ -54,21 +75,48 @@ type Message struct {
 	home  *Cache // the Cache it was built through, if any
 	class int8
 	freed bool
-
-	Meta Meta
+	meta  Meta
 }
 
 // OnwardLen returns the number of addresses in the onward route.
-func (m *Message) OnwardLen() int { return int(m.buf[m.start]) }
+func (m *Message) OnwardLen() int { return int(m.buf[m.start+offOnward]) }
 
 // ReturnLen returns the number of addresses in the return route.
-func (m *Message) ReturnLen() int { return int(m.buf[m.start+1]) }
+func (m *Message) ReturnLen() int { return int(m.buf[m.start+offReturn]) }
+
+// Flags returns the message's flags.
+func (m *Message) Flags() Flags { return Flags(m.buf[m.start+offFlags]) }
+
+// SetFlags replaces the message's flags, for a transport that has
+// encoded the payload accordingly.
+func (m *Message) SetFlags(f Flags) { m.buf[m.start+offFlags] = byte(f) }
+
+// Hops returns the message's hop budget: how many more nodes it may enter.
+func (m *Message) Hops() int { return int(m.buf[m.start+offHops]) }
+
+// SpendHop takes one from the hop budget, as a node does when the message
+// enters it, and reports false, changing nothing, if none was left.
+func (m *Message) SpendHop() bool {
+	h := m.buf[m.start+offHops]
+	if h == 0 {
+		return false
+	}
+	m.buf[m.start+offHops] = h - 1
+	return true
+}
+
+// SetHops sets the hop budget (at most 255).
+func (m *Message) SetHops(n uint8) { m.buf[m.start+offHops] = n }
+
+// Meta returns the message's node-local metadata: where it entered the
+// node. Workers read it; only the engine sets it (ClaimMeta).
+func (m *Message) Meta() Meta { return m.meta }
 
 // Next returns the first onward address as its type and value bytes, and
 // false if the onward route is empty. The value aliases the message: it is
 // valid until the next header operation. It does not allocate.
 func (m *Message) Next() (Type, []byte, bool) {
-	if m.buf[m.start] == 0 {
+	if m.buf[m.start+offOnward] == 0 {
 		return 0, nil, false
 	}
 	n := int(m.buf[m.cur+1])
@@ -97,7 +145,7 @@ func (m *Message) Onward() Route {
 // Return decodes the return route, next address first. It allocates.
 func (m *Message) Return() Route {
 	r := make(Route, 0, m.ReturnLen())
-	for i := m.start + hdrCounts; i < m.cur; i += 2 + int(m.buf[i+1]) {
+	for i := m.start + hdrFixed; i < m.cur; i += 2 + int(m.buf[i+1]) {
 		r = append(r, Address{typ: Type(m.buf[i]), val: string(m.buf[i+2 : i+2+int(m.buf[i+1])])})
 	}
 	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
@@ -105,6 +153,11 @@ func (m *Message) Return() Route {
 	}
 	return r
 }
+
+// ReturnBytes returns the encoded return route, farthest address first
+// (the order it is stored in), for code that walks it without decoding.
+// It aliases the message: valid until the next header operation.
+func (m *Message) ReturnBytes() []byte { return m.buf[m.start+hdrFixed : m.cur : m.cur] }
 
 // Payload returns the payload. It may be modified in place; it is valid
 // until the message is handed on or released.
@@ -120,7 +173,7 @@ func (m *Message) Len() int { return m.end - m.start }
 // Hop moves the first onward address to the front of the return route: the
 // step a hop worker takes. It moves no bytes and does not allocate.
 func (m *Message) Hop() error {
-	on, rt := m.buf[m.start], m.buf[m.start+1]
+	on, rt := m.buf[m.start+offOnward], m.buf[m.start+offReturn]
 	if on == 0 {
 		return ErrEmptyRoute
 	}
@@ -128,19 +181,19 @@ func (m *Message) Hop() error {
 		return ErrRouteTooLong
 	}
 	m.cur += 2 + int(m.buf[m.cur+1])
-	m.buf[m.start], m.buf[m.start+1] = on-1, rt+1
+	m.buf[m.start+offOnward], m.buf[m.start+offReturn] = on-1, rt+1
 	return nil
 }
 
 // Step removes the first onward address, as a transport does when it takes
 // a message off a node. It moves only the bytes in front of the cursor.
 func (m *Message) Step() error {
-	on := m.buf[m.start]
+	on := m.buf[m.start+offOnward]
 	if on == 0 {
 		return ErrEmptyRoute
 	}
 	m.shiftFront(2 + int(m.buf[m.cur+1]))
-	m.buf[m.start] = on - 1
+	m.buf[m.start+offOnward] = on - 1
 	return nil
 }
 
@@ -151,7 +204,7 @@ func (m *Message) PrependReturn(a Address) error {
 	if err := checkAddr(a); err != nil {
 		return err
 	}
-	rt := m.buf[m.start+1]
+	rt := m.buf[m.start+offReturn]
 	if rt == MaxRouteLen {
 		return ErrRouteTooLong
 	}
@@ -163,14 +216,14 @@ func (m *Message) PrependReturn(a Address) error {
 	m.shiftFront(-k)
 	a.put(m.buf[m.cur:])
 	m.cur = cur
-	m.buf[m.start+1] = rt + 1
+	m.buf[m.start+offReturn] = rt + 1
 	return nil
 }
 
 // Redirect replaces the first onward address with route r, as a forwarder
 // does; the return route is left as it is.
 func (m *Message) Redirect(r Route) error {
-	on := int(m.buf[m.start])
+	on := int(m.buf[m.start+offOnward])
 	if on == 0 {
 		return ErrEmptyRoute
 	}
@@ -189,7 +242,7 @@ func (m *Message) Redirect(r Route) error {
 	for _, a := range r {
 		i += a.put(m.buf[i:])
 	}
-	m.buf[m.start] = byte(on - 1 + len(r))
+	m.buf[m.start+offOnward] = byte(on - 1 + len(r))
 	return nil
 }
 
@@ -200,23 +253,27 @@ func (m *Message) Turn(self Address) error {
 	if err := checkAddr(self); err != nil {
 		return err
 	}
-	rt := m.buf[m.start+1]
+	rt := m.buf[m.start+offReturn]
 	if rt == 0 {
 		return ErrEmptyRoute
 	}
-	lo, hi := m.start+hdrCounts, m.cur
-	newStart := m.body - (hi - lo) - self.encodedLen() - hdrCounts
+	lo, hi := m.start+hdrFixed, m.cur
+	newStart := m.body - (hi - lo) - self.encodedLen() - hdrFixed
 	if err := m.reserve(m.start - newStart); err != nil {
 		return err
 	}
-	lo, hi = m.start+hdrCounts, m.cur // reserve may have moved the message
-	newStart = m.body - (hi - lo) - self.encodedLen() - hdrCounts
+	lo, hi = m.start+hdrFixed, m.cur // reserve may have moved the message
+	newStart = m.body - (hi - lo) - self.encodedLen() - hdrFixed
+	flags, hops := m.buf[m.start+offFlags], m.buf[m.start+offHops]
 	reverseAddrs(m.buf[lo:hi])
 	m.cur = m.body - (hi - lo)
 	copy(m.buf[m.cur:], m.buf[lo:hi])
 	m.start = newStart
-	self.put(m.buf[m.start+hdrCounts:])
-	m.buf[m.start], m.buf[m.start+1] = rt, 1
+	self.put(m.buf[m.start+hdrFixed:])
+	// The reply inherits the request's flags and what is left of its hop
+	// budget, so a loop of replies ends too.
+	m.buf[m.start+offFlags], m.buf[m.start+offHops] = flags, hops
+	m.buf[m.start+offOnward], m.buf[m.start+offReturn] = rt, 1
 	return nil
 }
 
@@ -234,7 +291,7 @@ func (m *Message) SetPayload(p []byte) error {
 	return nil
 }
 
-// shiftFront moves the counts and return route by d bytes (d < 0: into the
+// shiftFront moves the fixed header and return route by d bytes (d < 0: into the
 // headroom) and the cursor with them. The caller has reserved the room.
 func (m *Message) shiftFront(d int) {
 	copy(m.buf[m.start+d:], m.buf[m.start:m.cur])

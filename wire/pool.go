@@ -88,7 +88,7 @@ func (m *Message) Release() {
 	if m.freed {
 		panic(ErrMessageReleased)
 	}
-	m.freed, m.Meta = true, Meta{}
+	m.freed, m.meta = true, Meta{}
 	m.pool.live.Add(-1)
 	m.pool.classes[m.class].Put(m)
 }

@@ -337,11 +337,12 @@ func TestDecodeErrors(t *testing.T) {
 		offset int
 		field  string
 	}{
-		{[]byte{1}, ErrTruncated, 1, "route counts"},
-		{[]byte{1, 0}, ErrTruncated, 2, "onward[0].header"},
-		{[]byte{1, 0, 0, 0}, ErrEmptyAddress, 3, "onward[0].len"},
-		{[]byte{1, 0, 0, 5, 'a'}, ErrTruncated, 4, "onward[0].value"},
-		{[]byte{1, 1, 0, 1, 'a', 0}, ErrTruncated, 5, "onward[0].header"},
+		{[]byte{0, 9, 1}, ErrTruncated, 3, "header"},
+		{[]byte{2, 9, 1, 0}, ErrBadFlags, 0, "flags"},
+		{[]byte{0, 9, 1, 0}, ErrTruncated, 4, "onward[0].header"},
+		{[]byte{0, 9, 1, 0, 0, 0}, ErrEmptyAddress, 5, "onward[0].len"},
+		{[]byte{0, 9, 1, 0, 0, 5, 'a'}, ErrTruncated, 6, "onward[0].value"},
+		{[]byte{0, 9, 1, 1, 0, 1, 'a', 0}, ErrTruncated, 7, "onward[0].header"},
 		{make([]byte, MinFrame+1), ErrFrameTooLarge, 0, "frame length"},
 	} {
 		m, err := p.Decode(tc.in)
@@ -438,4 +439,105 @@ func TestSetPayload(t *testing.T) {
 		t.Fatalf("payload over the max frame: %v", err)
 	}
 	checkMsg(t, m, on, ret, string(big))
+}
+
+func TestHopsAndFlags(t *testing.T) {
+	p := NewPool(0)
+	m, err := p.Build(MustParseRoute("a => b"), MustParseRoute("app"), []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	if m.Hops() != DefaultHops || m.Flags() != 0 {
+		t.Fatalf("built: hops %d flags %d", m.Hops(), m.Flags())
+	}
+	m.SetHops(2)
+	m.SetFlags(FlagCompressed)
+	if !m.SpendHop() || !m.SpendHop() || m.SpendHop() || m.Hops() != 0 {
+		t.Fatalf("spending a budget of 2: hops %d", m.Hops())
+	}
+	m.SetHops(7)
+	// Every operation that moves the front of the header keeps both bytes.
+	if err := m.Hop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PrependReturn(MustParseAddress("0#conn")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Step(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Turn(MustParseAddress("echoer-with-a-long-name")); err != nil {
+		t.Fatal(err)
+	}
+	if m.Hops() != 7 || m.Flags() != FlagCompressed {
+		t.Fatalf("after Hop, PrependReturn, Step, Turn: hops %d flags %d; want 7, %d", m.Hops(), m.Flags(), FlagCompressed)
+	}
+	if d, err := p.Decode(m.Bytes()); err != nil || d.Hops() != 7 || d.Flags() != FlagCompressed {
+		t.Fatalf("decoded: %v", err)
+	} else {
+		d.Release()
+	}
+}
+
+func TestDatagram(t *testing.T) {
+	p := NewPool(0)
+	m, err := p.Build(MustParseRoute("echoer"), MustParseRoute("app"), []byte("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release()
+	d := m.Datagram()
+	if d[0] != Version || !bytes.Equal(d[1:], m.Bytes()) {
+		t.Fatalf("datagram %x", d)
+	}
+	if b, err := DatagramMessage(d); err != nil || !bytes.Equal(b, m.Bytes()) {
+		t.Fatalf("DatagramMessage: %v", err)
+	}
+	for _, bad := range [][]byte{nil, {1, 0, 9, 1, 0}} {
+		if _, err := DatagramMessage(bad); err == nil {
+			t.Errorf("DatagramMessage(%x) accepted", bad)
+		}
+	}
+}
+
+func TestHandshake(t *testing.T) {
+	mine := LocalHello(CapS2 | CapZstd)
+	b := mine.Append(nil)
+	if len(b) != HelloLen {
+		t.Fatalf("hello is %d bytes", len(b))
+	}
+	got, err := ParseHello(b)
+	if err != nil || got != mine {
+		t.Fatalf("ParseHello = %+v, %v", got, err)
+	}
+	for _, tc := range []struct {
+		name   string
+		theirs Hello
+		v      uint8
+		caps   Caps
+		ok     bool
+	}{
+		{"same", mine, Version, CapS2 | CapZstd, true},
+		{"fewer caps", Hello{MinVersion: Version, MaxVersion: Version, Caps: CapS2 | 1<<20}, Version, CapS2, true},
+		{"newer peer", Hello{MinVersion: Version, MaxVersion: Version + 3}, Version, 0, true},
+		{"older peer", Hello{MinVersion: 1, MaxVersion: 1}, 0, 0, false},
+		{"newer only", Hello{MinVersion: Version + 1, MaxVersion: Version + 1}, 0, 0, false},
+	} {
+		v, caps, err := Negotiate(mine, tc.theirs)
+		if tc.ok != (err == nil) || v != tc.v || caps != tc.caps {
+			t.Errorf("%s: Negotiate = %d, %b, %v", tc.name, v, caps, err)
+		}
+		if err != nil && (!errors.Is(err, ErrBadVersion) || !strings.Contains(err.Error(), "peer speaks")) {
+			t.Errorf("%s: error %q", tc.name, err)
+		}
+	}
+	for _, bad := range [][]byte{{1}, {'H', 'X'}, {'H', 'W', 0, 2, 0, 0, 0, 0}, {'H', 'W', 3, 2, 0, 0, 0, 0}} {
+		if _, err := ParseHello(bad); !errors.Is(err, ErrBadHandshake) {
+			t.Errorf("ParseHello(%x) = %v; want ErrBadHandshake", bad, err)
+		}
+	}
+	if _, err := ParseHello([]byte{'H', 'W', 2}); !errors.Is(err, ErrTruncated) {
+		t.Errorf("short hello: %v", err)
+	}
 }

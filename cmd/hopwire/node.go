@@ -34,6 +34,7 @@ type nodeSpec struct {
 	udpBind    string
 	udpClient  string
 	udpPoll    time.Duration
+	allowDial  []string
 }
 
 func newNodeRun() *cobra.Command {
@@ -52,8 +53,13 @@ its listener or socket).
 
 Routes out of the node may use TCP (1#HOST:PORT) always, and UDP
 (2#IP:PORT) when --udp-bind is given or a --forward route has a UDP
-address. Datagrams to peers that have not sent to the node leave from a
-client socket on --udp-client (by default the --udp-bind IP, port 0).
+address. Traffic from the network never makes the node connect to a new
+address through a --hop service unless --allow-dial allows it (a
+--forward route needs no leave: it is the node's own configuration); a
+hop does bridge onto connections the node opened itself.
+
+Datagrams to peers that have not sent to the node leave from a client
+socket on --udp-client (by default the --udp-bind IP, port 0).
 
 When it is ready the node prints one line to standard output:
 
@@ -75,7 +81,13 @@ on:
 	hopwire node run --name middle --udp-bind 127.0.0.1:3000 \
 	    --forward 'forward_to_responder=1#127.0.0.1:4000 => echoer'
 
-and the route is "2#127.0.0.1:3000 => forward_to_responder".`,
+and the route is "2#127.0.0.1:3000 => forward_to_responder". A public hop
+that may route on to one more node:
+
+	hopwire node run --name middle --tcp-listen 127.0.0.1:3000 --hop hop \
+	    --allow-dial 1#127.0.0.1:4000
+
+and the route "1#127.0.0.1:3000 => hop => 1#127.0.0.1:4000 => echoer".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runNode(cmd.Context(), s, cmd.OutOrStdout(), cmd.ErrOrStderr(), os.Stdin)
@@ -93,6 +105,7 @@ and the route is "2#127.0.0.1:3000 => forward_to_responder".`,
 	f.IntVar(&s.eventLoops, "event-loops", 0, "gnet event loops for TCP (0: one per CPU)")
 	f.StringVar(&s.udpBind, "udp-bind", "", "receive UDP datagrams on IP:PORT (port 0 picks a free one)")
 	f.StringVar(&s.udpClient, "udp-client", "", "the socket UDP datagrams to new peers leave from, IP:PORT (default: the --udp-bind IP, port 0; else 0.0.0.0:0)")
+	f.StringArrayVar(&s.allowDial, "allow-dial", nil, "let remote traffic make a --hop service connect to these destinations: 1#HOST:PORT, 1#CIDR, 1#CIDR:PORT, 2#... for UDP, 1#* for any (repeatable; default none)")
 	f.DurationVar(&s.udpPoll, "udp-busy-poll", 0, "after a datagram, keep reading the UDP socket without sleeping for this long: lower latency for a CPU kept busy; needs GOMAXPROCS > 1 (0: off)")
 	return cmd
 }
@@ -103,7 +116,7 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	node, err := engine.NewNode(engine.Config{Name: s.name, Logger: log})
+	node, err := engine.NewNode(engine.Config{Name: s.name, Logger: log, AllowDial: s.allowDial})
 	if err != nil {
 		return err
 	}

@@ -53,12 +53,12 @@ type Config struct {
 	// ReadBufferCap is the size of gnet's read buffer, one per event loop.
 	// 0 means DefaultReadBufferCap.
 	ReadBufferCap int
-	// DialedFlow is the flow stamped on messages that arrive over the
-	// connections this transport dials. 0, the default, trusts them like
-	// local traffic: the node chose to talk to those peers. When they are
-	// not to be trusted that far, give it a flow from node.NewFlow() and
-	// allow what they may reach, the workers and app contexts that expect
-	// replies from them included.
+	// DialedFlow is the flow that spawns the connections this transport
+	// dials: node.Allow(DialedFlow, ...) lets what comes back over any of
+	// them reach those workers. Replies need no Allow: what comes back
+	// over a dialed connection may retrace the reply path of what the
+	// node sent over it (engine/access.go). 0 means a flow of the
+	// transport's own (Transport.DialedFlow).
 	DialedFlow uint64
 }
 

@@ -20,8 +20,9 @@ import (
 // twice as many hex digits.
 const idLen = 16
 
-// versionFrame is what each side sends first: the handshake.
-var versionFrame = []byte{wire.Version}
+// helloFrame is what each side sends first: the handshake (wire.Hello).
+// No capability is offered yet.
+var helloFrame = wire.LocalHello(0).Append(nil)
 
 // conn is one TCP connection. Three parties touch it:
 //
@@ -41,7 +42,7 @@ type conn struct {
 	id   string          // 32 hex digits
 	addr wire.Address    // 0#id: the connection worker
 	key  string          // host:port for a dialed connection: its routing key; "" if accepted
-	flow uint64          // stamped on received messages; 0 for dialed connections (unrestricted)
+	link *engine.Link    // its flow, what it may carry (access control)
 	lis  *Listener       // the listener that accepted it; nil if dialed
 
 	// Set on the gnet loop in OnOpen: gc and peer before opened is
@@ -80,16 +81,17 @@ const (
 	closeNone    closeKind = iota // the peer closed it, or the transport did
 	closeLocal                    // a local decision: dial failure, timeout, shutdown
 	closeIO                       // a read or write error
-	closeVersion                  // the peer's version byte was wrong
+	closeVersion                  // the peer's handshake was wrong or shared no version
 	closeFrame                    // a bad length prefix or undecodable message
 	closeRoute                    // an empty onward route, or a return route already full
 	closeTrunc                    // the peer closed in the middle of a frame
-	closeSilent                   // the peer sent no version byte in time
+	closeSilent                   // the peer sent no handshake in time
 )
 
-var closeKindText = [...]string{"closed", "local", "i/o error", "bad version", "bad frame", "bad route", "truncated frame", "handshake timeout"}
+var closeKindText = [...]string{"closed", "local", "i/o error", "bad handshake", "bad frame", "bad route", "truncated frame", "handshake timeout"}
 
-func (t *Transport) newConn(key string, flow uint64) *conn {
+// newConn makes a connection: dialed to key, or accepted by lis.
+func (t *Transport) newConn(key string, lis *Listener) *conn {
 	var b [idLen]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on supported platforms
 	id := hex.EncodeToString(b[:])
@@ -100,9 +102,14 @@ func (t *Transport) newConn(key string, flow uint64) *conn {
 		id:    id,
 		addr:  local,
 		key:   key,
-		flow:  flow,
+		lis:   lis,
 		ready: make(chan struct{}),
 		done:  make(chan struct{}),
+	}
+	if lis != nil {
+		c.link = t.node.NewLink(lis.flow, false)
+	} else {
+		c.link = t.node.NewLink(t.dialedFlow, true)
 	}
 	c.out.init(c, t.cfg.QueueLen, t.cfg.QueueBytes)
 	c.errFull = &ConnError{Conn: local.String(), Peer: key, Err: ErrQueueFull}
@@ -110,7 +117,7 @@ func (t *Transport) newConn(key string, flow uint64) *conn {
 }
 
 // onOpen runs on the gnet loop when gnet takes the socket. It returns the
-// version byte for gnet to write first.
+// hello for gnet to write first.
 func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c.gc = gc
 	c.peer = gc.RemoteAddr().String()
@@ -127,22 +134,21 @@ func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	c.wfd = &wfd{fd: fd}
 	n := c.t.node
-	if err := n.StartDirect(connWorker{c}, c.addr.String()); err != nil {
+	// The engine asks the connection's link before it hands the worker a
+	// message (engine/access.go): a reply to what came in over it, a
+	// reply path it was granted, local traffic, or the hop bridging onto
+	// a connection this node dialed.
+	if err := n.StartDirect(connWorker{c}, c.link, c.addr.String()); err != nil {
 		c.setWhy(closeLocal, err)
 		return nil, gnet.Close
 	}
-	// No flow is allowed to reach the connection worker: only local
-	// workers route over a connection. A reply goes back over it because
-	// the worker that got the message sends the reply, and its sending
-	// clears the flow; a peer that names another connection's worker is
-	// denied, or it could write to any peer of this node.
 	c.worker = true
 	c.hsTime = time.AfterFunc(c.t.cfg.HandshakeTimeout, c.handshakeExpired)
-	return versionFrame, gnet.None
+	return helloFrame, gnet.None
 }
 
-// handshakeExpired runs on a timer's goroutine when the peer's version
-// byte did not come in time.
+// handshakeExpired runs on a timer's goroutine when the peer's hello did
+// not come in time.
 func (c *conn) handshakeExpired() {
 	if c.open.Load() || c.closed.Load() {
 		return
@@ -151,13 +157,14 @@ func (c *conn) handshakeExpired() {
 	c.shutdown(closeSilent, &ConnError{Conn: c.addr.String(), Peer: c.peerName(), Err: ErrHandshake})
 }
 
-// handshake runs on the gnet loop when the peer's version byte is in.
+// handshake runs on the gnet loop when the peer's hello is in and the
+// two have settled.
 func (c *conn) handshake(gc gnet.Conn) gnet.Action {
 	// Frames go out through our own descriptor, past gnet's buffer: the
-	// version byte must not still be waiting there.
+	// hello must not still be waiting there.
 	if gc.OutboundBuffered() != 0 {
 		if err := gc.Flush(); err != nil || gc.OutboundBuffered() != 0 {
-			c.setWhy(closeLocal, errors.New("tcp: version byte not sent"))
+			c.setWhy(closeLocal, errors.New("tcp: hello not sent"))
 			return gnet.Close
 		}
 	}
@@ -210,6 +217,7 @@ func (c *conn) cleanup() {
 		if c.worker {
 			_ = c.t.node.StopWorker(c.addr.String())
 		}
+		c.link.Close() // revokes the connection's flow: what it was allowed and granted
 		c.out.shut()
 		if c.wfd != nil {
 			c.wfd.close() // waits for a writev under way

@@ -14,9 +14,15 @@
 //
 // # Wire
 //
-// Each side sends one byte, wire.Version, and reads the peer's; a
-// mismatch closes the connection. Then frames, as wire/frame.go lays
-// them out: a u32 big-endian length, then the encoded message.
+// Each side sends its wire.Hello (8 bytes: magic, the header versions it
+// speaks, capability bits) and reads the peer's; the two settle on the
+// highest common version and the common capabilities (wire.Negotiate),
+// or the connection closes, counted in Stats.BadVersion with the reason
+// logged (a peer of hopwire's first protocol, which sent a lone version
+// byte, is refused, not served). Then frames, as wire/frame.go lays
+// them out: a u32 big-endian length, then the encoded message. No
+// capability is offered yet, so a message with flags closes the
+// connection.
 //
 // # Hops
 //
@@ -25,23 +31,25 @@
 // side puts its connection worker's address, 0#<32 hex>, at the front of
 // the return route, so a reply goes back over the same connection: a
 // message routed to the connection worker leaves over its connection.
-// Only local workers may route to it: no flow is allowed to reach it, so
-// a message from the network cannot go straight on over a connection
-// (its own or another peer's). A reply still goes back over it, because
-// the worker the message reached sends the reply and so vouches for it;
-// a route that is to come back through a node must name a worker there
-// (a hop) allowed for the flow it arrives on.
+// Every message that comes in spends one of its hops (wire's hop budget,
+// engine.Inbound.Deliver).
 //
 // # Access control
 //
-// Messages from a listener's connections carry the listener's flow
-// (Listener.Flow) and reach only the workers the node allowed for it.
-// Such a message may not go straight on to a transport address either
-// (the node denies it, and it is counted): the node would otherwise dial
-// out for any peer. Messages over connections this transport dialed
-// carry Config.DialedFlow, 0 by default: the node chose to talk to that
-// peer, and its replies are trusted like local traffic. Set DialedFlow to
-// a flow of its own when that is not wanted.
+// Each connection is an engine.Link with a flow of its own, spawned by
+// its listener's flow (Listener.Flow) or, for a connection the transport
+// dialed, by Transport.DialedFlow. Messages that arrive over it carry that
+// origin for as long as they are on the node, hops and forwarders
+// included, and reach only the workers allowed for the connection or its
+// spawner (node.Allow). A message leaves over a connection only if the
+// link admits it: local traffic, a reply to what came in over it, a reply
+// path it was granted, a Forwarder's configured route, or the built-in
+// Hop bridging onto a connection this node dialed; a message from the
+// network never makes the transport dial unless the node allows that
+// destination (engine.Config.AllowDial). So a peer cannot write onto
+// another peer's connection, nor use the node as an open relay. What
+// comes back over a dialed connection reaches the workers that sent over
+// it and what was allowed for DialedFlow. engine/access.go has the model.
 //
 // # Threading
 //
@@ -77,7 +85,7 @@
 //     off its loop (write error, handshake timeout, Transport.Close,
 //     Listener.Close).
 //   - OnOpen's returned bytes: written by gnet directly on the loop
-//     before any other event of the connection; used for the version byte.
+//     before any other event of the connection; used for the hello.
 //   - OnClose: called exactly once for an opened connection, on its loop,
 //     before gnet closes its descriptor, including when the engine stops.
 //   - Client.EnrollContext: takes a dialed or accepted net.Conn (dups its
@@ -117,5 +125,5 @@
 // are bounded, so a receiver that stays stuck longer than SendWait or
 // DeliverWait makes its upstream drop (and count) rather than stall for
 // ever. A connection still in its handshake never waits: its peer's
-// version byte may be for the very loop that would be waiting.
+// hello may be for the very loop that would be waiting.
 package tcp

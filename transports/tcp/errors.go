@@ -10,6 +10,8 @@ var (
 	ErrBadAddress   = errors.New("tcp: address is neither host:port nor a connection id")
 	ErrNotTCP       = errors.New("tcp: next address is not a TCP address")
 	ErrHandshake    = errors.New("tcp: handshake failed")
+
+	errFlagsNotNegotiated = errors.New("tcp: message flags the connection did not negotiate")
 )
 
 // ConnError is an error on one connection: the connection's worker

@@ -50,8 +50,7 @@ func (t *Transport) accept(l *Listener) (*conn, error) {
 	if t.closed.Load() {
 		return nil, ErrClosed
 	}
-	c := t.newConn("", l.flow)
-	c.lis = l
+	c := t.newConn("", l)
 	t.storeID(c.id, c)
 	t.stats.accepted.Add(1)
 	return c, nil

@@ -2,7 +2,6 @@ package tcp
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -21,11 +20,13 @@ import (
 // be copied there first. Only a split length prefix (at most 3 bytes) is
 // kept aside.
 //
-// The zero value is a reader waiting for the peer's version byte. It
-// holds a pooled message only while a frame is being filled (cur);
-// close gives it back.
+// The zero value is a reader waiting for the peer's hello. It holds a
+// pooled message only while a frame is being filled (cur); close gives it
+// back.
 type reader struct {
-	hs     bool                      // the peer's version byte is in
+	hs     bool                // the peer's hello is in
+	hello  [wire.HelloLen]byte // the peer's hello, as it comes in
+	nhello int
 	pre    [wire.FramePrefixLen]byte // a length prefix split over reads
 	npre   int
 	cur    *wire.Message // the frame being filled, or nil
@@ -37,25 +38,31 @@ type reader struct {
 // what it keeps, so b need only be valid until feed returns. Apart from
 // pool.Alloc it allocates only the error it returns.
 //
-// It calls handshake once, when the peer's version byte is in, and frame
-// with each complete frame: a message from pool with Raw filled and not
-// yet parsed, which frame owns from then on. Either returns false to stop:
-// feed then returns nil at once, dropping the rest of b (the connection is
-// closing).
+// It calls handshake once, with the peer's hello, when it is in, and
+// frame with each complete frame: a message from pool with Raw filled and
+// not yet parsed, which frame owns from then on. Either returns false to
+// stop: feed then returns nil at once, dropping the rest of b (the
+// connection is closing).
 //
-// It returns an error wrapping wire.ErrBadVersion for a wrong version
-// byte, or a *wire.DecodeError for a bad length prefix; the stream cannot
-// go on after either. On every return the reader holds no message other
-// than a frame still being filled. Loop only.
-func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func() bool, frame func(*wire.Message) bool) error {
+// It returns a *wire.DecodeError for a malformed hello (wrapping
+// wire.ErrBadHandshake: not a hopwire peer, or one of its first protocol)
+// or a bad length prefix; the stream cannot go on after either. On every
+// return the reader holds no message other than a frame still being
+// filled. Loop only.
+func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func(wire.Hello) bool, frame func(*wire.Message) bool) error {
 	for len(b) > 0 {
 		if !r.hs {
-			if v := b[0]; v != wire.Version {
-				return fmt.Errorf("%w: peer sent %d, want %d", wire.ErrBadVersion, v, wire.Version)
+			k := copy(r.hello[r.nhello:], b)
+			b, r.nhello = b[k:], r.nhello+k
+			h, err := wire.ParseHello(r.hello[:r.nhello])
+			if r.nhello < wire.HelloLen && errors.Is(err, wire.ErrTruncated) {
+				return nil // the rest of the hello is still to come
 			}
-			b = b[1:]
+			if err != nil {
+				return err
+			}
 			r.hs = true
-			if !handshake() {
+			if !handshake(h) {
 				return nil
 			}
 			continue
@@ -136,12 +143,21 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 	c.reads.Store(c.reads.Load() + 1) // before feed: what it sends is a reply
 	act := gnet.None
 	err := c.rd.feed(c.t.pool, c.t.maxFrame, buf,
-		func() bool { act = c.handshake(gc); return act == gnet.None },
+		func(h wire.Hello) bool {
+			if _, _, err := wire.Negotiate(wire.LocalHello(0), h); err != nil {
+				c.t.stats.badVersion.Add(1)
+				c.setWhy(closeVersion, err)
+				act = gnet.Close
+				return false
+			}
+			act = c.handshake(gc)
+			return act == gnet.None
+		},
 		func(m *wire.Message) bool { act = c.receive(m); return act == gnet.None })
 	switch {
 	case err == nil:
 		return act
-	case errors.Is(err, wire.ErrBadVersion):
+	case errors.Is(err, wire.ErrBadHandshake):
 		c.t.stats.badVersion.Add(1)
 		c.setWhy(closeVersion, err)
 		return gnet.Close
@@ -156,6 +172,11 @@ func (c *conn) receive(m *wire.Message) gnet.Action {
 		m.Release()
 		return c.protocolError(closeFrame, err)
 	}
+	if m.Flags() != 0 {
+		// No capability that gives a flag a meaning was negotiated.
+		m.Release()
+		return c.protocolError(closeFrame, errFlagsNotNegotiated)
+	}
 	if m.OnwardLen() == 0 {
 		m.Release()
 		return c.protocolError(closeRoute, wire.ErrEmptyRoute)
@@ -164,8 +185,7 @@ func (c *conn) receive(m *wire.Message) gnet.Action {
 		m.Release()
 		return c.protocolError(closeRoute, err)
 	}
-	m.Meta.Flow = c.flow
-	if err := c.in.Deliver(m); err != nil { // Deliver owns m, on error too
+	if err := c.in.Deliver(c.link, m); err != nil { // Deliver owns m, on error too
 		if errors.Is(err, engine.ErrDenied) {
 			c.t.stats.denied.Add(1)
 			c.warn("tcp: denied message from the network", err)
@@ -198,5 +218,5 @@ func (c *conn) warn(msg string, err error) {
 		return
 	}
 	c.lastLog = now
-	c.t.log.Warn(msg, "conn", c.addr.String(), "peer", c.peer, "flow", c.flow, "err", err)
+	c.t.log.Warn(msg, "conn", c.addr.String(), "peer", c.peer, "flow", c.link.Flow(), "err", err)
 }

@@ -26,17 +26,19 @@ type streamOutcome struct {
 // parseStream is the reference reader: the whole stream at once, by the
 // book of wire/frame.go, every frame checked with Pool.Decode.
 func parseStream(pool *wire.Pool, maxFrame int, s []byte) streamOutcome {
-	const minFrame = 2 // the two route counts
+	const minFrame = 4 // the fixed part of the header
 	var o streamOutcome
 	if len(s) == 0 {
 		return o
 	}
-	if s[0] != wire.Version {
-		o.err = wire.ErrBadVersion
+	if _, err := wire.ParseHello(s[:min(len(s), wire.HelloLen)]); err != nil {
+		if !errors.Is(err, wire.ErrTruncated) {
+			o.err = err
+		}
 		return o
 	}
 	o.handshakes = 1
-	s = s[1:]
+	s = s[wire.HelloLen:]
 	for len(s) > 0 {
 		if len(s) < wire.FramePrefixLen {
 			o.trunc = &wire.DecodeError{Offset: 0, Field: "frame length", Err: wire.ErrTruncated}
@@ -78,7 +80,7 @@ func feedStream(t *testing.T, pool *wire.Pool, maxFrame int, s, cuts []byte) str
 		o       streamOutcome
 		stopped bool
 	)
-	handshake := func() bool {
+	handshake := func(wire.Hello) bool {
 		o.handshakes++
 		return true
 	}
@@ -166,7 +168,8 @@ func FuzzReader(f *testing.F) {
 		frames = append(frames, m.Frame()...)
 		m.Release()
 	}
-	good := append([]byte{wire.Version}, frames...)
+	hello := wire.LocalHello(0).Append(nil)
+	good := append(bytes.Clone(hello), frames...)
 	ones := bytes.Repeat([]byte{1}, len(good))
 	for _, cuts := range [][]byte{nil, ones, {1, 2, 3, 7}, {3, 40, 5, 100, 2}, {0, 255, 0, 1}} {
 		f.Add(good, cuts)
@@ -175,8 +178,8 @@ func FuzzReader(f *testing.F) {
 		return binary.BigEndian.AppendUint32(bytes.Clone(good), n)
 	}
 	f.Add([]byte{}, []byte{})
-	f.Add([]byte{wire.Version}, []byte{})
-	f.Add(append([]byte{wire.Version + 1}, frames...), []byte{}) // bad version
+	f.Add(hello, []byte{})
+	f.Add(append([]byte{1}, frames...), []byte{})                // hopwire's first protocol: a lone version byte
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), []byte{})            // not hopwire
 	f.Add(withPrefix(fuzzMaxFrame+1), []byte{30, 2})             // over max frame
 	f.Add(withPrefix(wire.MinFrame+1), []byte{})                 // over the pool's max
@@ -184,10 +187,10 @@ func FuzzReader(f *testing.F) {
 	f.Add(withPrefix(1), []byte{})                               // under a header
 	f.Add(withPrefix(3), []byte{})                               // then a stream end
 	f.Add(append(withPrefix(3), 5, 0, 0), []byte{})              // undecodable message
-	f.Add(append(withPrefix(4), 0, 0, 'h', 'i'), []byte{})       // empty onward route: the reader's to pass
+	f.Add(append(withPrefix(6), 0, 9, 0, 0, 'h', 'i'), []byte{}) // empty onward route: the reader's to pass
 	f.Add(good[:len(good)-5], []byte{20, 20})                    // truncated body
 	f.Add(append(bytes.Clone(good), 0, 0), []byte{})             // truncated prefix
-	f.Add(append(bytes.Clone(good), good[1:3]...), bytes.Repeat([]byte{1}, len(good)+2))
+	f.Add(append(bytes.Clone(good), good[wire.HelloLen:wire.HelloLen+2]...), bytes.Repeat([]byte{1}, len(good)+2))
 
 	f.Fuzz(func(t *testing.T, stream, cuts []byte) {
 		pool := wire.NewPool(wire.MinFrame)
@@ -235,7 +238,7 @@ func TestReaderDoesNotAllocate(t *testing.T) {
 	var r reader
 	r.hs = true
 	n := 0
-	handshake := func() bool { return true }
+	handshake := func(wire.Hello) bool { return true }
 	frame := func(m *wire.Message) bool { n++; m.Release(); return true }
 	run := func() {
 		for b := stream; len(b) > 0; {

@@ -15,9 +15,9 @@ import (
 	"github.com/hopwire/hopwire/wire"
 )
 
-// rawDial connects a plain net.Conn to addr and does the handshake with
-// the given version byte; it checks the server's.
-func rawDial(t *testing.T, addr string, version byte) net.Conn {
+// rawDial connects a plain net.Conn to addr and sends hello as its
+// handshake (nil: a good one); it checks the server's.
+func rawDial(t *testing.T, addr string, hello []byte) net.Conn {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, wait)
 	if err != nil {
@@ -25,15 +25,23 @@ func rawDial(t *testing.T, addr string, version byte) net.Conn {
 	}
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(wait))
-	var v [1]byte
-	if _, err := io.ReadFull(nc, v[:]); err != nil || v[0] != wire.Version {
-		t.Fatalf("server's version byte: %v %v", v, err)
+	var v [wire.HelloLen]byte
+	if _, err := io.ReadFull(nc, v[:]); err != nil {
+		t.Fatalf("server's hello: %v", err)
 	}
-	if _, err := nc.Write([]byte{version}); err != nil {
+	if h, err := wire.ParseHello(v[:]); err != nil || h != wire.LocalHello(0) {
+		t.Fatalf("server's hello: %+v %v", h, err)
+	}
+	if hello == nil {
+		hello = goodHello
+	}
+	if _, err := nc.Write(hello); err != nil {
 		t.Fatal(err)
 	}
 	return nc
 }
+
+var goodHello = wire.LocalHello(0).Append(nil)
 
 // frame puts a length prefix in front of an encoded message.
 func frame(msg []byte) []byte {
@@ -115,40 +123,44 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		}
 	}()
 
-	longReturn := make([]byte, 0, 2+255*3+8)
-	longReturn = append(longReturn, 1, 255)
+	longReturn := make([]byte, 0, 4+255*3+8)
+	longReturn = append(longReturn, 0, wire.DefaultHops, 1, 255)
 	for i := 0; i < 255; i++ {
 		longReturn = append(longReturn, 0, 1, 'a')
 	}
 	longReturn = append(longReturn, 0, 6)
 	longReturn = append(longReturn, "echoer"...)
 
+	newer := wire.Hello{MinVersion: wire.Version + 1, MaxVersion: wire.Version + 1}.Append(nil)
 	cases := []struct {
-		name    string
-		version byte   // 0: send the bytes without a handshake
-		send    []byte // after the handshake
-		stat    func(Stats) uint64
+		name  string
+		hello []byte // nil: send the bytes without a handshake
+		send  []byte // after the handshake
+		stat  func(Stats) uint64
 	}{
-		{"garbage", 0, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), func(s Stats) uint64 { return s.BadVersion }},
-		{"wrong version", wire.Version + 1, nil, func(s Stats) uint64 { return s.BadVersion }},
-		{"length over max frame", wire.Version, binary.BigEndian.AppendUint32(nil, 64<<10+1), func(s Stats) uint64 { return s.BadFrame }},
-		{"length under a header", wire.Version, binary.BigEndian.AppendUint32(nil, 1), func(s Stats) uint64 { return s.BadFrame }},
-		{"garbage after handshake", wire.Version, frame([]byte{3, 0, 0, 0, 'x'}), func(s Stats) uint64 { return s.BadFrame }},
-		{"empty onward route", wire.Version, frame([]byte{0, 0, 'h', 'i'}), func(s Stats) uint64 { return s.BadRoute }},
-		{"return route full", wire.Version, frame(longReturn), func(s Stats) uint64 { return s.BadRoute }},
+		{"garbage", nil, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), func(s Stats) uint64 { return s.BadVersion }},
+		{"first protocol's version byte", []byte{1}, nil, func(s Stats) uint64 { return s.BadVersion }},
+		{"no common version", newer, nil, func(s Stats) uint64 { return s.BadVersion }},
+		{"length over max frame", goodHello, binary.BigEndian.AppendUint32(nil, 64<<10+1), func(s Stats) uint64 { return s.BadFrame }},
+		{"length under a header", goodHello, binary.BigEndian.AppendUint32(nil, 3), func(s Stats) uint64 { return s.BadFrame }},
+		{"garbage after handshake", goodHello, frame([]byte{0, 9, 3, 0, 0, 0, 'x'}), func(s Stats) uint64 { return s.BadFrame }},
+		{"unknown flags", goodHello, frame([]byte{0x80, 9, 1, 0, 0, 1, 'x'}), func(s Stats) uint64 { return s.BadFrame }},
+		{"flags not negotiated", goodHello, frame([]byte{byte(wire.FlagCompressed), 9, 1, 0, 0, 1, 'x'}), func(s Stats) uint64 { return s.BadFrame }},
+		{"empty onward route", goodHello, frame([]byte{0, 9, 0, 0, 'h', 'i'}), func(s Stats) uint64 { return s.BadRoute }},
+		{"return route full", goodHello, frame(longReturn), func(s Stats) uint64 { return s.BadRoute }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := tc.stat(server.tr.Stats())
 			var nc net.Conn
-			if tc.version == 0 {
+			if tc.hello == nil {
 				var err error
 				if nc, err = net.DialTimeout("tcp", l.Addr(), wait); err != nil {
 					t.Fatal(err)
 				}
 				defer nc.Close()
 			} else {
-				nc = rawDial(t, l.Addr(), tc.version)
+				nc = rawDial(t, l.Addr(), tc.hello)
 			}
 			if tc.send != nil {
 				if _, err := nc.Write(tc.send); err != nil {
@@ -162,7 +174,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 
 	t.Run("truncated frame then close", func(t *testing.T) {
 		before := server.tr.Stats().Truncated
-		nc := rawDial(t, l.Addr(), wire.Version)
+		nc := rawDial(t, l.Addr(), nil)
 		f := frame(encoded(t, "echoer", "x", "a payload that will not all arrive"))
 		if _, err := nc.Write(f[:len(f)-5]); err != nil {
 			t.Fatal(err)
@@ -173,7 +185,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 
 	t.Run("good frames on a raw connection", func(t *testing.T) {
 		// Two frames in one write and one split in three: all answered.
-		nc := rawDial(t, l.Addr(), wire.Version)
+		nc := rawDial(t, l.Addr(), nil)
 		f := frame(encoded(t, "echoer", "me", "one"))
 		g := frame(encoded(t, "echoer", "me", "two"))
 		h := frame(encoded(t, "echoer", "me", "three"))
@@ -362,7 +374,7 @@ func TestBackpressureReachesUpstream(t *testing.T) {
 	// The middle node waits long (longer than the test needs) rather
 	// than drop: what is measured is that it stops reading.
 	const queueLen, queueBytes = 16, 64 << 10
-	mn, err := engine.NewNode(engine.Config{Name: "middle", Loops: 2, DeliverWait: wait})
+	mn, err := engine.NewNode(engine.Config{Name: "middle", Loops: 2, DeliverWait: wait, AllowDial: dialLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,8 +499,8 @@ func stalledPeer(t *testing.T, frames int) (net.Listener, chan net.Conn) {
 			close(accepted)
 			return
 		}
-		nc.Write([]byte{wire.Version})
-		var v [1]byte
+		nc.Write(goodHello)
+		var v [wire.HelloLen]byte
 		io.ReadFull(nc, v[:])
 		for i := 0; i < frames; i++ {
 			var hdr [wire.FramePrefixLen]byte

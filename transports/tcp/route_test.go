@@ -3,11 +3,11 @@ package tcp
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/hopwire/hopwire/engine"
-	"github.com/hopwire/hopwire/transports/internal/nodetest"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -59,11 +59,12 @@ func TestFourNodeChainThroughHops(t *testing.T) {
 	n4.start(t, rec, "echoer")
 	l4 := n4.listen(t, "echoer")
 
-	n3 := newTestNode(t, "n3", Config{})
+	// The hops dial on for remote traffic: the nodes must allow it.
+	n3 := newTestNodeWith(t, engine.Config{Name: "n3", Loops: 2, AllowDial: dialLoopback}, Config{})
 	n3.start(t, engine.Hop{}, "hop3")
 	l3 := n3.listen(t, "hop3")
 
-	n2 := newTestNode(t, "n2", Config{})
+	n2 := newTestNodeWith(t, engine.Config{Name: "n2", Loops: 2, AllowDial: dialLoopback}, Config{})
 	n2.start(t, engine.Hop{}, "hop2")
 	l2 := n2.listen(t, "hop2")
 
@@ -180,7 +181,21 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 	server := newTestNode(t, "server", Config{})
 	rec := recorder{make(chan wire.Route, 1)}
 	server.start(t, rec, "recorder")
-	l := server.listen(t, "recorder")
+	server.start(t, engine.Hop{}, "hop")
+	l := server.listen(t, "recorder", "hop")
+	// Where an open relay would dial: nothing may connect to it.
+	target, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	dialed := make(chan struct{}, 1)
+	go func() {
+		if nc, err := target.Accept(); err == nil {
+			dialed <- struct{}{}
+			nc.Close()
+		}
+	}()
 
 	victim := newTestNode(t, "victim", Config{})
 	inbox := make(chan wire.Route, 1)
@@ -206,9 +221,26 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 		}
 	}
 	eventually(t, "both denials counted", func() bool { return server.tr.Stats().Denied == 2 })
+	// Nor through the public hop: onto the victim's connection, or out
+	// to a new address (the node would be an open relay).
+	for _, route := range []string{
+		"1#" + l.Addr() + " => hop => " + victimConn + " => inbox",
+		"1#" + l.Addr() + " => hop => " + victimConn + " => app",
+		"1#" + l.Addr() + " => hop => 1#" + target.Addr().String() + " => x",
+	} {
+		if _, err := aapp.Request(wire.MustParseRoute(route), []byte("sneak"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
+			t.Fatalf("%s: %v, want a timeout", route, err)
+		}
+	}
+	eventually(t, "the hop's denials counted", func() bool { return server.Stats().Denied == 5 })
+	if s := server.tr.Stats(); s.Dialed != 0 {
+		t.Fatalf("the server dialed for a peer: %+v", s)
+	}
 	select {
 	case r := <-inbox:
 		t.Fatalf("the victim's inbox got a message, return route %v", r)
+	case <-dialed:
+		t.Fatal("the server connected to the target for a peer")
 	default:
 	}
 	if s := victim.Stats(); s.Denied != 0 {
@@ -221,34 +253,42 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 	<-rec.ch
 }
 
-// Config.DialedFlow puts the connections a node dials under access
-// control: their peers reach only what the node allowed, replies to its
-// own app context included.
+// What comes back over a connection a node dialed reaches the reply
+// paths of what the node sent over it, and what was allowed for the
+// transport's DialedFlow: nothing else.
 func TestDialedFlow(t *testing.T) {
 	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.WorkerFunc(func(ctx *engine.Context, m *wire.Message) error {
+		// Writes to the worker "inbox" behind the connection the request
+		// came over: not a reply.
+		return ctx.Send(wire.Route{m.Return()[0], wire.MustParseAddress("inbox")}, m.Payload())
+	}), "pusher")
 	server.start(t, engine.Echo{}, "echoer")
-	l := server.listen(t, "echoer")
+	l := server.listen(t, "pusher", "echoer")
 
-	cn := nodetest.NewNode(t, engine.Config{Name: "client"})
-	flow := cn.NewFlow()
-	tr, err := New(cn, Config{DialedFlow: flow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &testNode{cn, tr}
+	client := newTestNode(t, "client", Config{})
+	inbox := make(chan struct{}, 1)
+	client.start(t, engine.WorkerFunc(func(*engine.Context, *wire.Message) error { inbox <- struct{}{}; return nil }), "inbox")
 	app := client.app(t, "app")
-	route := "1#" + l.Addr() + " => echoer"
-	if _, err := app.Request(wire.MustParseRoute(route), []byte("hi"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
-		t.Fatalf("reply to an app context not allowed for the dialed flow: %v, want a timeout", err)
+	// A reply reaches the app that sent the request: its reply path.
+	if got, _ := request(t, app, "1#"+l.Addr()+" => echoer", "hi"); got != "hi" {
+		t.Fatalf("reply %q", got)
 	}
-	if s := client.tr.Stats(); s.Denied != 1 {
-		t.Fatalf("client stats %+v, want the reply denied", s)
-	}
-	if err := client.Allow(flow, "app"); err != nil {
+	// The server may not write to a worker the client did not send from.
+	if err := app.Send(wire.MustParseRoute("1#"+l.Addr()+" => pusher"), []byte("push")); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := request(t, app, route, "hi"); got != "hi" {
-		t.Fatalf("reply %q", got)
+	eventually(t, "the push denied", func() bool { return client.tr.Stats().Denied == 1 })
+	if err := client.Allow(client.tr.DialedFlow(), "inbox"); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Send(wire.MustParseRoute("1#"+l.Addr()+" => pusher"), []byte("push")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inbox:
+	case <-time.After(wait):
+		t.Fatal("the push did not arrive once DialedFlow was allowed to reach the inbox")
 	}
 }
 

@@ -21,6 +21,10 @@ func TestMain(m *testing.M) {
 
 const wait = 10 * time.Second // generous: only a broken transport takes this long
 
+// dialLoopback lets a node's hop dial loopback addresses for remote
+// traffic (engine.Config.AllowDial).
+var dialLoopback = []string{"1#127.0.0.0/8"}
+
 type testNode struct {
 	*engine.Node
 	tr *Transport
@@ -28,7 +32,13 @@ type testNode struct {
 
 func newTestNode(t testing.TB, name string, cfg Config) *testNode {
 	t.Helper()
-	n := nodetest.NewNode(t, engine.Config{Name: name, Loops: 2})
+	return newTestNodeWith(t, engine.Config{Name: name, Loops: 2}, cfg)
+}
+
+// newTestNodeWith is newTestNode with an engine configuration.
+func newTestNodeWith(t testing.TB, ecfg engine.Config, cfg Config) *testNode {
+	t.Helper()
+	n := nodetest.NewNode(t, ecfg)
 	tr, err := New(n, cfg)
 	if err != nil {
 		t.Fatal(err)

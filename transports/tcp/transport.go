@@ -26,6 +26,8 @@ type Transport struct {
 	pool     *wire.Pool
 	maxFrame int
 
+	dialedFlow uint64 // spawner of the links of dialed connections
+
 	eng    *sharedEngine // the gnet engine of its connections, shared in the process (shared.go)
 	client *gnet.Client  // eng's
 
@@ -61,6 +63,9 @@ func New(node *engine.Node, cfg Config) (*Transport, error) {
 		byID:      newConnMap(),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	if t.dialedFlow = cfg.DialedFlow; t.dialedFlow == 0 {
+		t.dialedFlow = node.NewFlow()
+	}
 
 	eng, err := acquireEngine(t)
 	if err != nil {
@@ -91,6 +96,12 @@ func (t *Transport) Type() wire.Type { return wire.TCP }
 // Stats returns the transport's counters.
 func (t *Transport) Stats() Stats { return t.stats.snapshot() }
 
+// DialedFlow returns the flow that spawns the connections the transport
+// dials, for node.Allow: what is allowed for it, whatever comes back
+// over any of them may reach (besides the reply paths of what the node
+// sent there, which need no Allow).
+func (t *Transport) DialedFlow() uint64 { return t.dialedFlow }
+
 // Send carries m to the connection its next onward address names and
 // owns m from the call on, on error too. The address is either
 // "1#host:port" — the connection this transport dialed to host:port,
@@ -98,8 +109,10 @@ func (t *Transport) Stats() Stats { return t.stats.snapshot() }
 // connection by id, which is how a connection worker hands its messages
 // on. Send consumes that address (Step) and queues the frame; it never
 // waits for the network. A full queue refuses the message with
-// ErrQueueFull. Safe for concurrent use; it does not allocate once the
-// connection is open.
+// ErrQueueFull. A message from the network may leave only as access
+// control says (engine/access.go): the connection's link admits it, and
+// a new dial needs the node's leave (engine.Node.AdmitDial). Safe for
+// concurrent use; it does not allocate once the connection is open.
 func (t *Transport) Send(m *wire.Message) error {
 	typ, v, ok := m.Next()
 	switch {
@@ -116,10 +129,16 @@ func (t *Transport) Send(m *wire.Message) error {
 			return t.refuse(m, &ConnError{Conn: "0#" + string(v), Err: ErrNoConnection})
 		}
 	} else if c = t.byKey.load()[string(v)]; c == nil {
+		if err := t.node.AdmitDial(m, wire.TCP, v); err != nil {
+			return t.refuse(m, err)
+		}
 		var err error
 		if c, err = t.dialAsync(string(v)); err != nil {
 			return t.refuse(m, err)
 		}
+	}
+	if err := c.link.Admit(m); err != nil {
+		return t.refuse(m, err)
 	}
 	if err := m.Step(); err != nil {
 		return t.refuse(m, err)
@@ -203,7 +222,7 @@ func (t *Transport) newDialed(key string, reuse bool) (c *conn, created bool, er
 	if old := byKey[key]; old != nil && reuse {
 		return old, false, nil
 	}
-	c = t.newConn(key, t.cfg.DialedFlow)
+	c = t.newConn(key, nil)
 	if byKey[key] == nil {
 		t.byKey.put(key, c)
 	}

@@ -84,6 +84,9 @@ func TestReceiveDoesNotAllocate(t *testing.T) {
 	}), "sink")
 	bound := n.bind(t, "sink")
 	client := n.tr.client
+	if err := n.Allow(n.tr.ClientFlow(), "sink"); err != nil { // as a reply path would
+		t.Fatal(err)
+	}
 
 	// Senders that are never sent to: the addresses are all receive sees.
 	from := func(port int) *net.UDPAddr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port} }

@@ -16,9 +16,9 @@ const (
 
 // Config configures a Transport. Its zero value means defaults.
 type Config struct {
-	// MaxDatagram is the largest encoded message sent or accepted in one
-	// datagram. Send refuses a larger one with a *SizeError; a larger
-	// datagram received is dropped. 0 means DefaultMaxDatagram, or the
+	// MaxDatagram is the largest datagram sent or accepted: a version
+	// byte and the encoded message. Send refuses a larger one with a
+	// *SizeError; a larger datagram received is dropped. 0 means DefaultMaxDatagram, or the
 	// node's max frame if that is smaller; it must be between MinDatagram
 	// and DefaultMaxDatagram and not over the node's max frame.
 	MaxDatagram int
@@ -46,11 +46,11 @@ type Config struct {
 	// node's loops, and a UDP round trip measured 69-96 µs p50 instead of
 	// 22. 0 (the default) sleeps between datagrams.
 	BusyPoll time.Duration
-	// ClientFlow is the flow stamped on messages that arrive on the client
-	// socket, from peers this node sent to. 0, the default, trusts them
-	// like local traffic. When they are not to be trusted that far, give
-	// it a flow from node.NewFlow() and allow what they may reach, the
-	// workers and app contexts that expect their replies included.
+	// ClientFlow is the flow that spawns the peers this node sends to
+	// first: node.Allow(ClientFlow, ...) lets what they send reach those
+	// workers. Replies need no Allow: they may retrace the reply path of
+	// what the node sent (engine/access.go). 0 means a flow of the
+	// transport's own (Transport.ClientFlow).
 	ClientFlow uint64
 }
 

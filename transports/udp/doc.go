@@ -14,11 +14,13 @@
 //
 // # Wire
 //
-// A datagram is one encoded message (wire/message.go): header and
-// payload, no length prefix and no version byte — the datagram's length
-// is the frame. A message whose encoding is over Config.MaxDatagram
-// (default 65507, the IPv4 UDP maximum) is refused at Send with a
-// *SizeError (errors.Is ErrTooLarge) and counted. There is no
+// A datagram is a version byte (wire.Version) and one encoded message
+// (wire/message.go): header and payload, no length prefix — the
+// datagram's length is the frame (wire/frame.go). A datagram of another
+// version is dropped and counted; so is one with flags, which no
+// capability gives a meaning over UDP yet. A datagram over
+// Config.MaxDatagram (default 65507, the IPv4 UDP maximum) is refused at
+// Send with a *SizeError (errors.Is ErrTooLarge) and counted. There is no
 // fragmentation: splitting a message over datagrams would need
 // reassembly state per peer, timers and a loss policy for the pieces,
 // which is a stream's job; send large payloads over TCP.
@@ -36,20 +38,33 @@
 //
 // # Sockets and access control
 //
+// Each peer (remote ip:port) is an engine.Link with a flow of its own,
+// spawned by the flow of the socket it was first heard on, or by
+// Transport.ClientFlow for a peer this node sent to first. Its messages
+// keep that origin through hops and forwarders and reach only what was
+// allowed for the peer or its spawner; a message leaves for a peer only
+// if the peer's link admits it (engine/access.go: local traffic, a reply,
+// a granted reply path, a Forwarder's route, the Hop bridging to a peer
+// this node sent to first), and a message from the network never makes
+// the node send to a new address unless engine.Config.AllowDial allows
+// it. A datagram that claims to come from one of the transport's own
+// sockets is dropped and counted (Stats.Spoofed): answering it would be
+// the node talking to itself; a loop between nodes ends when the
+// message's hop budget does.
+//
 // A transport has bound sockets (Bind) and one client socket, bound in
 // New to Config.ClientAddr (default "0.0.0.0:0": an ephemeral port on the
 // unspecified address, so that it can reach any IPv4 destination).
 //
-//   - Messages received on a bound socket carry its flow (Socket.Flow) and
-//     reach only the workers the node allowed for it. Default deny; and a
-//     message with a flow never goes from the network straight on to a
-//     transport address (the engine counts it as denied).
+//   - Messages received on a bound socket carry its flow (Socket.Flow) as
+//     their peer's spawner and reach only the workers the node allowed for
+//     it. Default deny. A peer heard first on one socket and then on
+//     another has, on the second, that socket's rights; its replies leave
+//     from the first.
 //   - Send sends to a host:port it has not heard from on the client
 //     socket. Datagrams arriving on the client socket are taken as replies
-//     to what this node sent and carry Config.ClientFlow, 0 by default:
-//     trusted like local traffic, as over a TCP connection this node
-//     dialed (give it a flow from node.NewFlow() and allow what those
-//     replies may reach, when that is too much trust). Because an unconnected
+//     to what this node sent: they reach the reply paths of what the node
+//     sent and what was allowed for ClientFlow. Because an unconnected
 //     socket takes datagrams from anyone, the client socket accepts them
 //     only from addresses this node has sent to (the others are dropped
 //     and counted as Stats.Unsolicited). UDP source addresses can be

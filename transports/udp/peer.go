@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -15,6 +16,7 @@ type peer struct {
 	ap   netip.AddrPort
 	sa   sockaddr
 	sock *Socket
+	link *engine.Link // its flow: what it may reach, what may be sent to it
 }
 
 // peerTable maps the text of "2#host:port" addresses (what Send meets)
@@ -66,7 +68,7 @@ func (t *Transport) learnText(text string) (*peer, error) {
 	}
 	p := tab.byAP[ap]
 	if p == nil {
-		if p, err = newPeer(ap, t.client); err != nil {
+		if p, err = t.newPeer(ap, t.client); err != nil {
 			return nil, &PeerError{Peer: text, Err: err}
 		}
 	}
@@ -82,17 +84,22 @@ func (t *Transport) learnAP(ap netip.AddrPort, sock *Socket) (*peer, error) {
 	if p := t.peers.Load().byAP[ap]; p != nil {
 		return p, nil
 	}
-	p, err := newPeer(ap, sock)
+	p, err := t.newPeer(ap, sock)
 	if err != nil {
 		return nil, err
 	}
 	if !t.closed.Load() && !sock.closed.Load() {
 		t.publish(p, "")
+	} else {
+		p.link.Close()
 	}
 	return p, nil
 }
 
-func newPeer(ap netip.AddrPort, sock *Socket) (*peer, error) {
+// newPeer makes a peer whose datagrams leave from sock, with a link of
+// its own: spawned by sock's flow, or dialed (the transport's client
+// flow) for a peer this node sends to first.
+func (t *Transport) newPeer(ap netip.AddrPort, sock *Socket) (*peer, error) {
 	a, err := wire.NewAddress(wire.UDP, ap.String())
 	if err != nil {
 		return nil, err
@@ -101,7 +108,7 @@ func newPeer(ap netip.AddrPort, sock *Socket) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &peer{addr: a, ap: ap, sa: sa, sock: sock}, nil
+	return &peer{addr: a, ap: ap, sa: sa, sock: sock, link: t.node.NewLink(sock.flow, sock.client)}, nil
 }
 
 // publish adds p under its canonical text, its address and alias (if not
@@ -113,6 +120,9 @@ func (t *Transport) publish(p *peer, alias string) {
 		tab = newPeerTable(1)
 		t.stats.resets.Add(1)
 		t.log.Warn("udp: peer table full, starting over", "peers", len(old.byText))
+		for _, v := range old.byAP {
+			v.link.Close() // forgotten: what it was allowed and granted goes too
+		}
 	} else {
 		tab = newPeerTable(len(old.byText) + 2)
 		for k, v := range old.byText {
@@ -147,7 +157,22 @@ func (t *Transport) forgetSocket(s *Socket) {
 	for k, v := range old.byAP {
 		if v.sock != s {
 			tab.byAP[k] = v
+		} else {
+			v.link.Close()
 		}
 	}
 	t.peers.Store(tab)
+}
+
+// fromSelf reports whether ap is one of the transport's own sockets: a
+// datagram "from" it is forged (or the node sent to itself), and
+// answering it would start a loop. A socket bound to the unspecified
+// address counts any loopback address with its port.
+func (t *Transport) fromSelf(ap netip.AddrPort) bool {
+	for _, own := range *t.own.Load() {
+		if own.Port() == ap.Port() && (own.Addr() == ap.Addr() || own.Addr().IsUnspecified() && ap.Addr().IsLoopback()) {
+			return true
+		}
+	}
+	return false
 }

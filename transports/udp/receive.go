@@ -56,15 +56,15 @@ func (s *Socket) receive(gc gnet.Conn) {
 // only.
 func (s *Socket) take(buf []byte, ap netip.AddrPort) {
 	t := s.t
+	if t.fromSelf(ap) {
+		t.stats.spoofed.Add(1)
+		s.warn("udp: dropped datagram claiming to come from this node's own socket", ap, nil)
+		return
+	}
 	p := t.peerByAP(ap)
 	if s.client && (p == nil || p.sock != s) {
 		t.stats.unsolicited.Add(1)
 		s.warn("udp: dropped datagram on the client socket from an address this node has not sent to", ap, nil)
-		return
-	}
-	if len(buf) == 0 {
-		t.stats.bad.Add(1)
-		s.warn("udp: dropped empty datagram", ap, wire.ErrTruncated)
 		return
 	}
 	if len(buf) > t.cfg.MaxDatagram {
@@ -74,17 +74,30 @@ func (s *Socket) take(buf []byte, ap netip.AddrPort) {
 		s.warn("udp: dropped datagram over Config.MaxDatagram", ap, wire.ErrFrameTooLarge)
 		return
 	}
-	m, err := t.pool.Alloc(len(buf))
+	body, err := wire.DatagramMessage(buf)
+	if err != nil {
+		t.stats.bad.Add(1)
+		s.warn("udp: dropped datagram without this protocol's version", ap, err)
+		return
+	}
+	m, err := t.pool.Alloc(len(body))
 	if err != nil {
 		t.stats.bad.Add(1)
 		s.warn("udp: dropped datagram", ap, err)
 		return
 	}
-	copy(m.Raw(), buf)
+	copy(m.Raw(), body)
 	if err := m.Parse(); err != nil {
 		m.Release()
 		t.stats.bad.Add(1)
 		s.warn("udp: dropped undecodable datagram", ap, err)
+		return
+	}
+	if m.Flags() != 0 {
+		// No flag has a meaning over UDP yet.
+		m.Release()
+		t.stats.bad.Add(1)
+		s.warn("udp: dropped datagram with flags", ap, wire.ErrBadFlags)
 		return
 	}
 	if m.OnwardLen() == 0 {
@@ -94,10 +107,13 @@ func (s *Socket) take(buf []byte, ap netip.AddrPort) {
 		return
 	}
 	var ret wire.Address
+	link := s.stray
 	if p != nil {
-		ret = p.addr
+		if ret, link = p.addr, p.link; p.sock != s {
+			link = s.visitor(p)
+		}
 	} else if p, err = t.learnAP(ap, s); err == nil {
-		ret = p.addr
+		ret, link = p.addr, p.link
 	} else {
 		// Not a peer a reply could go to from here (an unknown zone):
 		// name it anyway; the reply's Send will say what is wrong.
@@ -109,8 +125,7 @@ func (s *Socket) take(buf []byte, ap netip.AddrPort) {
 		s.warn("udp: dropped datagram", ap, err)
 		return
 	}
-	m.Meta.Flow = s.flow
-	if err := s.in.Deliver(m); err != nil { // Deliver owns m, on error too
+	if err := s.in.Deliver(link, m); err != nil { // Deliver owns m, on error too
 		if errors.Is(err, engine.ErrDenied) {
 			t.stats.denied.Add(1)
 			s.warn("udp: denied message from the network", ap, err)
@@ -119,6 +134,36 @@ func (s *Socket) take(buf []byte, ap netip.AddrPort) {
 			s.warn("udp: undeliverable message from the network", ap, err)
 		}
 	}
+}
+
+// visitor returns the link of a peer at home on another socket, as seen
+// on s: it has s's rights, and its replies, which leave from its home
+// socket, are let out over its home link. Loop only.
+func (s *Socket) visitor(p *peer) *engine.Link {
+	if v := s.visitors[p.ap]; v.home == p {
+		return v.link
+	} else if v.link != nil {
+		v.link.Close() // its home was forgotten and learned again
+	}
+	if len(s.visitors) >= s.t.cfg.MaxPeers {
+		s.closeVisitors()
+	}
+	if s.visitors == nil {
+		s.visitors = make(map[netip.AddrPort]visitor)
+	}
+	l := s.t.node.NewLink(s.flow, false)
+	p.link.Accept(l)
+	s.visitors[p.ap] = visitor{home: p, link: l}
+	return l
+}
+
+// closeVisitors closes the visitors' links and forgets them. Loop only,
+// or once the loop has stopped.
+func (s *Socket) closeVisitors() {
+	for _, v := range s.visitors {
+		v.link.Close()
+	}
+	s.visitors = nil
 }
 
 // warn logs a per-datagram problem with the sender's address, at most
@@ -132,7 +177,7 @@ func (s *Socket) warn(msg string, peer netip.AddrPort, err error) {
 		return
 	}
 	s.lastLog = now
-	s.t.log.Warn(msg, "socket", s.addr, "peer", peer.String(), "flow", s.flow, "err", err)
+	s.t.log.Warn(msg, "socket", s.addr, "peer", peer.String(), "err", err)
 }
 
 // epoch anchors nanotime's monotonic clock.

@@ -44,7 +44,7 @@ func encode(t *testing.T, p *wire.Pool, onward, ret string, payload []byte) []by
 		t.Fatal(err)
 	}
 	defer m.Release()
-	return append([]byte(nil), m.Bytes()...)
+	return append([]byte(nil), m.Datagram()...)
 }
 
 // waitFor polls cond for up to wait.
@@ -72,8 +72,9 @@ func TestGarbageDatagrams(t *testing.T) {
 	pool := wire.NewPool(0)
 	good := encode(t, pool, "echoer", "x", []byte("hi"))
 	truncated := good[:len(good)-4] // cuts into the onward address
-	noOnward := []byte{0, 0, 'p', 'a', 'y'}
-	badLen := []byte{1, 0, 0, 0} // an address with an empty value
+	noOnward := []byte{wire.Version, 0, 9, 0, 0, 'p', 'a', 'y'}
+	badLen := []byte{wire.Version, 0, 9, 1, 0, 0, 0} // an address with an empty value
+	oldVersion := []byte{1, 1, 0, 0, 1, 'x'}
 	tooBig := make([]byte, 2000)
 	copy(tooBig, good)
 	garbage := [][]byte{
@@ -83,6 +84,7 @@ func TestGarbageDatagrams(t *testing.T) {
 		truncated,
 		noOnward,
 		badLen,
+		oldVersion,
 		tooBig,
 	}
 	const rounds = 20
@@ -109,7 +111,11 @@ func TestGarbageDatagrams(t *testing.T) {
 	if from.String() != s.Addr() {
 		t.Fatalf("reply from %v, want the server's socket %v", from, s.Addr())
 	}
-	m, err := pool.Decode(buf[:n])
+	body, err := wire.DatagramMessage(buf[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pool.Decode(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +338,7 @@ func TestBadDatagramLogged(t *testing.T) {
 	}
 	raw := rawConn(t)
 	for i := 0; i < 10; i++ {
-		sendRaw(t, raw, s.Addr(), []byte{0xff, 0xff})
+		sendRaw(t, raw, s.Addr(), []byte{wire.Version, 0xff, 0xff})
 	}
 	waitFor(t, "the garbage to be counted", func() bool { return tr.Stats().BadDatagram == 10 })
 	log := out.String()

@@ -1,12 +1,10 @@
 package udp
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/hopwire/hopwire/engine"
-	"github.com/hopwire/hopwire/transports/internal/nodetest"
 	"github.com/hopwire/hopwire/transports/tcp"
 	"github.com/hopwire/hopwire/wire"
 )
@@ -31,7 +29,8 @@ func TestUDPToTCPBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n2 := newTestNode(t, "n2", Config{})
+	// The hop dials on for remote traffic: the node must allow it.
+	n2 := newTestNodeWith(t, engine.Config{Name: "n2", Loops: 2, AllowDial: []string{"1#127.0.0.0/8"}}, Config{})
 	n2.start(t, engine.Hop{}, "hop")
 	s2 := n2.bind(t, "hop")
 	if _, err := tcp.New(n2.Node, tcp.Config{EventLoops: 1}); err != nil {
@@ -59,33 +58,39 @@ func TestUDPToTCPBridge(t *testing.T) {
 	}
 }
 
-// Config.ClientFlow puts replies on the client socket under access
-// control: they reach only what the node allowed, its app context
-// included.
+// What arrives on the client socket reaches the reply paths of what the
+// node sent, and what was allowed for the transport's ClientFlow: nothing
+// else.
 func TestClientFlow(t *testing.T) {
 	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.WorkerFunc(func(ctx *engine.Context, m *wire.Message) error {
+		// Writes to the worker "inbox" behind the peer the request came
+		// from: not a reply.
+		return ctx.Send(wire.Route{m.Return()[0], wire.MustParseAddress("inbox")}, m.Payload())
+	}), "pusher")
 	server.start(t, engine.Echo{}, "echoer")
-	s := server.bind(t, "echoer")
+	s := server.bind(t, "pusher", "echoer")
 
-	cn := nodetest.NewNode(t, engine.Config{Name: "client"})
-	flow := cn.NewFlow()
-	tr, err := New(cn, testConfig(Config{ClientFlow: flow}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &testNode{cn, tr}
+	client := newTestNode(t, "client", Config{})
+	inbox := make(chan struct{}, 1)
+	client.start(t, engine.WorkerFunc(func(*engine.Context, *wire.Message) error { inbox <- struct{}{}; return nil }), "inbox")
 	app := client.app(t, "app")
-	route := "2#" + s.Addr() + " => echoer"
-	if _, err := app.Request(wire.MustParseRoute(route), []byte("hi"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
-		t.Fatalf("reply to an app context not allowed for the client flow: %v, want a timeout", err)
+	if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "hi"); got != "hi" {
+		t.Fatalf("reply %q", got)
 	}
-	if st := client.tr.Stats(); st.Denied != 1 {
-		t.Fatalf("client stats %+v, want the reply denied", st)
-	}
-	if err := client.Allow(flow, "app"); err != nil {
+	if err := app.Send(wire.MustParseRoute("2#"+s.Addr()+" => pusher"), []byte("push")); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := request(t, app, route, "hi"); got != "hi" {
-		t.Fatalf("reply %q", got)
+	waitFor(t, "the push denied", func() bool { return client.tr.Stats().Denied == 1 })
+	if err := client.Allow(client.tr.ClientFlow(), "inbox"); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Send(wire.MustParseRoute("2#"+s.Addr()+" => pusher"), []byte("push")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inbox:
+	case <-time.After(wait):
+		t.Fatal("the push did not arrive once ClientFlow was allowed to reach the inbox")
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -26,7 +28,10 @@ type Socket struct {
 	family int             // unix.AF_INET or AF_INET6, set before booted is closed
 	fd     int             // our dup of gnet's descriptor, for sendto; -1 if none
 	in     *engine.Inbound // delivers what the socket's gnet loop reads
-	poll   *poller         // nil unless Config.BusyPoll; loop only
+	stray  *engine.Link    // the origin of datagrams from senders the peer table cannot hold
+
+	visitors map[netip.AddrPort]visitor // loop only: peers at home on another socket
+	poll     *poller                    // nil unless Config.BusyPoll; loop only
 
 	// Senders count themselves in around sendto, so that Close closes fd
 	// only once no sendto can be using it (a closed descriptor number may
@@ -61,7 +66,7 @@ func (t *Transport) bind(addr string, flow uint64, client bool) (*Socket, error)
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, &wire.AddressError{Input: addr, Err: ErrBadAddress}
 	}
-	s := &Socket{t: t, flow: flow, client: client, fd: -1, in: t.node.NewInbound(), poll: newPoller(&t.cfg), booted: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Socket{t: t, flow: flow, client: client, fd: -1, in: t.node.NewInbound(), stray: t.node.NewLink(flow, false), poll: newPoller(&t.cfg), booted: make(chan struct{}), stopped: make(chan struct{})}
 	t.mu.Lock()
 	if t.closed.Load() {
 		t.mu.Unlock()
@@ -78,8 +83,10 @@ func (t *Transport) bind(addr string, flow uint64, client bool) (*Socket, error)
 	}()
 	select {
 	case <-s.booted:
+		t.addOwn(s)
 		return s, nil
 	case <-s.stopped:
+		s.stray.Close()
 		t.forgetSock(s)
 		s.closeFD()
 		if s.runErr == nil {
@@ -106,6 +113,12 @@ func (s *Socket) onBoot(eng gnet.Engine) gnet.Action {
 	s.fd, s.family, s.addr, s.eng = fd, family, ap.String(), eng
 	close(s.booted)
 	return gnet.None
+}
+
+// visitor is a peer at home on another socket, seen on this one.
+type visitor struct {
+	home *peer
+	link *engine.Link
 }
 
 // Addr returns the bound address, ip:port.
@@ -152,6 +165,8 @@ func (s *Socket) Close() error {
 		case <-s.stopped:
 		}
 		s.closeFD()
+		s.stray.Close()
+		s.closeVisitors() // the loop has stopped
 		if s.t.forgetSock(s) && !s.client {
 			s.t.stats.sockets.Add(-1)
 		}
@@ -180,5 +195,21 @@ func (t *Transport) forgetSock(s *Socket) bool {
 	defer t.mu.Unlock()
 	_, ok := t.sockets[s]
 	delete(t.sockets, s)
+	if ap, err := netip.ParseAddrPort(s.addr); err == nil {
+		own := slices.DeleteFunc(slices.Clone(*t.own.Load()), func(a netip.AddrPort) bool { return a == ap })
+		t.own.Store(&own)
+	}
 	return ok
+}
+
+// addOwn adds s's bound address to those fromSelf knows.
+func (t *Transport) addOwn(s *Socket) {
+	ap, err := netip.ParseAddrPort(s.addr)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	own := append(slices.Clone(*t.own.Load()), ap)
+	t.own.Store(&own)
 }

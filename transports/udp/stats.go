@@ -13,6 +13,7 @@ type Stats struct {
 
 	BadDatagram   uint64 // received datagrams dropped: empty, over MaxDatagram, undecodable, empty onward route, return route full
 	Unsolicited   uint64 // datagrams on the client socket from addresses this node has not sent to
+	Spoofed       uint64 // datagrams that claimed to come from one of the transport's own sockets
 	Denied        uint64 // received messages refused by access control
 	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
 
@@ -25,6 +26,7 @@ type counters struct {
 	sockets                                 atomic.Int64
 	resets, polled                          atomic.Uint64
 	bad, unsolicited, denied, undeliverable atomic.Uint64
+	spoofed                                 atomic.Uint64
 	tooLarge, busy, sendErr                 atomic.Uint64
 }
 
@@ -35,6 +37,7 @@ func (c *counters) snapshot() Stats {
 		Polled:        c.polled.Load(),
 		BadDatagram:   c.bad.Load(),
 		Unsolicited:   c.unsolicited.Load(),
+		Spoofed:       c.spoofed.Load(),
 		Denied:        c.denied.Load(),
 		Undeliverable: c.undeliverable.Load(),
 		TooLarge:      c.tooLarge.Load(),

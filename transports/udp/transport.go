@@ -2,6 +2,7 @@ package udp
 
 import (
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -22,6 +23,8 @@ type Transport struct {
 	pool *wire.Pool
 
 	client *Socket // sends to peers not heard from; set before the transport is registered
+
+	own atomic.Pointer[[]netip.AddrPort] // every socket's bound address (fromSelf); copy on write under mu
 
 	mu      sync.Mutex // serialises writers of peers, sockets, closed
 	peers   atomic.Pointer[peerTable]
@@ -47,7 +50,12 @@ func New(node *engine.Node, cfg Config) (*Transport, error) {
 		sockets: make(map[*Socket]struct{}),
 	}
 	t.peers.Store(newPeerTable(0))
-	c, err := t.bind(cfg.ClientAddr, cfg.ClientFlow, true)
+	t.own.Store(new([]netip.AddrPort))
+	clientFlow := cfg.ClientFlow
+	if clientFlow == 0 {
+		clientFlow = node.NewFlow()
+	}
+	c, err := t.bind(cfg.ClientAddr, clientFlow, true)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +88,12 @@ func (t *Transport) Type() wire.Type { return wire.UDP }
 // where datagrams to peers this node has not heard from come from.
 func (t *Transport) ClientAddr() string { return t.client.addr }
 
+// ClientFlow returns the flow that spawns the peers this node sent to
+// first (their datagrams arrive on the client socket), for node.Allow.
+// Replies need no Allow: they may retrace the reply path of what the node
+// sent (engine/access.go).
+func (t *Transport) ClientFlow() uint64 { return t.client.flow }
+
 // Stats returns the transport's counters.
 func (t *Transport) Stats() Stats {
 	s := t.stats.snapshot()
@@ -93,8 +107,11 @@ func (t *Transport) Stats() Stats {
 // the calling goroutine, from the socket the peer was first heard on or
 // else the client socket. It never waits: a full socket send buffer
 // drops the datagram with ErrBusy. A message over Config.MaxDatagram is
-// refused with a *SizeError (ErrTooLarge). Safe for concurrent use; once
-// the peer is known it does not allocate.
+// refused with a *SizeError (ErrTooLarge). A message from the network
+// leaves only as access control says (engine/access.go): the peer's link
+// admits it, and a peer not yet known needs the node's leave
+// (engine.Node.AdmitDial). Safe for concurrent use; once the peer is
+// known it does not allocate.
 func (t *Transport) Send(m *wire.Message) error {
 	typ, v, ok := m.Next()
 	switch {
@@ -107,10 +124,16 @@ func (t *Transport) Send(m *wire.Message) error {
 	}
 	p := t.peerByText(v)
 	if p == nil {
+		if err := t.node.AdmitDial(m, wire.UDP, v); err != nil {
+			return t.refuse(m, err)
+		}
 		var err error
 		if p, err = t.learnText(string(v)); err != nil {
 			return t.refuse(m, err)
 		}
+	}
+	if err := p.link.Admit(m); err != nil {
+		return t.refuse(m, err)
 	}
 	if err := m.Step(); err != nil {
 		return t.refuse(m, err)
@@ -119,12 +142,12 @@ func (t *Transport) Send(m *wire.Message) error {
 		// The peer would drop it.
 		return t.refuse(m, wire.ErrEmptyRoute)
 	}
-	if n := m.Len(); n > t.cfg.MaxDatagram {
+	if n := m.Len() + 1; n > t.cfg.MaxDatagram { // the version byte and the message
 		t.stats.tooLarge.Add(1)
 		m.Release()
 		return &SizeError{Size: n, Limit: t.cfg.MaxDatagram, Peer: p.addr.Value()}
 	}
-	err := p.sock.send(m.Bytes(), &p.sa)
+	err := p.sock.send(m.Datagram(), &p.sa)
 	m.Release() // the kernel copied the datagram, or refused it
 	switch err {
 	case nil:

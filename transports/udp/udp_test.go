@@ -37,7 +37,13 @@ type testNode struct {
 
 func newTestNode(t testing.TB, name string, cfg Config) *testNode {
 	t.Helper()
-	n := nodetest.NewNode(t, engine.Config{Name: name, Loops: 2})
+	return newTestNodeWith(t, engine.Config{Name: name, Loops: 2}, cfg)
+}
+
+// newTestNodeWith is newTestNode with an engine configuration.
+func newTestNodeWith(t testing.TB, ecfg engine.Config, cfg Config) *testNode {
+	t.Helper()
+	n := nodetest.NewNode(t, ecfg)
 	tr, err := New(n, testConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
@@ -178,5 +184,33 @@ func TestAccessControl(t *testing.T) {
 	}
 	if st := server.tr.Stats(); st.Denied != 3 {
 		t.Fatalf("server transport stats %+v, want Denied 3", st)
+	}
+	// Nor through a public hop: the node sends to no address for a peer,
+	// UDP or TCP, unless it allows that destination.
+	server.start(t, engine.Hop{}, "hop")
+	if err := server.Allow(s.Flow(), "hop"); err != nil {
+		t.Fatal(err)
+	}
+	// The target: a new address, and a peer the server knows (it heard
+	// from it), whose datagrams must not be forged by another peer.
+	target := rawConn(t)
+	victim := newTestNode(t, "victim", Config{})
+	vapp := victim.app(t, "app")
+	if got, _ := request(t, vapp, "2#"+s.Addr()+" => echoer", "hello"); got != "hello" {
+		t.Fatalf("victim's reply %q", got)
+	}
+	for _, to := range []string{"2#" + target.LocalAddr().String(), "2#" + victim.tr.ClientAddr()} {
+		if _, err := app.Request(wire.MustParseRoute("2#"+s.Addr()+" => hop => "+to+" => app"), []byte("relay me"), short); !errors.Is(err, engine.ErrTimeout) {
+			t.Fatalf("relay through the hop to %s: %v, want a timeout", to, err)
+		}
+	}
+	if r, err := vapp.Receive(0); err == nil {
+		r.Release()
+		t.Fatal("the victim got a datagram a peer sent through the server's hop")
+	}
+	waitFor(t, "the hop's denials", func() bool { return server.Stats().Denied == 5 })
+	_ = target.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, _, err := target.ReadFromUDP(make([]byte, 64)); err == nil {
+		t.Fatal("the server sent to the target for a peer")
 	}
 }

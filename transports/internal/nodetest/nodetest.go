@@ -111,5 +111,6 @@ func (p *Pinger) send(ctx *engine.Context, m *wire.Message) error {
 	if err := m.Redirect(p.Route); err != nil {
 		return err
 	}
+	m.SetHops(wire.DefaultHops) // a new request: its own hop budget
 	return ctx.Forward(m)
 }

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hopwire/hopwire/wire"
+)
+
+// fakeType is the address type of fakeTransport.
+const fakeType wire.Type = 9
+
+// fakeTransport is a channel-backed transport for engine tests: no
+// sockets. Its "connections" are links with a name: dialed ones, made the
+// first time a message is sent to 9#NAME (if the node admits the dial),
+// and inbound ones the test opens with accept, which also have a
+// connection worker at 0#NAME, as a TCP connection does. What leaves over
+// a connection goes to out; what arrives the test delivers with in.
+type fakeTransport struct {
+	t     *testing.T
+	node  *Node
+	dial  uint64 // spawner of dialed links
+	out   chan sent
+	mu    sync.Mutex
+	conns map[string]*fakeConn
+}
+
+type fakeConn struct {
+	name string
+	link *Link
+	in   *Inbound
+}
+
+// sent is a message that left over a fake connection.
+type sent struct {
+	conn string
+	m    *wire.Message
+}
+
+func newFakeTransport(t *testing.T, n *Node) *fakeTransport {
+	f := &fakeTransport{t: t, node: n, dial: n.NewFlow(), out: make(chan sent, 64), conns: make(map[string]*fakeConn)}
+	if err := n.AddTransport(f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fakeTransport) Type() wire.Type { return fakeType }
+
+func (f *fakeTransport) Send(m *wire.Message) error {
+	_, v, _ := m.Next()
+	f.mu.Lock()
+	c := f.conns[string(v)]
+	f.mu.Unlock()
+	if c == nil {
+		if err := f.node.AdmitDial(m, fakeType, v); err != nil {
+			m.Release()
+			return err
+		}
+		c = f.open(string(v))
+	}
+	if err := c.link.Admit(m); err != nil {
+		m.Release()
+		return err
+	}
+	return f.leave(c, m)
+}
+
+func (f *fakeTransport) leave(c *fakeConn, m *wire.Message) error {
+	if err := m.Step(); err != nil {
+		m.Release()
+		return err
+	}
+	f.out <- sent{c.name, m}
+	return nil
+}
+
+func (f *fakeTransport) Close() error { return nil }
+
+// open makes a connection the node dialed.
+func (f *fakeTransport) open(name string) *fakeConn {
+	c := &fakeConn{name: name, link: f.node.NewLink(f.dial, true), in: f.node.NewInbound()}
+	f.mu.Lock()
+	f.conns[name] = c
+	f.mu.Unlock()
+	return c
+}
+
+// accept opens an inbound connection spawned by listener, with its
+// connection worker.
+func (f *fakeTransport) accept(name string, listener uint64) *fakeConn {
+	c := &fakeConn{name: name, link: f.node.NewLink(listener, false), in: f.node.NewInbound()}
+	f.mu.Lock()
+	f.conns[name] = c
+	f.mu.Unlock()
+	if err := f.node.StartDirect(directFunc(func(m *wire.Message) error { return f.leave(c, m) }), c.link, "0#"+name); err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+// deliver hands the node a message that arrived over c, with c's worker
+// at the front of the return route as a transport puts it.
+func (f *fakeTransport) deliver(c *fakeConn, onward, ret string, payload string) error {
+	f.t.Helper()
+	r := wire.Route{}
+	if ret != "" {
+		r = wire.MustParseRoute(ret)
+	}
+	m, err := f.node.Pool().Build(wire.MustParseRoute(onward), r, []byte(payload))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := m.PrependReturn(wire.MustParseAddress("0#" + c.name)); err != nil {
+		f.t.Fatal(err)
+	}
+	return c.in.Deliver(c.link, m)
+}
+
+// expect waits for a message to leave over conn and returns its payload.
+func (f *fakeTransport) expect(conn string) string {
+	f.t.Helper()
+	select {
+	case s := <-f.out:
+		defer s.m.Release()
+		if s.conn != conn {
+			f.t.Fatalf("message %q left over %s, want %s", s.m.Payload(), s.conn, conn)
+		}
+		return string(s.m.Payload())
+	case <-time.After(wait):
+		f.t.Fatalf("nothing left over %s", conn)
+		return ""
+	}
+}
+
+// quiet checks that nothing left the node.
+func (f *fakeTransport) quiet() {
+	f.t.Helper()
+	select {
+	case s := <-f.out:
+		p := string(s.m.Payload())
+		s.m.Release()
+		f.t.Fatalf("message %q left over %s", p, s.conn)
+	case <-time.After(20 * time.Millisecond):
+	}
+}

@@ -85,9 +85,10 @@ const (
 	closeRoute                    // an empty onward route, or a return route already full
 	closeTrunc                    // the peer closed in the middle of a frame
 	closeSilent                   // the peer sent no version byte in time
+	closeSlow                     // the peer left its queue congested for Config.SlowConsumerTimeout
 )
 
-var closeKindText = [...]string{"closed", "local", "i/o error", "bad version", "bad frame", "bad route", "truncated frame", "handshake timeout"}
+var closeKindText = [...]string{"closed", "local", "i/o error", "bad version", "bad frame", "bad route", "truncated frame", "handshake timeout", "slow consumer"}
 
 func (t *Transport) newConn(key string, flow uint64) *conn {
 	var b [idLen]byte

@@ -13,7 +13,14 @@ const (
 	DefaultDialTimeout      = 5 * time.Second // dialing a peer
 	DefaultHandshakeTimeout = 5 * time.Second // waiting for the peer's version byte
 	DefaultReadBufferCap    = 64 << 10        // gnet's read buffer, one per event loop
-	DefaultSendWait         = 50 * time.Millisecond
+)
+
+// Defaults for a zero Config: who waits for a full queue, and for how
+// long a peer may leave it full (doc.go, Backpressure).
+const (
+	DefaultSendWait            = 50 * time.Millisecond // a send to a dialed connection
+	DefaultPeerSendWait        = time.Millisecond      // a send to an accepted connection
+	DefaultSlowConsumerTimeout = 2 * time.Second       // congested this long: disconnected
 )
 
 // Config configures a Transport. Its zero value means defaults.
@@ -32,18 +39,36 @@ type Config struct {
 	QueueLen int
 	// QueueBytes bounds the encoded bytes waiting in a connection's
 	// outbound queue. A send that would pass either bound waits (see
-	// SendWait) and is then refused with ErrQueueFull. 0 means
-	// DefaultQueueBytes.
+	// SendWait, PeerSendWait) and is then refused with ErrQueueFull. 0
+	// means DefaultQueueBytes.
 	QueueBytes int
-	// SendWait is how long Send waits for room in a full queue before it
-	// refuses. The caller stops meanwhile: an event loop, or a reader that
-	// runs a borrowed loop for the connection a message came in on, which
-	// then stops reading that connection, so a receiver that stops reading
-	// slows its senders' senders down instead of losing their messages.
-	// It is bounded so that two nodes whose queues fill towards each other
-	// do not wait for ever, and it does not apply to a connection still in
-	// its handshake. 0 means DefaultSendWait; < 0 means do not wait.
+	// SendWait is how long a send to a full queue of a connection this
+	// transport dialed waits for room before it refuses. The caller stops
+	// meanwhile: an event loop, or a reader that runs a borrowed loop for
+	// the connection a message came in on, which then stops reading that
+	// connection, so a receiver that stops reading slows its senders'
+	// senders down instead of losing their messages. It is bounded so
+	// that two nodes whose queues fill towards each other do not wait for
+	// ever, and it does not apply to a connection still in its handshake.
+	// 0 means DefaultSendWait; < 0 means do not wait.
 	SendWait time.Duration
+	// PeerSendWait is SendWait for the connections a listener accepted.
+	// It is short because what sends to them is usually a worker that
+	// serves every peer (an echo, a service), and a peer that does not
+	// read its replies must not hold that worker up. Once a send to an
+	// accepted connection has been refused, the connection is congested:
+	// further sends to it are refused at once, without waiting, until its
+	// queue has drained below half of both bounds. 0 means
+	// DefaultPeerSendWait; < 0 means do not wait.
+	PeerSendWait time.Duration
+	// SlowConsumerTimeout is how long a connection may stay congested
+	// before it is disconnected as a slow consumer (Stats.SlowConsumers).
+	// A refused send makes a connection congested; an accepted one stays
+	// so until its queue has drained below half of both bounds (see
+	// PeerSendWait), a dialed one until a send to it gets in. It is
+	// checked when a send is refused, so a connection nobody sends to is
+	// not cut. 0 means DefaultSlowConsumerTimeout; < 0 means never.
+	SlowConsumerTimeout time.Duration
 	// DialTimeout bounds dialing a peer. 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
 	// HandshakeTimeout bounds the wait for the peer's version byte once
@@ -72,6 +97,12 @@ func (c *Config) setDefaults(nodeMaxFrame int) error {
 	}
 	if c.SendWait == 0 {
 		c.SendWait = DefaultSendWait
+	}
+	if c.PeerSendWait == 0 {
+		c.PeerSendWait = DefaultPeerSendWait
+	}
+	if c.SlowConsumerTimeout == 0 {
+		c.SlowConsumerTimeout = DefaultSlowConsumerTimeout
 	}
 	if c.MaxFrame == 0 {
 		c.MaxFrame = nodeMaxFrame

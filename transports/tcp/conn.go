@@ -86,9 +86,10 @@ const (
 	closeRoute                    // an empty onward route, or a return route already full
 	closeTrunc                    // the peer closed in the middle of a frame
 	closeSilent                   // the peer sent no handshake in time
+	closeSlow                     // the peer left its queue congested for Config.SlowConsumerTimeout
 )
 
-var closeKindText = [...]string{"closed", "local", "i/o error", "bad handshake", "bad frame", "bad route", "truncated frame", "handshake timeout"}
+var closeKindText = [...]string{"closed", "local", "i/o error", "bad handshake", "bad frame", "bad route", "truncated frame", "handshake timeout", "slow consumer"}
 
 // newConn makes a connection: dialed to key, or accepted by lis.
 func (t *Transport) newConn(key string, lis *Listener) *conn {

@@ -82,8 +82,8 @@
 //   - Conn.Dup, SetNoDelay: concurrency-safe (socket calls); called in OnOpen.
 //   - Conn.Close: concurrency-safe (posts a task to the loop, allocating
 //     a closure and a queue node); used only to close a connection from
-//     off its loop (write error, handshake timeout, Transport.Close,
-//     Listener.Close).
+//     outside its events (write error, slow consumer, handshake timeout,
+//     Transport.Close, Listener.Close).
 //   - OnOpen's returned bytes: written by gnet directly on the loop
 //     before any other event of the connection; used for the hello.
 //   - OnClose: called exactly once for an opened connection, on its loop,
@@ -106,24 +106,61 @@
 // Each connection's outbound queue is bounded in messages and bytes
 // (Config.QueueLen, QueueBytes). When the peer stops reading, the
 // kernel's socket buffers fill, then the queue. A send into a full queue
-// waits up to Config.SendWait, then is refused with ErrQueueFull: the
+// waits a bounded time for room, then is refused with ErrQueueFull: the
 // sending worker gets the error, the message is released and counted
-// (Stats.QueueFull). Nothing grows without bound.
+// (Stats.QueueFull). Nothing grows without bound. Who waits, and for how
+// long, depends on which side opened the connection.
 //
-// The wait is what carries the pushback upstream. A message read off a
-// connection is usually handled on the gnet loop that read it (the node
-// lends the reader its event loop, see engine), so when its next hop is a
-// full queue it is that reader that waits, and it reads nothing from its
-// connections meanwhile: their kernel buffers fill and TCP's flow control
-// stops the upstream sender, whose own queue then fills. When the node's
-// loop handles the message instead, the loop waits, its mailbox fills and
-// Node.Deliver waits (engine.Config.DeliverWait), with the same effect.
+// A send to a connection this transport dialed waits up to
+// Config.SendWait (50 ms), every time. The node chose to send downstream
+// there, and the wait is what carries the pushback upstream. A message
+// read off a connection is usually handled on the gnet loop that read it
+// (the node lends the reader its event loop, see engine), so when its
+// next hop is a full queue it is that reader that waits, and it reads
+// nothing from its connections meanwhile: their kernel buffers fill and
+// TCP's flow control stops the upstream sender, whose own queue then
+// fills. When the node's loop handles the message instead, the loop
+// waits, its mailbox fills and Node.Deliver waits
+// (engine.Config.DeliverWait), with the same effect.
 // TestBackpressureReachesUpstream shows it across three nodes.
+//
+// A send to a connection a listener accepted waits at most
+// Config.PeerSendWait (1 ms). What sends there is usually a worker that
+// serves every peer, replying: were it to wait, one peer that does not
+// read its replies would stall that worker, and the loop it runs on, for
+// every other peer.
+//
+// Slow consumers are cut off, not waited for (the rule NATS applies to
+// its clients). A refused send makes the connection congested. Sends to
+// a congested accepted connection are refused at once, without waiting,
+// until a send finds its queue drained below half of both bounds; a
+// dialed connection is congested until a send to it gets in (sends to it
+// still wait). A refused send that finds its connection congested for
+// Config.SlowConsumerTimeout (2 s) closes it: the reason is "slow
+// consumer", logged at Warn and counted (Stats.SlowConsumers), and what
+// was queued for it is dropped (Stats.Dropped). For an accepted
+// connection that means its peer read less than half a queue in that
+// time; for a dialed one, that it made room for no send. A peer that
+// reads steadily, only slower than it is sent to, is not cut: some sends
+// to it are refused, the others get in. On the send path the rule costs
+// one atomic load. TestSlowConsumerDoesNotStallOthers shows it.
+//
+// The check runs when a send is refused; there is no timer. A queue left
+// full with nobody sending to it is not cut until the next send to it is
+// refused: it holds no one up, and it holds at most its budget
+// (QueueBytes, with the kernel's buffers and a flusher goroutine that
+// polls for room). A timer would not lower what idle peers can cost: a
+// peer that fills its queue to just under the top and stops holds as
+// much without ever being refused. That bound is the budget times the
+// number of connections.
 //
 // The costs: the waiting gnet loop also stops reading its other
 // connections (gnet v2.9.4 cannot pause one connection), and the waits
 // are bounded, so a receiver that stays stuck longer than SendWait or
 // DeliverWait makes its upstream drop (and count) rather than stall for
-// ever. A connection still in its handshake never waits: its peer's
-// hello may be for the very loop that would be waiting.
+// ever. What goes to a peer over the connection it opened, replies
+// mostly, does not push back: it is refused after PeerSendWait instead
+// of slowing its sender down. A connection still in its handshake never
+// waits (its peer's hello may be for the very loop that would be
+// waiting) and is not yet a slow consumer.
 package tcp

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -45,17 +46,27 @@ import (
 //
 // Bounds: QueueLen messages and QueueBytes encoded bytes per connection
 // (one frame larger than QueueBytes is let in when the queue is empty).
-// A send over either bound waits up to Config.SendWait for the writer to
-// make room, then is refused with ErrQueueFull. When the peer stops
+// A send over either bound waits for the writer to make room, up to
+// Config.SendWait on a dialed connection and Config.PeerSendWait on an
+// accepted one, then is refused with ErrQueueFull. When the peer stops
 // reading, the kernel's buffers fill, then this queue, then senders wait
 // (and stop reading their own upstream) and finally are refused and
 // counted: memory stays bounded, and the refusal goes back to the sending
-// worker as an error. See doc.go, Backpressure.
+// worker as an error.
+//
+// A refusal makes an open connection congested (congested holds when)
+// until its peer makes room. Sends to a congested accepted connection are
+// refused at once, without waiting, so its queue only drains: it is
+// congested until a send finds the queue below half of both bounds. Sends
+// to a dialed one still wait and get in when there is room, so it is
+// congested until one does. A refusal that finds the connection congested
+// for Config.SlowConsumerTimeout disconnects it. See doc.go, Backpressure.
 type outbound struct {
-	c        *conn
-	q        *ring.MPSC[*wire.Message]
-	bytes    atomic.Int64 // encoded bytes queued or in the batch in hand
-	maxBytes int64
+	c         *conn
+	q         *ring.MPSC[*wire.Message]
+	bytes     atomic.Int64 // encoded bytes queued or in the batch in hand
+	congested atomic.Int64 // nanotime of the refusal that made the connection congested; 0 if it is not
+	maxBytes  int64
 
 	pending   atomic.Bool  // a sender pushed since the holder last looked
 	role      atomic.Bool  // the writer role is held
@@ -95,14 +106,24 @@ func (o *outbound) init(c *conn, queueLen, queueBytes int) {
 	o.wake = make(chan struct{}, 1)
 }
 
-// enqueue queues m's frame. It owns m. It does not allocate.
+// enqueue queues m's frame. It owns m. It does not allocate, except
+// when it disconnects a slow consumer.
 func (c *conn) enqueue(m *wire.Message) error {
 	if c.closed.Load() {
 		return c.t.refuse(m, &ConnError{Conn: c.addr.String(), Peer: c.peerName(), Err: ErrConnClosed})
 	}
+	// A peer that left its replies unread is not waited for again: the
+	// sender is likely a worker that serves every peer.
+	congested := c.out.congested.Load() != 0
+	if congested && c.lis != nil && c.stillCongested() {
+		return c.queueFull(m)
+	}
 	size := int64(m.Len() + wire.FramePrefixLen)
 	if !c.tryPush(m, size) && !c.waitPush(m, size) {
 		return c.queueFull(m)
+	}
+	if congested && c.lis == nil {
+		c.out.congested.Store(0) // the dialed peer made room
 	}
 	c.kick()
 	return nil
@@ -123,13 +144,17 @@ func (c *conn) tryPush(m *wire.Message, size int64) bool {
 	return true
 }
 
-// waitPush retries tryPush for up to Config.SendWait while the writer
-// drains the queue: yield first (the writer is often about to run), then
-// sleep a little at a time. Draining needs no gnet loop once the
-// connection is open (writes go out from senders and the flusher), so a
-// reader waiting here cannot hold up the queue it waits on.
+// waitPush retries tryPush for up to Config.SendWait (PeerSendWait on an
+// accepted connection) while the writer drains the queue: yield first
+// (the writer is often about to run), then sleep a little at a time.
+// Draining needs no gnet loop once the connection is open (writes go out
+// from senders and the flusher), so a reader waiting here cannot hold up
+// the queue it waits on.
 func (c *conn) waitPush(m *wire.Message, size int64) bool {
 	wait := c.t.cfg.SendWait
+	if c.lis != nil {
+		wait = c.t.cfg.PeerSendWait
+	}
 	// Not before the handshake: the peer's version byte is read by a gnet
 	// loop, which may be the very one waiting here.
 	if wait <= 0 || !c.open.Load() {
@@ -156,10 +181,55 @@ func (c *conn) waitPush(m *wire.Message, size int64) bool {
 	}
 }
 
+// queueFull refuses m: the queue was full, or the connection congested.
+// A refusal makes an open connection congested, and disconnects one that
+// has been for SlowConsumerTimeout. (A connection still in its handshake
+// is not a slow consumer: nothing is written to it yet.)
 func (c *conn) queueFull(m *wire.Message) error {
 	c.t.stats.queueFull.Add(1)
 	m.Release()
+	if c.open.Load() {
+		o := &c.out
+		now := max(nanotime(), 1) // 0 means not congested
+		since := o.congested.Load()
+		if since == 0 {
+			o.congested.CompareAndSwap(0, now)
+		} else if limit := c.t.cfg.SlowConsumerTimeout; limit > 0 && now-since >= int64(limit) {
+			c.slowConsumer(time.Duration(now - since))
+		}
+	}
 	return c.errFull
+}
+
+// stillCongested reports whether the congested accepted connection still
+// is: whether its queue is at or above half of either bound. If not, it
+// is no longer congested.
+func (c *conn) stillCongested() bool {
+	o := &c.out
+	since := o.congested.Load()
+	if since == 0 {
+		return false
+	}
+	if o.bytes.Load() >= o.maxBytes/2 || o.q.Len() >= o.q.Cap()/2 {
+		return true
+	}
+	o.congested.CompareAndSwap(since, 0)
+	return false
+}
+
+// slowConsumer disconnects the connection: its queue has been congested
+// for d, at least SlowConsumerTimeout. Any goroutine; the first call
+// counts and closes, the connection's OnClose logs why.
+func (c *conn) slowConsumer(d time.Duration) {
+	if c.closed.Load() {
+		return
+	}
+	err := &ConnError{Conn: c.addr.String(), Peer: c.peer, Err: fmt.Errorf("%w: congested for %v", ErrQueueFull, d.Round(time.Millisecond))}
+	if !c.setWhy(closeSlow, err) {
+		return // closing already, for another reason or from another sender
+	}
+	c.t.stats.slowConsumers.Add(1)
+	c.shutdown(closeSlow, err)
 }
 
 // kick makes sure what is queued gets written (or dropped, once closed):

@@ -19,8 +19,9 @@ type Stats struct {
 
 	Denied        uint64 // received messages refused by access control
 	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
-	QueueFull     uint64 // outbound messages refused: the connection's queue was full
-	QueueWaits    uint64 // sends that found the queue full and waited (Config.SendWait)
+	QueueFull     uint64 // outbound messages refused: the connection's queue was full, or it was congested
+	QueueWaits    uint64 // sends that found the queue full and waited (Config.SendWait, PeerSendWait)
+	SlowConsumers uint64 // connections closed: congested for Config.SlowConsumerTimeout
 	SendErrors    uint64 // outbound messages refused for other reasons (no connection, bad route, closed)
 	Dropped       uint64 // outbound messages queued but never written: their connection closed
 }
@@ -29,7 +30,7 @@ type counters struct {
 	accepted, dialed                                   atomic.Uint64
 	open                                               atomic.Int64
 	dialErrors, badVersion, badFrame, badRoute, trunc  atomic.Uint64
-	silent                                             atomic.Uint64
+	silent, slowConsumers                              atomic.Uint64
 	denied, undeliverable, queueFull, sendErr, dropped atomic.Uint64
 	queueWaits                                         atomic.Uint64
 }
@@ -49,6 +50,7 @@ func (c *counters) snapshot() Stats {
 		Undeliverable: c.undeliverable.Load(),
 		QueueFull:     c.queueFull.Load(),
 		QueueWaits:    c.queueWaits.Load(),
+		SlowConsumers: c.slowConsumers.Load(),
 		SendErrors:    c.sendErr.Load(),
 		Dropped:       c.dropped.Load(),
 	}

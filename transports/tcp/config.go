@@ -14,6 +14,8 @@ const (
 	DefaultHandshakeTimeout = 5 * time.Second // waiting for the peer's version byte
 	DefaultReadBufferCap    = 64 << 10        // gnet's read buffer, one per event loop
 	DefaultSendWait         = 50 * time.Millisecond
+	DefaultFrameTimeout     = 10 * time.Second // a frame's first byte to its last
+	DefaultMaxPendingBytes  = 64 << 20         // bytes held by incomplete frames, all connections together
 )
 
 // Config configures a Transport. Its zero value means defaults.
@@ -53,6 +55,23 @@ type Config struct {
 	// ReadBufferCap is the size of gnet's read buffer, one per event loop.
 	// 0 means DefaultReadBufferCap.
 	ReadBufferCap int
+	// FrameTimeout bounds the time from the first byte of a frame (its
+	// length prefix included) to its last: a peer that starts a frame
+	// and does not finish it in time is disconnected. It is checked about
+	// once a second (more often when it is under 4 s), so a connection
+	// may last a little longer. 0 means DefaultFrameTimeout.
+	FrameTimeout time.Duration
+	// MaxPendingBytes bounds the bytes held for frames that have started
+	// to arrive and are not complete, over all the transport's
+	// connections. A frame is read into memory as its bytes arrive, not
+	// at the length its prefix declares; a connection whose frame would
+	// take the total past the bound is closed, and the others keep
+	// theirs. A frame that comes whole in one read is never counted; a
+	// larger one is, up to its length (its buffer may be up to twice
+	// that: pooled buffers are powers of two). Keep it well above
+	// MaxFrame times the large frames expected in flight at once. 0 means
+	// DefaultMaxPendingBytes.
+	MaxPendingBytes int64
 	// DialedFlow is the flow stamped on messages that arrive over the
 	// connections this transport dials. 0, the default, trusts them like
 	// local traffic: the node chose to talk to those peers. When they are
@@ -64,7 +83,8 @@ type Config struct {
 
 func (c *Config) setDefaults(nodeMaxFrame int) error {
 	if c.EventLoops < 0 || c.MaxFrame < 0 || c.QueueLen < 0 || c.QueueBytes < 0 ||
-		c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.ReadBufferCap < 0 {
+		c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.ReadBufferCap < 0 ||
+		c.FrameTimeout < 0 || c.MaxPendingBytes < 0 {
 		return &ConfigError{Field: "(all)", Reason: "must not be negative"}
 	}
 	if c.EventLoops == 0 {
@@ -96,6 +116,12 @@ func (c *Config) setDefaults(nodeMaxFrame int) error {
 	}
 	if c.ReadBufferCap == 0 {
 		c.ReadBufferCap = DefaultReadBufferCap
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
+	if c.MaxPendingBytes == 0 {
+		c.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	return nil
 }

@@ -65,9 +65,10 @@ type conn struct {
 	whyKind  closeKind
 	whyError error
 
-	reads   atomic.Uint32 // onTraffic calls, for the writer's burst test (send.go); written by the gnet loop only
-	rd      reader        // gnet loop only
-	lastLog int64         // gnet loop only: when a per-message warning was last logged
+	reads      atomic.Uint32 // onTraffic calls, for the writer's burst test (send.go); written by the gnet loop only
+	rd         reader        // gnet loop only
+	lastLog    int64         // gnet loop only: when a per-message warning was last logged
+	frameSince atomic.Int64  // nanotime when the frame rd is in the middle of began, 0 if none; written by the gnet loop only
 
 	out     outbound
 	errFull *ConnError // ErrQueueFull for this connection, made once: a full queue is a hot path
@@ -85,9 +86,12 @@ const (
 	closeRoute                    // an empty onward route, or a return route already full
 	closeTrunc                    // the peer closed in the middle of a frame
 	closeSilent                   // the peer sent no version byte in time
+	closeStall                    // a frame was not complete within Config.FrameTimeout
+	closeBudget                   // a frame would have passed Config.MaxPendingBytes
 )
 
-var closeKindText = [...]string{"closed", "local", "i/o error", "bad version", "bad frame", "bad route", "truncated frame", "handshake timeout"}
+var closeKindText = [...]string{"closed", "local", "i/o error", "bad version", "bad frame", "bad route", "truncated frame", "handshake timeout",
+	"frame timeout", "pending-frame budget exceeded"}
 
 func (t *Transport) newConn(key string, flow uint64) *conn {
 	var b [idLen]byte
@@ -104,6 +108,7 @@ func (t *Transport) newConn(key string, flow uint64) *conn {
 		ready: make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	c.rd.budget = &t.pending
 	c.out.init(c, t.cfg.QueueLen, t.cfg.QueueBytes)
 	c.errFull = &ConnError{Conn: local.String(), Peer: key, Err: ErrQueueFull}
 	return c

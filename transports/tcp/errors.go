@@ -10,6 +10,9 @@ var (
 	ErrBadAddress   = errors.New("tcp: address is neither host:port nor a connection id")
 	ErrNotTCP       = errors.New("tcp: next address is not a TCP address")
 	ErrHandshake    = errors.New("tcp: handshake failed")
+
+	ErrFrameTimeout  = errors.New("tcp: frame not complete within Config.FrameTimeout")
+	ErrPendingBudget = errors.New("tcp: pending-frame budget exceeded (Config.MaxPendingBytes)")
 )
 
 // ConnError is an error on one connection: the connection's worker

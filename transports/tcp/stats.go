@@ -17,6 +17,10 @@ type Stats struct {
 	Truncated  uint64 // connections that closed in the middle of a frame
 	Silent     uint64 // connections closed: no version byte within Config.HandshakeTimeout
 
+	FrameTimeouts uint64 // connections closed: a frame not complete within Config.FrameTimeout
+	OverBudget    uint64 // connections closed: a frame would have taken PendingBytes past Config.MaxPendingBytes
+	PendingBytes  int64  // bytes held now for frames not yet complete, all connections together
+
 	Denied        uint64 // received messages refused by access control
 	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
 	QueueFull     uint64 // outbound messages refused: the connection's queue was full
@@ -32,8 +36,10 @@ type counters struct {
 	silent                                             atomic.Uint64
 	denied, undeliverable, queueFull, sendErr, dropped atomic.Uint64
 	queueWaits                                         atomic.Uint64
+	frameTimeouts, overBudget                          atomic.Uint64
 }
 
+// snapshot returns the counters; PendingBytes is the transport's to add.
 func (c *counters) snapshot() Stats {
 	return Stats{
 		Accepted:      c.accepted.Load(),
@@ -45,6 +51,8 @@ func (c *counters) snapshot() Stats {
 		BadRoute:      c.badRoute.Load(),
 		Truncated:     c.trunc.Load(),
 		Silent:        c.silent.Load(),
+		FrameTimeouts: c.frameTimeouts.Load(),
+		OverBudget:    c.overBudget.Load(),
 		Denied:        c.denied.Load(),
 		Undeliverable: c.undeliverable.Load(),
 		QueueFull:     c.queueFull.Load(),

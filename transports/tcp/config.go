@@ -16,6 +16,7 @@ const (
 	DefaultSendWait         = 50 * time.Millisecond
 	DefaultFrameTimeout     = 10 * time.Second // a frame's first byte to its last
 	DefaultMaxPendingBytes  = 64 << 20         // bytes held by incomplete frames, all connections together
+	DefaultMaxConns         = 4096             // connections per listener
 )
 
 // Config configures a Transport. Its zero value means defaults.
@@ -72,6 +73,11 @@ type Config struct {
 	// MaxFrame times the large frames expected in flight at once. 0 means
 	// DefaultMaxPendingBytes.
 	MaxPendingBytes int64
+	// MaxConns bounds the connections open at once through each listener:
+	// one accepted over it is closed at once and counted
+	// (Stats.Rejected). Dialed connections are not counted. 0 means
+	// DefaultMaxConns.
+	MaxConns int
 	// DialedFlow is the flow stamped on messages that arrive over the
 	// connections this transport dials. 0, the default, trusts them like
 	// local traffic: the node chose to talk to those peers. When they are
@@ -84,7 +90,7 @@ type Config struct {
 func (c *Config) setDefaults(nodeMaxFrame int) error {
 	if c.EventLoops < 0 || c.MaxFrame < 0 || c.QueueLen < 0 || c.QueueBytes < 0 ||
 		c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.ReadBufferCap < 0 ||
-		c.FrameTimeout < 0 || c.MaxPendingBytes < 0 {
+		c.FrameTimeout < 0 || c.MaxPendingBytes < 0 || c.MaxConns < 0 {
 		return &ConfigError{Field: "(all)", Reason: "must not be negative"}
 	}
 	if c.EventLoops == 0 {
@@ -122,6 +128,9 @@ func (c *Config) setDefaults(nodeMaxFrame int) error {
 	}
 	if c.MaxPendingBytes == 0 {
 		c.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	return nil
 }

@@ -211,6 +211,9 @@ func (c *conn) cleanup() {
 		if c.hsTime != nil {
 			c.hsTime.Stop()
 		}
+		if c.lis != nil {
+			c.lis.conns.Add(-1)
+		}
 		c.t.forget(c)
 		if c.worker {
 			_ = c.t.node.StopWorker(c.addr.String())

@@ -113,6 +113,11 @@
 //     (Stats.FrameTimeouts). The reader publishes when a frame it left
 //     incomplete began, and one goroutine per transport looks at the
 //     connections about once a second: a frame costs no timer.
+//   - Connections: at most Config.MaxConns per listener; one accepted
+//     over it is closed at once (Stats.Rejected). When the process is
+//     out of descriptors, failed accepts are counted (Stats.AcceptErrors)
+//     and the accept loop backs off, 5 ms growing to 100 ms, rather than
+//     spin.
 //
 // # Backpressure
 //

@@ -52,6 +52,7 @@ func (t *Transport) accept(l *Listener) (*conn, error) {
 	}
 	c := t.newConn("", l.flow)
 	c.lis = l
+	l.conns.Add(1) // and cleanup takes it off
 	t.storeID(c.id, c)
 	t.stats.accepted.Add(1)
 	return c, nil

@@ -2,15 +2,34 @@ package tcp
 
 import (
 	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/nodetest"
+	"github.com/hopwire/hopwire/transports/internal/ratelog"
 	"github.com/hopwire/hopwire/wire"
 )
+
+// loggedNode is newTestNode with its log kept in a LogCapture.
+func loggedNode(t *testing.T, name string, cfg Config) (*testNode, *nodetest.LogCapture) {
+	t.Helper()
+	logs := nodetest.NewLogCapture()
+	n := nodetest.NewNode(t, engine.Config{Name: name, Loops: 2, Logger: slog.New(logs)})
+	tr, err := New(n, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testNode{n, tr}, logs
+}
 
 // pingWhile keeps a request-reply going from a good client to l's echoer
 // with payloads of size bytes until stop is closed, and returns how many
@@ -181,4 +200,138 @@ func TestPendingBudget(t *testing.T) {
 		t.Fatalf("%d pings; server stats %+v", n, s)
 	}
 	t.Logf("2 of 5 peers closed over the budget, %d KiB pending, %d pings meanwhile", s.PendingBytes>>10, n)
+}
+
+// A listener with MaxConns 4 closes a 5th connection at once and counts
+// it; the 4 keep working, and when one goes, a new one is let in.
+func TestConnectionCap(t *testing.T) {
+	server := newTestNode(t, "server", Config{MaxConns: 4})
+	server.start(t, engine.Echo{}, "echoer")
+	l := server.listen(t, "echoer")
+	var conns []net.Conn
+	for i := 0; i < 4; i++ {
+		conns = append(conns, rawDial(t, l.Addr(), wire.Version))
+	}
+	fifth, err := net.DialTimeout("tcp", l.Addr(), wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fifth.Close()
+	fifth.SetReadDeadline(time.Now().Add(wait))
+	if n, err := io.Copy(io.Discard, fifth); n != 0 || err != nil {
+		t.Fatalf("the 5th connection read %d bytes (%v): it was served", n, err)
+	}
+	if s := server.tr.Stats(); s.Rejected != 1 || s.Accepted != 4 || s.Open != 4 {
+		t.Fatalf("server stats %+v", s)
+	}
+	echo := func(nc net.Conn, payload string) {
+		t.Helper()
+		if _, err := nc.Write(frame(encoded(t, "echoer", "me", payload))); err != nil {
+			t.Fatal(err)
+		}
+		var pre [4]byte
+		if _, err := io.ReadFull(nc, pre[:]); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, binary.BigEndian.Uint32(pre[:]))
+		if _, err := io.ReadFull(nc, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, nc := range conns {
+		echo(nc, "still served")
+	}
+	conns[0].Close()
+	eventually(t, "the server to see a connection go", func() bool { return server.tr.Stats().Open == 3 })
+	echo(rawDial(t, l.Addr(), wire.Version), "let in")
+}
+
+// The accept loop waits longer after each failed accept, up to the
+// ceiling, and starts over after a success.
+func TestNextBackoff(t *testing.T) {
+	var got []time.Duration
+	for d, i := time.Duration(0), 0; i < 8; i++ {
+		d = nextBackoff(d)
+		got = append(got, d)
+	}
+	want := []time.Duration{5, 10, 20, 40, 80, 100, 100, 100}
+	for i := range want {
+		if got[i] != want[i]*time.Millisecond {
+			t.Fatalf("backoffs %v", got)
+		}
+	}
+}
+
+// Out of descriptors for real: with RLIMIT_NOFILE lowered to what the
+// process has open, a connection waits in the backlog and every accept
+// fails with EMFILE. The failures are counted and logged at most once a
+// second, the accept loop backs off instead of spinning, and when
+// descriptors are back the waiting connection is served.
+func TestAcceptErrorsBackOff(t *testing.T) {
+	server, logs := loggedNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	l := server.listen(t, "echoer")
+
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Skipf("getrlimit: %v", err)
+	}
+	restore := sync.OnceFunc(func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Errorf("restoring RLIMIT_NOFILE: %v", err)
+		}
+	})
+	t.Cleanup(restore)
+	// A new descriptor takes the lowest free number and must be under
+	// the limit: room for the dialing socket and nothing else, so the
+	// accept gets EMFILE. No other test runs meanwhile (none is
+	// parallel), and the server's loops and workers open nothing.
+	free, err := syscall.Dup(0)
+	if err != nil {
+		t.Skipf("dup: %v", err)
+	}
+	syscall.Close(free)
+	low := lim
+	low.Cur = uint64(free) + 1
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Skipf("setrlimit: %v", err)
+	}
+	began := time.Now()
+	nc, err := net.DialTimeout("tcp", l.Addr(), wait)
+	if err != nil {
+		restore()
+		if errors.Is(err, syscall.EMFILE) {
+			t.Skip("another descriptor was opened meanwhile: cannot provoke EMFILE in the accept loop")
+		}
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	eventually(t, "accept errors", func() bool { return server.tr.Stats().AcceptErrors >= 5 })
+	restore()
+	elapsed := time.Since(began)
+	errs := server.tr.Stats().AcceptErrors
+
+	// Served now: the version byte, then an echo.
+	nc.SetDeadline(time.Now().Add(wait))
+	var v [1]byte
+	if _, err := io.ReadFull(nc, v[:]); err != nil || v[0] != wire.Version {
+		t.Fatalf("server's version byte after the descriptors came back: %v %v", v, err)
+	}
+	if _, err := nc.Write(append([]byte{wire.Version}, frame(encoded(t, "echoer", "me", "back"))...)); err != nil {
+		t.Fatal(err)
+	}
+	var pre [4]byte
+	if _, err := io.ReadFull(nc, pre[:]); err != nil {
+		t.Fatal(err)
+	}
+	// Backing off, the loop tried at most once per minAcceptBackoff
+	// (spinning, it fails hundreds of thousands of times a second).
+	if limit := uint64(elapsed/minAcceptBackoff) + 1; errs > limit {
+		t.Fatalf("%d failed accepts in %v: no backoff (at most %d)", errs, elapsed, limit)
+	}
+	lines := logs.Lines(func(l nodetest.LogLine) bool { return l.Msg == "tcp: accept failed; backing off" })
+	if len(lines) == 0 || len(lines) > 1+int(elapsed/ratelog.Every) {
+		t.Fatalf("%d log lines for %d failed accepts in %v", len(lines), errs, elapsed)
+	}
+	t.Logf("%d failed accepts in %v, %d logged: %v", errs, elapsed, len(lines), lines[0].Attrs["err"])
 }

@@ -20,6 +20,8 @@ type Stats struct {
 	FrameTimeouts uint64 // connections closed: a frame not complete within Config.FrameTimeout
 	OverBudget    uint64 // connections closed: a frame would have taken PendingBytes past Config.MaxPendingBytes
 	PendingBytes  int64  // bytes held now for frames not yet complete, all connections together
+	Rejected      uint64 // connections a listener closed at once: it had Config.MaxConns open
+	AcceptErrors  uint64 // failed accepts (EMFILE, ENFILE, ...); the listener backs off and goes on
 
 	Denied        uint64 // received messages refused by access control
 	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
@@ -36,7 +38,7 @@ type counters struct {
 	silent                                             atomic.Uint64
 	denied, undeliverable, queueFull, sendErr, dropped atomic.Uint64
 	queueWaits                                         atomic.Uint64
-	frameTimeouts, overBudget                          atomic.Uint64
+	frameTimeouts, overBudget, rejected, acceptErrors  atomic.Uint64
 }
 
 // snapshot returns the counters; PendingBytes is the transport's to add.
@@ -53,6 +55,8 @@ func (c *counters) snapshot() Stats {
 		Silent:        c.silent.Load(),
 		FrameTimeouts: c.frameTimeouts.Load(),
 		OverBudget:    c.overBudget.Load(),
+		Rejected:      c.rejected.Load(),
+		AcceptErrors:  c.acceptErrors.Load(),
 		Denied:        c.denied.Load(),
 		Undeliverable: c.undeliverable.Load(),
 		QueueFull:     c.queueFull.Load(),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/internal/gnetlog"
+	"github.com/hopwire/hopwire/transports/internal/ratelog"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -46,6 +47,10 @@ type Transport struct {
 	swept   chan struct{} // closed when the frame sweeper has returned
 
 	stats counters
+
+	// Logs about what the network does, one line a second per cause
+	// (transports/internal/ratelog).
+	acceptLog, rejectLog ratelog.Limiter // failed accepts, connections over Config.MaxConns
 }
 
 // New starts a TCP transport for node and registers it as the node's

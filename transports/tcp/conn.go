@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +66,6 @@ type conn struct {
 
 	reads      atomic.Uint32 // onTraffic calls, for the writer's burst test (send.go); written by the gnet loop only
 	rd         reader        // gnet loop only
-	lastLog    int64         // gnet loop only: when a per-message warning was last logged
 	frameSince atomic.Int64  // nanotime when the frame rd is in the middle of began, 0 if none; written by the gnet loop only
 
 	out     outbound
@@ -183,12 +181,15 @@ func (c *conn) onClose(err error) {
 	if kind == closeNone && err != nil && !errors.Is(err, io.EOF) {
 		kind, why = closeIO, err
 	}
-	lvl := slog.LevelDebug
-	if kind >= closeIO {
-		lvl = slog.LevelWarn
+	if kind < closeIO {
+		c.t.log.Debug("tcp: connection closed", "conn", c.addr.String(), "peer", c.peer,
+			"reason", closeKindText[kind], "err", why)
+	} else if n, ok := c.t.closeLogs[kind].Allow(); ok {
+		// The peer's doing, or the network's: one line a second per
+		// reason, however many connections.
+		c.t.log.Warn("tcp: connection closed", "conn", c.addr.String(), "peer", c.peer,
+			"reason", closeKindText[kind], "err", why, "suppressed", n)
 	}
-	c.t.log.Log(c.t.ctx, lvl, "tcp: connection closed", "conn", c.addr.String(), "peer", c.peer,
-		"reason", closeKindText[kind], "err", why)
 	c.cleanup()
 }
 

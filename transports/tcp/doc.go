@@ -118,6 +118,11 @@
 //     out of descriptors, failed accepts are counted (Stats.AcceptErrors)
 //     and the accept loop backs off, 5 ms growing to 100 ms, rather than
 //     spin.
+//   - Logs: what the network causes (connections closed for bad input
+//     or timeouts, denied or undeliverable messages, refused
+//     connections, failed accepts) is logged at most once a second per
+//     cause over all connections, and the line says how many were held
+//     back (transports/internal/ratelog).
 //
 // # Backpressure
 //

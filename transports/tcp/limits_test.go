@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -334,4 +335,70 @@ func TestAcceptErrorsBackOff(t *testing.T) {
 		t.Fatalf("%d log lines for %d failed accepts in %v", len(lines), errs, elapsed)
 	}
 	t.Logf("%d failed accepts in %v, %d logged: %v", errs, elapsed, len(lines), lines[0].Attrs["err"])
+}
+
+// Many bad connections log a line or so per cause, not one each: bad
+// version bytes, connections over MaxConns, messages access control
+// denies. Every one is counted.
+func TestNetworkLogsRateLimited(t *testing.T) {
+	server, logs := loggedNode(t, "server", Config{MaxConns: 2})
+	server.start(t, engine.Echo{}, "echoer")
+	l := server.listen(t) // nothing allowed: every message is denied
+	began := time.Now()
+	const bad = 20
+	for i := 0; i < bad; i++ {
+		nc := rawDial(t, l.Addr(), wire.Version+1)
+		waitClosed(t, nc)
+	}
+	eventually(t, "the connections to close", func() bool { return server.tr.Stats().Open == 0 })
+	for i := 0; i < bad; i++ {
+		nc := rawDial(t, l.Addr(), wire.Version)
+		if _, err := nc.Write(frame(encoded(t, "echoer", "me", "denied"))); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the denial", func() bool { return server.tr.Stats().Denied == uint64(i+1) })
+		nc.Close()
+		eventually(t, "the connection to close", func() bool { return server.tr.Stats().Open == 0 })
+	}
+	for i := 0; i < 2; i++ {
+		rawDial(t, l.Addr(), wire.Version)
+	}
+	for i := 0; i < bad; i++ {
+		nc, err := net.DialTimeout("tcp", l.Addr(), wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitClosed(t, nc)
+		nc.Close()
+	}
+	eventually(t, "the rejections", func() bool { return server.tr.Stats().Rejected == bad })
+	elapsed := time.Since(began)
+
+	s := server.tr.Stats()
+	if s.BadVersion != bad || s.Denied != bad || s.Rejected != bad {
+		t.Fatalf("server stats %+v", s)
+	}
+	most := 1 + int(elapsed/ratelog.Every)
+	for _, cause := range []struct {
+		what string
+		keep func(nodetest.LogLine) bool
+	}{
+		{"bad version", func(l nodetest.LogLine) bool {
+			return l.Msg == "tcp: connection closed" && l.Attrs["reason"] == "bad version"
+		}},
+		{"denied", func(l nodetest.LogLine) bool { return strings.HasPrefix(l.Msg, "tcp: denied") }},
+		{"over MaxConns", func(l nodetest.LogLine) bool {
+			return l.Msg == "tcp: connection refused: the listener has Config.MaxConns open"
+		}},
+	} {
+		lines := logs.Lines(cause.keep)
+		if len(lines) == 0 || len(lines) > most {
+			t.Errorf("%s: %d lines for %d events in %v, want 1 to %d", cause.what, len(lines), bad, elapsed, most)
+		}
+		for _, l := range lines {
+			if l.Level != slog.LevelWarn || l.Attrs["suppressed"] == "" {
+				t.Errorf("%s: line %+v", cause.what, l)
+			}
+		}
+	}
 }

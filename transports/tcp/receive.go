@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -237,10 +236,6 @@ func (b *budget) give(n int) {
 	}
 }
 
-// warnEvery rate-limits per-message warnings (denied, undeliverable) per
-// connection; every one is counted.
-const warnEvery = time.Second
-
 // onTraffic runs on the gnet loop when bytes arrive.
 func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 	// Next(-1) returns everything buffered. Because every call consumes
@@ -326,13 +321,11 @@ func (c *conn) protocolError(kind closeKind, err error) gnet.Action {
 	return gnet.Close
 }
 
-// warn logs a per-message problem, at most once per warnEvery per
-// connection. Loop only.
+// warn logs a per-message problem, at most one line a second per
+// message (the cause) over all the transport's connections; every one is
+// counted by the caller. msg must be a constant. Loop only.
 func (c *conn) warn(msg string, err error) {
-	now := nanotime()
-	if now-c.lastLog < int64(warnEvery) && c.lastLog != 0 {
-		return
+	if n, ok := c.t.warns.Get(msg).Allow(); ok {
+		c.t.log.Warn(msg, "conn", c.addr.String(), "peer", c.peer, "flow", c.flow, "err", err, "suppressed", n)
 	}
-	c.lastLog = now
-	c.t.log.Warn(msg, "conn", c.addr.String(), "peer", c.peer, "flow", c.flow, "err", err)
 }

@@ -50,7 +50,9 @@ type Transport struct {
 
 	// Logs about what the network does, one line a second per cause
 	// (transports/internal/ratelog).
-	acceptLog, rejectLog ratelog.Limiter // failed accepts, connections over Config.MaxConns
+	warns                ratelog.Set                         // per-message warnings (conn.warn), by message
+	closeLogs            [len(closeKindText)]ratelog.Limiter // connections closed, by reason
+	acceptLog, rejectLog ratelog.Limiter                     // failed accepts, connections over Config.MaxConns
 }
 
 // New starts a TCP transport for node and registers it as the node's

@@ -17,7 +17,9 @@ import (
 //
 // Accepting is Go's: a goroutine blocked in Accept on Go's poller hands
 // each socket to the transport's (shared) gnet engine with EnrollContext,
-// which runs it from then on like a dialed one.
+// which runs it from then on like a dialed one. At most Config.MaxConns
+// of a listener's connections are open at once; one accepted over it is
+// closed at once.
 type Listener struct {
 	t    *Transport
 	flow uint64
@@ -117,7 +119,11 @@ func (l *Listener) acceptLoop() {
 			err = errors.New("tcp: gnet did not open the connection")
 		}
 		if err != nil {
-			t.log.Warn("tcp: handing an accepted socket to gnet failed", "listener", l.addr, "err", err)
+			// Out of descriptors too, most likely (gnet dups the socket).
+			t.stats.acceptErrors.Add(1)
+			if n, ok := t.warns.Get("tcp: handing an accepted socket to gnet failed").Allow(); ok {
+				t.log.Warn("tcp: handing an accepted socket to gnet failed", "listener", l.addr, "err", err, "suppressed", n)
+			}
 			c.shutdown(closeLocal, &ConnError{Conn: c.addr.String(), Err: err})
 		}
 	}

@@ -21,7 +21,7 @@ type Stats struct {
 	OverBudget    uint64 // connections closed: a frame would have taken PendingBytes past Config.MaxPendingBytes
 	PendingBytes  int64  // bytes held now for frames not yet complete, all connections together
 	Rejected      uint64 // connections a listener closed at once: it had Config.MaxConns open
-	AcceptErrors  uint64 // failed accepts (EMFILE, ENFILE, ...); the listener backs off and goes on
+	AcceptErrors  uint64 // failed accepts (EMFILE, ENFILE, ...; the listener backs off and goes on), and accepted sockets gnet could not take
 
 	Denied        uint64 // received messages refused by access control
 	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)

@@ -67,11 +67,12 @@ type Config struct {
 	// connections. A frame is read into memory as its bytes arrive, not
 	// at the length its prefix declares; a connection whose frame would
 	// take the total past the bound is closed, and the others keep
-	// theirs. A frame that comes whole in one read is never counted; a
-	// larger one is, up to its length (its buffer may be up to twice
-	// that: pooled buffers are powers of two). Keep it well above
-	// MaxFrame times the large frames expected in flight at once. 0 means
-	// DefaultMaxPendingBytes.
+	// theirs. A frame that comes whole in one read is never counted; one
+	// split over reads is counted by the room reserved for it so far, at
+	// most its length (the buffer under it may be up to twice that:
+	// pooled buffers are powers of two). Keep it well above MaxFrame
+	// times the number of large frames expected in flight at once. 0
+	// means DefaultMaxPendingBytes.
 	MaxPendingBytes int64
 	// MaxConns bounds the connections open at once through each listener:
 	// one accepted over it is closed at once and counted

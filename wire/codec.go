@@ -75,6 +75,43 @@ func (p *Pool) Alloc(n int) (*Message, error) {
 // Raw returns the buffer of the encoded message, for filling after Alloc.
 func (m *Message) Raw() []byte { return m.buf[m.start:m.end:m.end] }
 
+// Cap returns how many encoded bytes the message's buffer holds: Resize
+// up to it moves nothing. It is at least Len.
+func (m *Message) Cap() int { return len(m.buf) - m.start }
+
+// Resize sets the length of the encoded message in Raw to n, keeping the
+// first min(n, Len()) bytes, for a transport that reads a frame into a
+// message as its bytes arrive: it allocates for what it has (Alloc) and
+// grows the message as more comes. Bytes past the old length are not
+// cleared.
+//
+// Up to Cap it moves nothing and does not allocate. Past it the message
+// moves once, its Raw copied, into a buffer of the size class that holds
+// n with Headroom in front, taken from the pool (allocated when the pool
+// has none of that class); the old buffer goes back to the pool. Grown
+// by doubling, a message is thus copied less than twice its final size in
+// all. n over the pool's max frame is refused with ErrFrameTooLarge and
+// the message is left as it was.
+//
+// Only the message's owner calls it, on a message filled through Raw and
+// not yet parsed (Parse sets the header offsets that a move would not
+// keep). Slices from Raw and Bytes are stale after it.
+func (m *Message) Resize(n int) error {
+	if n < 0 {
+		panic("wire: negative message size")
+	}
+	if n > m.pool.maxFrame {
+		return ErrFrameTooLarge
+	}
+	if n > m.Cap() {
+		if err := m.move(Headroom, n); err != nil {
+			return err
+		}
+	}
+	m.cur, m.body, m.end = m.start, m.start, m.start+n
+	return nil
+}
+
 // Parse checks the header of the encoded message in Raw and sets the
 // offsets the other methods use. It reads nothing outside Raw, never panics,
 // and does not allocate unless it reports an error.

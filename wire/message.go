@@ -326,7 +326,7 @@ func (m *Message) move(at, n int) error {
 	copy(spare.buf[at:], m.buf[m.start:m.end])
 	m.buf, spare.buf = spare.buf, m.buf
 	m.class, spare.class = spare.class, m.class
-	m.pool.classes[spare.class].Put(spare)
+	m.pool.put(spare)
 	d := at - m.start
 	m.start, m.cur, m.body, m.end = at, m.cur+d, m.body+d, at+size
 	return nil

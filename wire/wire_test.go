@@ -541,3 +541,105 @@ func TestHandshake(t *testing.T) {
 		t.Errorf("short hello: %v", err)
 	}
 }
+
+// Resize keeps what Raw holds while it grows the message (by moves into
+// larger buffers) and when it shrinks it, refuses sizes over the max
+// frame, and leaves a message that parses and releases as usual.
+func TestResize(t *testing.T) {
+	const maxFrame = 4 << 20
+	p := NewPool(maxFrame)
+	enc := func() []byte {
+		m, err := p.Build(MustParseRoute("a => b"), MustParseRoute("app"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Release()
+		return bytes.Clone(m.Bytes())
+	}()
+	// The stream a reader would see: a header, then a payload of
+	// counting bytes up to the max frame.
+	want := make([]byte, maxFrame)
+	copy(want, enc)
+	for i := len(enc); i < len(want); i++ {
+		want[i] = byte(i * 7)
+	}
+	m, err := p.Alloc(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filled := copy(m.Raw(), want)
+	moves := 0
+	for filled < len(want) {
+		// Double, as a reader does, and fill what was added.
+		n := min(len(want), 2*m.Len())
+		before := m.Cap()
+		if err := m.Resize(n); err != nil {
+			t.Fatal(err)
+		}
+		if m.Cap() != before {
+			moves++
+		}
+		if m.Len() != n || m.Cap() < n {
+			t.Fatalf("Resize(%d): Len %d, Cap %d", n, m.Len(), m.Cap())
+		}
+		if !bytes.Equal(m.Raw()[:filled], want[:filled]) {
+			t.Fatalf("Resize(%d) lost what Raw held", n)
+		}
+		filled += copy(m.Raw()[filled:], want[filled:])
+	}
+	if moves < 10 {
+		t.Fatalf("%d moves from 100 bytes to 4 MiB: the buffer did not grow", moves)
+	}
+	if err := m.Resize(maxFrame + 1); !errors.Is(err, ErrFrameTooLarge) || m.Len() != maxFrame || !bytes.Equal(m.Raw(), want) {
+		t.Fatalf("Resize over the max frame: %v, Len %d", err, m.Len())
+	}
+	if err := m.Parse(); err != nil {
+		t.Fatal(err)
+	}
+	checkMsg(t, m, MustParseRoute("a=>b"), MustParseRoute("app"), string(m.Payload()))
+	if !bytes.Equal(m.Payload(), want[len(enc):]) {
+		t.Fatal("payload differs from what was filled")
+	}
+
+	// Shrinking keeps the start and moves nothing.
+	c := m.Cap()
+	if err := m.Resize(len(enc)); err != nil || m.Cap() != c || !bytes.Equal(m.Raw(), enc) {
+		t.Fatalf("shrink: %v, Cap %d -> %d", err, c, m.Cap())
+	}
+	if err := m.Parse(); err != nil {
+		t.Fatal(err)
+	}
+	checkMsg(t, m, MustParseRoute("a=>b"), MustParseRoute("app"), "")
+	m.Release()
+	if p.Live() != 0 {
+		t.Fatalf("live = %d", p.Live())
+	}
+}
+
+// Resize within Cap does not allocate, and neither does growth past it
+// once the pool has buffers of the sizes it grows through.
+func TestResizeDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	p := NewPool(0)
+	grow := func() {
+		m, err := p.Alloc(1000)
+		if err != nil {
+			panic(err)
+		}
+		if err := m.Resize(m.Cap()); err != nil {
+			panic(err)
+		}
+		for m.Len() < 256<<10 {
+			if err := m.Resize(2 * m.Len()); err != nil {
+				panic(err)
+			}
+		}
+		m.Release()
+	}
+	grow() // warm the pool
+	if a := testing.AllocsPerRun(100, grow); a != 0 {
+		t.Fatalf("%v allocations growing a message from 1000 bytes to 256 KiB", a)
+	}
+}

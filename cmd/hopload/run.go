@@ -284,6 +284,8 @@ func (l *link) stats() map[string]uint64 {
 		add("tcp_send_errors", s.SendErrors)
 		add("tcp_undeliverable", s.Undeliverable)
 		add("tcp_bad_frame", s.BadFrame)
+		add("tcp_frame_timeouts", s.FrameTimeouts)
+		add("tcp_over_budget", s.OverBudget)
 	case l.udp != nil:
 		s := l.udp.Stats()
 		add("udp_busy", s.Busy)

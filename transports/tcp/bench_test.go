@@ -202,42 +202,60 @@ var pipelineSizes = []int{64, 1024, 16 << 10}
 // for both nodes together. BenchmarkRawPipelined is its baseline.
 func BenchmarkTCPPipelined(b *testing.B) {
 	for _, size := range pipelineSizes {
-		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
-			server := benchNode(b, "server", 1<<16)
-			sink := &counter{}
-			server.start(b, sink, "sink")
-			l := server.listen(b, "sink")
-			client := benchNode(b, "client", 0)
-			app := client.app(b, "bench")
-			route := wire.MustParseRoute("1#" + l.Addr() + " => sink")
-			payload := make([]byte, size)
-			// Open the connection and warm the pools.
-			for i := 0; i < 1000; i++ {
-				for app.Send(route, payload) != nil {
-					time.Sleep(time.Microsecond)
-				}
-			}
-			waitCount(b, server, &sink.n, 1000)
-			sink.n.Store(0)
-			before := server.tr.Stats().Undeliverable
-
-			src := &source{route: route, payload: payload, count: b.N}
-			if err := client.StartWorker(src, "source"); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.SetBytes(int64(size))
-			b.ResetTimer()
-			if err := app.Send(wire.MustParseRoute("source"), nil); err != nil {
-				b.Fatal(err)
-			}
-			lost := waitCount(b, server, &sink.n, int64(b.N)) - before
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-			b.ReportMetric(float64(lost), "lost")
-			b.ReportMetric(float64(src.full)/float64(b.N), "full/msg")
-		})
+		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) { pipelined(b, size) })
 	}
+}
+
+// BenchmarkTCPLargeFrames is BenchmarkTCPPipelined with frames many
+// times gnet's read buffer: each is read in pieces and its message grows
+// as they arrive (see reader), through the pool's large size classes.
+func BenchmarkTCPLargeFrames(b *testing.B) {
+	for _, size := range []int{1 << 20, 4 << 20} {
+		b.Run(fmt.Sprintf("payload=%dMiB", size>>20), func(b *testing.B) { pipelined(b, size) })
+	}
+}
+
+func pipelined(b *testing.B, size int) {
+	server := benchNode(b, "server", 1<<16)
+	sink := &counter{}
+	server.start(b, sink, "sink")
+	l := server.listen(b, "sink")
+	client := benchNode(b, "client", 0)
+	app := client.app(b, "bench")
+	route := wire.MustParseRoute("1#" + l.Addr() + " => sink")
+	payload := make([]byte, size)
+	// Open the connection and warm the pools.
+	warm := min(1000, 64<<20/size)
+	for i := 0; i < warm; i++ {
+		for app.Send(route, payload) != nil {
+			time.Sleep(time.Microsecond)
+		}
+	}
+	waitCount(b, server, &sink.n, int64(warm))
+	sink.n.Store(0)
+	before := server.tr.Stats().Undeliverable
+
+	src := &source{route: route, payload: payload, count: b.N}
+	if err := client.StartWorker(src, "source"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	if err := app.Send(wire.MustParseRoute("source"), nil); err != nil {
+		b.Fatal(err)
+	}
+	lost := waitCount(b, server, &sink.n, int64(b.N)) - before
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(lost), "lost")
+	b.ReportMetric(float64(src.full)/float64(b.N), "full/msg")
+	// What the two nodes hold once the stream is over (their pools
+	// included) after a collection.
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
 }
 
 // waitCount waits until n messages arrived or were dropped at the

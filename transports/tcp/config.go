@@ -8,11 +8,14 @@ import (
 
 // Defaults for a zero Config.
 const (
-	DefaultQueueLen         = 512             // messages per connection's outbound queue
-	DefaultQueueBytes       = 4 << 20         // encoded bytes per connection's outbound queue
-	DefaultDialTimeout      = 5 * time.Second // dialing a peer
-	DefaultHandshakeTimeout = 5 * time.Second // waiting for the peer's version byte
-	DefaultReadBufferCap    = 64 << 10        // gnet's read buffer, one per event loop
+	DefaultQueueLen         = 512              // messages per connection's outbound queue
+	DefaultQueueBytes       = 4 << 20          // encoded bytes per connection's outbound queue
+	DefaultDialTimeout      = 5 * time.Second  // dialing a peer
+	DefaultHandshakeTimeout = 5 * time.Second  // waiting for the peer's hello
+	DefaultReadBufferCap    = 64 << 10         // gnet's read buffer, one per event loop
+	DefaultFrameTimeout     = 10 * time.Second // a frame's first byte to its last
+	DefaultMaxPendingBytes  = 64 << 20         // bytes held by incomplete frames, all connections together
+	DefaultMaxConns         = 4096             // connections per listener
 )
 
 // Defaults for a zero Config: who waits for a full queue, and for how
@@ -71,13 +74,36 @@ type Config struct {
 	SlowConsumerTimeout time.Duration
 	// DialTimeout bounds dialing a peer. 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
-	// HandshakeTimeout bounds the wait for the peer's version byte once
+	// HandshakeTimeout bounds the wait for the peer's hello once
 	// connected, on every connection (dialed or accepted); a silent peer
 	// is disconnected. 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 	// ReadBufferCap is the size of gnet's read buffer, one per event loop.
 	// 0 means DefaultReadBufferCap.
 	ReadBufferCap int
+	// FrameTimeout bounds the time from the first byte of a frame (its
+	// length prefix included) to its last: a peer that starts a frame
+	// and does not finish it in time is disconnected. It is checked about
+	// once a second (more often when it is under 4 s), so a connection
+	// may last a little longer. 0 means DefaultFrameTimeout.
+	FrameTimeout time.Duration
+	// MaxPendingBytes bounds the bytes held for frames that have started
+	// to arrive and are not complete, over all the transport's
+	// connections. A frame is read into memory as its bytes arrive, not
+	// at the length its prefix declares; a connection whose frame would
+	// take the total past the bound is closed, and the others keep
+	// theirs. A frame that comes whole in one read is never counted; one
+	// split over reads is counted by the room reserved for it so far, at
+	// most its length (the buffer under it may be up to twice that:
+	// pooled buffers are powers of two). Keep it well above MaxFrame
+	// times the number of large frames expected in flight at once. 0
+	// means DefaultMaxPendingBytes.
+	MaxPendingBytes int64
+	// MaxConns bounds the connections open at once through each listener:
+	// one accepted over it is closed at once and counted
+	// (Stats.Rejected). Dialed connections are not counted. 0 means
+	// DefaultMaxConns.
+	MaxConns int
 	// DialedFlow is the flow that spawns the connections this transport
 	// dials: node.Allow(DialedFlow, ...) lets what comes back over any of
 	// them reach those workers. Replies need no Allow: what comes back
@@ -89,7 +115,8 @@ type Config struct {
 
 func (c *Config) setDefaults(nodeMaxFrame int) error {
 	if c.EventLoops < 0 || c.MaxFrame < 0 || c.QueueLen < 0 || c.QueueBytes < 0 ||
-		c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.ReadBufferCap < 0 {
+		c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.ReadBufferCap < 0 ||
+		c.FrameTimeout < 0 || c.MaxPendingBytes < 0 || c.MaxConns < 0 {
 		return &ConfigError{Field: "(all)", Reason: "must not be negative"}
 	}
 	if c.EventLoops == 0 {
@@ -127,6 +154,15 @@ func (c *Config) setDefaults(nodeMaxFrame int) error {
 	}
 	if c.ReadBufferCap == 0 {
 		c.ReadBufferCap = DefaultReadBufferCap
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
+	if c.MaxPendingBytes == 0 {
+		c.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,9 +65,9 @@ type conn struct {
 	whyKind  closeKind
 	whyError error
 
-	reads   atomic.Uint32 // onTraffic calls, for the writer's burst test (send.go); written by the gnet loop only
-	rd      reader        // gnet loop only
-	lastLog int64         // gnet loop only: when a per-message warning was last logged
+	reads      atomic.Uint32 // onTraffic calls, for the writer's burst test (send.go); written by the gnet loop only
+	rd         reader        // gnet loop only
+	frameSince atomic.Int64  // nanotime when the frame rd is in the middle of began, 0 if none; written by the gnet loop only
 
 	out     outbound
 	errFull *ConnError // ErrQueueFull for this connection, made once: a full queue is a hot path
@@ -87,9 +86,12 @@ const (
 	closeTrunc                    // the peer closed in the middle of a frame
 	closeSilent                   // the peer sent no handshake in time
 	closeSlow                     // the peer left its queue congested for Config.SlowConsumerTimeout
+	closeStall                    // a frame was not complete within Config.FrameTimeout
+	closeBudget                   // a frame would have passed Config.MaxPendingBytes
 )
 
-var closeKindText = [...]string{"closed", "local", "i/o error", "bad handshake", "bad frame", "bad route", "truncated frame", "handshake timeout", "slow consumer"}
+var closeKindText = [...]string{"closed", "local", "i/o error", "bad handshake", "bad frame", "bad route", "truncated frame", "handshake timeout",
+	"slow consumer", "frame timeout", "pending-frame budget exceeded"}
 
 // newConn makes a connection: dialed to key, or accepted by lis.
 func (t *Transport) newConn(key string, lis *Listener) *conn {
@@ -112,6 +114,7 @@ func (t *Transport) newConn(key string, lis *Listener) *conn {
 	} else {
 		c.link = t.node.NewLink(t.dialedFlow, true)
 	}
+	c.rd.budget = &t.pending
 	c.out.init(c, t.cfg.QueueLen, t.cfg.QueueBytes)
 	c.errFull = &ConnError{Conn: local.String(), Peer: key, Err: ErrQueueFull}
 	return c
@@ -186,12 +189,15 @@ func (c *conn) onClose(err error) {
 	if kind == closeNone && err != nil && !errors.Is(err, io.EOF) {
 		kind, why = closeIO, err
 	}
-	lvl := slog.LevelDebug
-	if kind >= closeIO {
-		lvl = slog.LevelWarn
+	if kind < closeIO {
+		c.t.log.Debug("tcp: connection closed", "conn", c.addr.String(), "peer", c.peer,
+			"reason", closeKindText[kind], "err", why)
+	} else if n, ok := c.t.closeLogs[kind].Allow(); ok {
+		// The peer's doing, or the network's: one line a second per
+		// reason, however many connections.
+		c.t.log.Warn("tcp: connection closed", "conn", c.addr.String(), "peer", c.peer,
+			"reason", closeKindText[kind], "err", why, "suppressed", n)
 	}
-	c.t.log.Log(c.t.ctx, lvl, "tcp: connection closed", "conn", c.addr.String(), "peer", c.peer,
-		"reason", closeKindText[kind], "err", why)
 	c.cleanup()
 }
 
@@ -213,6 +219,9 @@ func (c *conn) cleanup() {
 		c.closed.Store(true)
 		if c.hsTime != nil {
 			c.hsTime.Stop()
+		}
+		if c.lis != nil {
+			c.lis.conns.Add(-1)
 		}
 		c.t.forget(c)
 		if c.worker {

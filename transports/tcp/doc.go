@@ -61,8 +61,9 @@
 // it: the ones the transport dials, and the ones its listeners accept
 // (accepting is a goroutine in Accept on Go's poller). A connection
 // belongs to one loop for its life. That loop reads it: OnTraffic
-// reassembles frames, copies each once into a pooled message and hands it
-// to the node with Deliver, which runs the handler on the gnet loop's
+// reassembles frames, copies each into a pooled message (once, when it
+// came whole in a read: see reader) and hands it to the node with
+// Deliver, which runs the handler on the gnet loop's
 // goroutine when the worker's event loop is parked (it lends it), and
 // otherwise queues it on that loop's mailbox, waiting for room up to
 // engine.Config.DeliverWait. Writing is not
@@ -82,8 +83,8 @@
 //   - Conn.Dup, SetNoDelay: concurrency-safe (socket calls); called in OnOpen.
 //   - Conn.Close: concurrency-safe (posts a task to the loop, allocating
 //     a closure and a queue node); used only to close a connection from
-//     outside its events (write error, slow consumer, handshake timeout,
-//     Transport.Close, Listener.Close).
+//     outside its events (write error, slow consumer, handshake or frame
+//     timeout, Transport.Close, Listener.Close).
 //   - OnOpen's returned bytes: written by gnet directly on the loop
 //     before any other event of the connection; used for the hello.
 //   - OnClose: called exactly once for an opened connection, on its loop,
@@ -100,6 +101,36 @@
 // EventLoop.Execute each allocate per call (a hook or closure, plus a node
 // of gnet's lock-free task queue) and cost an eventfd wake-up of the loop;
 // gnet's outbound buffer grows without bound when the peer stops reading.
+//
+// # Limits
+//
+// What peers can make a node hold is bounded, and what they cause is
+// counted in Stats:
+//
+//   - Memory: a frame is read into memory as its bytes arrive, never
+//     reserved at the length its prefix declares. A frame that comes
+//     whole in one read is copied once into its message; a longer one
+//     starts with room for what came (at least 64 KiB) and grows by
+//     doubling. The bytes held by incomplete frames over all the
+//     transport's connections (Stats.PendingBytes) are bounded by
+//     Config.MaxPendingBytes: a connection whose frame would pass the
+//     bound is closed (Stats.OverBudget), the others keep theirs.
+//   - Time: the peer's hello must come within
+//     Config.HandshakeTimeout (Stats.Silent), and each frame, from its
+//     first byte to its last, within Config.FrameTimeout
+//     (Stats.FrameTimeouts). The reader publishes when a frame it left
+//     incomplete began, and one goroutine per transport looks at the
+//     connections about once a second: a frame costs no timer.
+//   - Connections: at most Config.MaxConns per listener; one accepted
+//     over it is closed at once (Stats.Rejected). When the process is
+//     out of descriptors, failed accepts are counted (Stats.AcceptErrors)
+//     and the accept loop backs off, 5 ms growing to 100 ms, rather than
+//     spin.
+//   - Logs: what the network causes (connections closed for bad input
+//     or timeouts, denied or undeliverable messages, refused
+//     connections, failed accepts) is logged at most once a second per
+//     cause over all connections, and the line says how many were held
+//     back (transports/internal/ratelog).
 //
 // # Backpressure
 //

@@ -11,6 +11,9 @@ var (
 	ErrNotTCP       = errors.New("tcp: next address is not a TCP address")
 	ErrHandshake    = errors.New("tcp: handshake failed")
 
+	ErrFrameTimeout  = errors.New("tcp: frame not complete within Config.FrameTimeout")
+	ErrPendingBudget = errors.New("tcp: pending-frame budget exceeded (Config.MaxPendingBytes)")
+
 	errFlagsNotNegotiated = errors.New("tcp: message flags the connection did not negotiate")
 )
 

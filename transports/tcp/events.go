@@ -51,6 +51,7 @@ func (t *Transport) accept(l *Listener) (*conn, error) {
 		return nil, ErrClosed
 	}
 	c := t.newConn("", l)
+	l.conns.Add(1) // and cleanup takes it off
 	t.storeID(c.id, c)
 	t.stats.accepted.Add(1)
 	return c, nil

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hopwire/hopwire/wire"
 )
@@ -15,15 +17,36 @@ import (
 //
 // Accepting is Go's: a goroutine blocked in Accept on Go's poller hands
 // each socket to the transport's (shared) gnet engine with EnrollContext,
-// which runs it from then on like a dialed one.
+// which runs it from then on like a dialed one. At most Config.MaxConns
+// of a listener's connections are open at once; one accepted over it is
+// closed at once.
 type Listener struct {
 	t    *Transport
 	flow uint64
 	addr string // bound host:port
 	ln   net.Listener
 
+	conns     atomic.Int64  // its connections open now, for Config.MaxConns
+	closing   chan struct{} // closed when Close begins: ends an accept backoff
 	accepting chan struct{} // closed when the accept goroutine has returned
 	once      sync.Once
+}
+
+// An accept that fails (EMFILE, ENFILE, ENOBUFS: the process or the
+// system is out of descriptors or memory) leaves the peer's connection in
+// the backlog, so the next Accept fails at once too. The accept loop
+// waits before it tries again: minAcceptBackoff after the first failure,
+// twice as long after each that follows, at most maxAcceptBackoff; a
+// success starts over.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = 100 * time.Millisecond
+)
+
+// nextBackoff returns the wait after a failed accept that follows a wait
+// of d (0: the last accept succeeded).
+func nextBackoff(d time.Duration) time.Duration {
+	return min(max(2*d, minAcceptBackoff), maxAcceptBackoff)
 }
 
 // Listen binds addr ("host:port"; port 0 picks a free one) and accepts
@@ -32,7 +55,7 @@ func (t *Transport) Listen(addr string) (*Listener, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, &wire.AddressError{Input: addr, Err: ErrBadAddress}
 	}
-	l := &Listener{t: t, flow: t.node.NewFlow(), accepting: make(chan struct{})}
+	l := &Listener{t: t, flow: t.node.NewFlow(), closing: make(chan struct{}), accepting: make(chan struct{})}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed.Load() {
@@ -50,10 +73,12 @@ func (t *Transport) Listen(addr string) (*Listener, error) {
 
 // acceptLoop accepts until the listening socket is closed. Each socket
 // gets its conn first, then goes to gnet; EnrollContext returns once
-// OnOpen has run on its loop.
+// OnOpen has run on its loop. A socket over Config.MaxConns is closed at
+// once.
 func (l *Listener) acceptLoop() {
 	defer close(l.accepting)
 	t := l.t
+	var backoff time.Duration
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {
@@ -64,9 +89,24 @@ func (l *Listener) acceptLoop() {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			// EMFILE and the like: log and go on; Accept does not spin
-			// on them for long (the peer's socket is in the backlog).
-			t.log.Warn("tcp: accept", "listener", l.addr, "err", err)
+			t.stats.acceptErrors.Add(1)
+			backoff = nextBackoff(backoff)
+			if n, ok := t.acceptLog.Allow(); ok {
+				t.log.Warn("tcp: accept failed; backing off", "listener", l.addr, "err", err, "backoff", backoff, "suppressed", n)
+			}
+			if !l.pause(backoff) {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if l.conns.Load() >= int64(t.cfg.MaxConns) {
+			t.stats.rejected.Add(1)
+			_ = nc.Close()
+			if n, ok := t.rejectLog.Allow(); ok {
+				t.log.Warn("tcp: connection refused: the listener has Config.MaxConns open", "listener", l.addr,
+					"peer", nc.RemoteAddr().String(), "max", t.cfg.MaxConns, "suppressed", n)
+			}
 			continue
 		}
 		c, err := t.accept(l)
@@ -79,9 +119,26 @@ func (l *Listener) acceptLoop() {
 			err = errors.New("tcp: gnet did not open the connection")
 		}
 		if err != nil {
-			t.log.Warn("tcp: handing an accepted socket to gnet failed", "listener", l.addr, "err", err)
+			// Out of descriptors too, most likely (gnet dups the socket).
+			t.stats.acceptErrors.Add(1)
+			if n, ok := t.warns.Get("tcp: handing an accepted socket to gnet failed").Allow(); ok {
+				t.log.Warn("tcp: handing an accepted socket to gnet failed", "listener", l.addr, "err", err, "suppressed", n)
+			}
 			c.shutdown(closeLocal, &ConnError{Conn: c.addr.String(), Err: err})
 		}
+	}
+}
+
+// pause waits d, or less if the listener closes meanwhile; it reports
+// whether the listener is still open.
+func (l *Listener) pause(d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-l.closing:
+		return false
 	}
 }
 
@@ -96,6 +153,7 @@ func (l *Listener) Flow() uint64 { return l.flow }
 // until they are closed; calling it again does nothing.
 func (l *Listener) Close() error {
 	l.once.Do(func() {
+		close(l.closing)
 		_ = l.ln.Close()
 		<-l.accepting // no conn of l is created after this
 		for _, c := range l.t.byID.load() {

@@ -2,7 +2,7 @@ package tcp
 
 import (
 	"errors"
-	"time"
+	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -13,16 +13,22 @@ import (
 // reader reassembles frames from the byte stream. It is owned by the
 // connection's gnet loop.
 //
-// Every byte of a message is copied once, from gnet's read buffer
-// straight into the pooled message it will live in: a frame split over
-// reads is allocated at its full length when its prefix is in and filled
-// as the rest arrives, so nothing is left in gnet's own inbound buffer to
-// be copied there first. Only a split length prefix (at most 3 bytes) is
-// kept aside.
+// A frame that arrives whole in one read — the common case — is copied
+// once, from gnet's read buffer straight into the pooled message it will
+// live in. A frame split over reads is read into memory as its bytes
+// arrive, never reserved at the length its prefix declares: its message
+// starts with room for what is there (at least minFill bytes) and grows
+// by doubling as more comes (wire.Message.Resize), so each byte is
+// copied at most a few times, and a peer that declares 16 MiB and sends
+// a little holds a little. The bytes held by such frames count against
+// the transport's budget (Config.MaxPendingBytes) until the frame is
+// complete or the reader closes. Nothing is left in gnet's own inbound
+// buffer to be copied there first; only a split length prefix (at most
+// 3 bytes) is kept aside.
 //
-// The zero value is a reader waiting for the peer's hello. It holds a
-// pooled message only while a frame is being filled (cur); close gives it
-// back.
+// The zero value is a reader waiting for the peer's hello, with no
+// budget. It holds a pooled message only while a frame is being filled
+// (cur); close gives it back.
 type reader struct {
 	hs     bool                // the peer's hello is in
 	hello  [wire.HelloLen]byte // the peer's hello, as it comes in
@@ -30,13 +36,25 @@ type reader struct {
 	pre    [wire.FramePrefixLen]byte // a length prefix split over reads
 	npre   int
 	cur    *wire.Message // the frame being filled, or nil
+	n      int           // cur's frame length: cur grows up to it
 	filled int           // bytes of cur's Raw filled so far
+	held   int           // bytes of cur counted in budget: its Len
+	began  bool          // a frame began: its first byte came since this was last cleared
+
+	budget *budget // bytes held by incomplete frames, shared by the transport's readers; nil: none
 }
+
+// minFill is the least room a split frame's message starts with (when
+// the frame is that long): a peer that trickles bytes in does not make
+// the message grow in tiny steps. With the headroom in front, the buffer
+// is a 64 KiB size class.
+const minFill = 64<<10 - wire.Headroom
 
 // feed reassembles frames from b, the next bytes of the stream, taking
 // messages from pool and refusing lengths over maxFrame. It copies out
 // what it keeps, so b need only be valid until feed returns. Apart from
-// pool.Alloc it allocates only the error it returns.
+// pool.Alloc and the growth of a split frame's message it allocates only
+// the error it returns.
 //
 // It calls handshake once, with the peer's hello, when it is in, and
 // frame with each complete frame: a message from pool with Raw filled and
@@ -46,9 +64,10 @@ type reader struct {
 //
 // It returns a *wire.DecodeError for a malformed hello (wrapping
 // wire.ErrBadHandshake: not a hopwire peer, or one of its first protocol)
-// or a bad length prefix; the stream cannot go on after either. On every
-// return the reader holds no message other than a frame still being
-// filled. Loop only.
+// or a bad length prefix, or ErrPendingBudget when a split frame would
+// take the budget past its bound; the stream cannot go on after any. On
+// every return the reader holds no message other than a frame still
+// being filled, and none after an error. Loop only.
 func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func(wire.Hello) bool, frame func(*wire.Message) bool) error {
 	for len(b) > 0 {
 		if !r.hs {
@@ -67,18 +86,26 @@ func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func(wi
 			}
 			continue
 		}
-		if m := r.cur; m != nil {
-			raw := m.Raw()
-			k := copy(raw[r.filled:], b)
-			b, r.filled = b[k:], r.filled+k
-			if r.filled < len(raw) {
+		if r.cur != nil {
+			k, err := r.fill(b)
+			if err != nil {
+				r.drop()
+				return err
+			}
+			b = b[k:]
+			if r.filled < r.n {
 				return nil
 			}
-			r.cur, r.filled = nil, 0
+			m := r.cur
+			r.budget.give(r.held)
+			r.cur, r.n, r.filled, r.held = nil, 0, 0, 0
 			if !frame(m) {
 				return nil
 			}
 			continue
+		}
+		if r.npre == 0 {
+			r.began = true
 		}
 		var p []byte
 		if r.npre == 0 && len(b) >= wire.FramePrefixLen {
@@ -95,16 +122,19 @@ func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func(wi
 		if err != nil {
 			return err
 		}
+		if len(b) < n {
+			// Split over reads: start with room for what is here, then
+			// fill and grow (above) as the rest arrives.
+			if err := r.start(pool, n, len(b)); err != nil {
+				return err
+			}
+			continue
+		}
 		m, err := pool.Alloc(n)
 		if err != nil {
 			return err
 		}
-		k := copy(m.Raw(), b)
-		b = b[k:]
-		if k < n {
-			r.cur, r.filled = m, k
-			return nil
-		}
+		b = b[copy(m.Raw(), b):]
 		if !frame(m) {
 			return nil
 		}
@@ -112,26 +142,105 @@ func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func(wi
 	return nil
 }
 
-// close ends the stream: it releases a frame still being filled and
-// resets the reader to its zero value. It returns a *wire.DecodeError
-// wrapping wire.ErrTruncated when the stream ended inside a frame, its
-// length prefix included. Loop only.
+// start begins a frame of n bytes of which have are here, with a message
+// long enough for them (at least minFill, at most n) counted in the
+// budget.
+func (r *reader) start(pool *wire.Pool, n, have int) error {
+	size := min(n, max(have, minFill))
+	if !r.budget.take(size) {
+		return ErrPendingBudget
+	}
+	m, err := pool.Alloc(size)
+	if err != nil {
+		r.budget.give(size)
+		return err
+	}
+	r.cur, r.n, r.filled, r.held = m, n, 0, size
+	return nil
+}
+
+// fill copies the next bytes of the frame being filled from b into cur,
+// growing cur when they do not fit, and returns how many it took.
+func (r *reader) fill(b []byte) (int, error) {
+	k := min(len(b), r.n-r.filled)
+	if want := r.filled + k; want > r.held {
+		// Up to the end of cur's buffer if that holds them, else double.
+		m := r.cur
+		size := min(r.n, max(want, 2*r.held))
+		if want <= m.Cap() {
+			size = min(r.n, m.Cap())
+		}
+		if !r.budget.take(size - r.held) {
+			return 0, ErrPendingBudget
+		}
+		if err := m.Resize(size); err != nil { // cannot fail: size <= n <= the pool's max frame
+			r.budget.give(size - r.held)
+			return 0, err
+		}
+		r.held = size
+	}
+	copy(r.cur.Raw()[r.filled:], b[:k])
+	r.filled += k
+	return k, nil
+}
+
+// drop releases the frame being filled and gives its bytes back to the
+// budget.
+func (r *reader) drop() {
+	r.cur.Release()
+	r.budget.give(r.held)
+	r.cur, r.n, r.filled, r.held = nil, 0, 0, 0
+}
+
+// pending reports whether a frame has begun and is not complete, its
+// length prefix included.
+func (r *reader) pending() bool { return r.cur != nil || r.npre > 0 }
+
+// close ends the stream: it releases a frame still being filled, gives
+// its bytes back to the budget and resets the reader to a reader waiting
+// for a hello with the same budget. It returns a
+// *wire.DecodeError wrapping wire.ErrTruncated when the stream ended
+// inside a frame, its length prefix included. Loop only.
 func (r *reader) close() error {
 	var err error
 	switch {
 	case r.cur != nil:
-		r.cur.Release()
 		err = &wire.DecodeError{Offset: r.filled, Field: "frame", Err: wire.ErrTruncated}
+		r.drop()
 	case r.npre > 0:
 		err = &wire.DecodeError{Offset: 0, Field: "frame length", Err: wire.ErrTruncated}
 	}
-	*r = reader{}
+	*r = reader{budget: r.budget}
 	return err
 }
 
-// warnEvery rate-limits per-message warnings (denied, undeliverable) per
-// connection; every one is counted.
-const warnEvery = time.Second
+// budget bounds the bytes held by incomplete frames over all of a
+// transport's connections (Config.MaxPendingBytes). Safe for concurrent
+// use; a nil budget bounds nothing.
+type budget struct {
+	max  int64
+	held atomic.Int64
+}
+
+// take counts n more bytes held, or reports false and counts nothing if
+// that would pass the bound.
+func (b *budget) take(n int) bool {
+	if b == nil {
+		return true
+	}
+	if b.held.Add(int64(n)) > b.max {
+		b.held.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// give counts n bytes no longer held.
+func (b *budget) give(n int) {
+	if b != nil && n != 0 {
+		b.held.Add(-int64(n))
+	}
+}
 
 // onTraffic runs on the gnet loop when bytes arrive.
 func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
@@ -154,6 +263,7 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 			return act == gnet.None
 		},
 		func(m *wire.Message) bool { act = c.receive(m); return act == gnet.None })
+	c.frameClock()
 	switch {
 	case err == nil:
 		return act
@@ -161,9 +271,29 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 		c.t.stats.badVersion.Add(1)
 		c.setWhy(closeVersion, err)
 		return gnet.Close
+	case errors.Is(err, ErrPendingBudget):
+		c.t.stats.overBudget.Add(1)
+		c.setWhy(closeBudget, &ConnError{Conn: c.addr.String(), Peer: c.peer, Err: err})
+		return gnet.Close
 	default:
 		return c.protocolError(closeFrame, err)
 	}
+}
+
+// frameClock publishes when the frame the reader is in the middle of
+// began, for the transport's sweeper (Config.FrameTimeout): the time a
+// frame that began in this read is left incomplete, 0 when none is
+// pending. A frame that comes whole costs no clock read. Loop only.
+func (c *conn) frameClock() {
+	switch {
+	case c.rd.pending():
+		if c.rd.began {
+			c.frameSince.Store(nanotime())
+		}
+	case c.frameSince.Load() != 0:
+		c.frameSince.Store(0)
+	}
+	c.rd.began = false
 }
 
 // receive checks a whole frame and hands it to the node.
@@ -210,13 +340,11 @@ func (c *conn) protocolError(kind closeKind, err error) gnet.Action {
 	return gnet.Close
 }
 
-// warn logs a per-message problem, at most once per warnEvery per
-// connection. Loop only.
+// warn logs a per-message problem, at most one line a second per
+// message (the cause) over all the transport's connections; every one is
+// counted by the caller. msg must be a constant. Loop only.
 func (c *conn) warn(msg string, err error) {
-	now := nanotime()
-	if now-c.lastLog < int64(warnEvery) && c.lastLog != 0 {
-		return
+	if n, ok := c.t.warns.Get(msg).Allow(); ok {
+		c.t.log.Warn(msg, "conn", c.addr.String(), "peer", c.peer, "flow", c.link.Flow(), "err", err, "suppressed", n)
 	}
-	c.lastLog = now
-	c.t.log.Warn(msg, "conn", c.addr.String(), "peer", c.peer, "flow", c.link.Flow(), "err", err)
 }

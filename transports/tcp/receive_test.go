@@ -76,7 +76,8 @@ func parseStream(pool *wire.Pool, maxFrame int, s []byte) streamOutcome {
 // buffer: a frame that kept a view of it would show it.
 func feedStream(t *testing.T, pool *wire.Pool, maxFrame int, s, cuts []byte) streamOutcome {
 	var (
-		r       reader
+		b       = &budget{max: 1 << 40} // exercised, never reached
+		r       = reader{budget: b}
 		o       streamOutcome
 		stopped bool
 	)
@@ -123,8 +124,8 @@ func feedStream(t *testing.T, pool *wire.Pool, maxFrame int, s, cuts []byte) str
 	} else if err != nil {
 		t.Fatalf("close after an error reported %v: the reader kept a partial frame", err)
 	}
-	if r != (reader{}) {
-		t.Fatalf("close left the reader at %+v", r)
+	if r != (reader{budget: b}) || b.held.Load() != 0 {
+		t.Fatalf("close left the reader at %+v, %d bytes held", r, b.held.Load())
 	}
 	return o
 }
@@ -255,5 +256,94 @@ func TestReaderDoesNotAllocate(t *testing.T) {
 	}
 	if err := r.close(); err != nil || pool.Live() != 0 {
 		t.Fatalf("close: %v, %d live", err, pool.Live())
+	}
+}
+
+// Frames larger than a read, cut anywhere: the reader grows each message
+// as its bytes arrive, delivers the same frames as the reference, and
+// holds in the budget no more than a frame's length plus what is not yet
+// delivered; nothing once a frame is complete.
+func TestReaderGrowsSplitFrames(t *testing.T) {
+	pool := wire.NewPool(4 << 20)
+	var stream []byte
+	for _, size := range []int{100 << 10, 10, 3<<20 + 17, minFill, minFill + 1, 1 << 20} {
+		m, err := pool.Build(wire.MustParseRoute("echoer"), wire.MustParseRoute("app"), bytes.Repeat([]byte{byte(size)}, size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream = append(stream, m.Frame()...)
+		m.Release()
+	}
+	stream = append(bytes.Clone(goodHello), stream...)
+	want := parseStream(pool, pool.MaxFrame(), stream)
+	if want.err != nil || len(want.frames) != 6 {
+		t.Fatalf("reference: %d frames, %v", len(want.frames), want.err)
+	}
+	for _, chunk := range []int{1 << 10, 7 << 10, 64 << 10, 100_003} {
+		b := &budget{max: 1 << 40}
+		r := reader{budget: b}
+		var got [][]byte
+		frame := func(m *wire.Message) bool {
+			got = append(got, bytes.Clone(m.Raw()))
+			m.Release()
+			return true
+		}
+		for s := stream; len(s) > 0; {
+			k := min(len(s), chunk)
+			if err := r.feed(pool, pool.MaxFrame(), s[:k], func(wire.Hello) bool { return true }, frame); err != nil {
+				t.Fatal(err)
+			}
+			s = s[k:]
+			if held := b.held.Load(); held != int64(r.held) || r.held > 0 && (r.held > r.n || r.held > 2*r.filled+minFill) {
+				t.Fatalf("chunk %d: budget %d, reader holds %d of a %d-byte frame with %d filled", chunk, held, r.held, r.n, r.filled)
+			}
+		}
+		if len(got) != len(want.frames) {
+			t.Fatalf("chunk %d: %d frames, want %d", chunk, len(got), len(want.frames))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want.frames[i]) {
+				t.Fatalf("chunk %d: frame %d differs", chunk, i)
+			}
+		}
+		if err := r.close(); err != nil || b.held.Load() != 0 || pool.Live() != 0 {
+			t.Fatalf("chunk %d: close %v, %d bytes held, %d live", chunk, err, b.held.Load(), pool.Live())
+		}
+	}
+}
+
+// A length prefix alone reserves what came with it (at least minFill),
+// not the length it declares; past the budget the reader refuses, and
+// gives back what it held.
+func TestReaderBudget(t *testing.T) {
+	pool := wire.NewPool(0)
+	b := &budget{max: 3 * minFill}
+	var rs [4]reader
+	start := append(bytes.Clone(goodHello), binary.BigEndian.AppendUint32(nil, 16<<20)...)
+	start = append(start, make([]byte, 100)...)
+	nop := func(*wire.Message) bool { t.Fatal("a frame was delivered"); return false }
+	for i := range rs {
+		rs[i].budget = b
+		err := rs[i].feed(pool, pool.MaxFrame(), start, func(wire.Hello) bool { return true }, nop)
+		switch {
+		case i < 3 && err != nil:
+			t.Fatalf("reader %d: %v", i, err)
+		case i == 3 && !errors.Is(err, ErrPendingBudget):
+			t.Fatalf("reader %d over the budget: %v", i, err)
+		}
+	}
+	if held := b.held.Load(); held != 3*minFill || pool.Live() != 3 {
+		t.Fatalf("%d bytes held, %d live; want %d, 3", held, pool.Live(), 3*minFill)
+	}
+	// A frame that grows past the budget is dropped and its bytes given back.
+	err := rs[0].feed(pool, pool.MaxFrame(), make([]byte, 2*minFill), func(wire.Hello) bool { return true }, nop)
+	if !errors.Is(err, ErrPendingBudget) || rs[0].cur != nil || b.held.Load() != 2*minFill || pool.Live() != 2 {
+		t.Fatalf("growth past the budget: %v, %d bytes held, %d live", err, b.held.Load(), pool.Live())
+	}
+	for i := range rs {
+		rs[i].close()
+	}
+	if b.held.Load() != 0 || pool.Live() != 0 {
+		t.Fatalf("after close: %d bytes held, %d live", b.held.Load(), pool.Live())
 	}
 }

@@ -39,7 +39,7 @@ import (
 //     role back, so no frame is left behind with nobody to write it.
 //
 // gnet's own write path (Write, Writev, AsyncWritev) is not used after
-// the version byte: AsyncWritev allocates a hook and a queue node per
+// the hello: AsyncWritev allocates a hook and a queue node per
 // call and runs on the loop after an eventfd wake-up, and gnet copies
 // whatever the socket does not take into an outbound buffer that has no
 // bound. gnet keeps the socket for reading and for its lifecycle.
@@ -155,7 +155,7 @@ func (c *conn) waitPush(m *wire.Message, size int64) bool {
 	if c.lis != nil {
 		wait = c.t.cfg.PeerSendWait
 	}
-	// Not before the handshake: the peer's version byte is read by a gnet
+	// Not before the handshake: the peer's hello is read by a gnet
 	// loop, which may be the very one waiting here.
 	if wait <= 0 || !c.open.Load() {
 		return false

@@ -11,11 +11,17 @@ type Stats struct {
 	Open     int64  // connections open now (dialing ones included)
 
 	DialErrors uint64 // dials that failed
-	BadVersion uint64 // connections closed: the peer's version byte was wrong
+	BadVersion uint64 // connections closed: the peer's hello was malformed or shared no version
 	BadFrame   uint64 // connections closed: bad length prefix or undecodable message
 	BadRoute   uint64 // connections closed: empty onward route, or the return route could not take the connection's address
 	Truncated  uint64 // connections that closed in the middle of a frame
-	Silent     uint64 // connections closed: no version byte within Config.HandshakeTimeout
+	Silent     uint64 // connections closed: no hello within Config.HandshakeTimeout
+
+	FrameTimeouts uint64 // connections closed: a frame not complete within Config.FrameTimeout
+	OverBudget    uint64 // connections closed: a frame would have taken PendingBytes past Config.MaxPendingBytes
+	PendingBytes  int64  // bytes held now for frames not yet complete, all connections together
+	Rejected      uint64 // connections a listener closed at once: it had Config.MaxConns open
+	AcceptErrors  uint64 // failed accepts (EMFILE, ENFILE, ...; the listener backs off and goes on), and accepted sockets gnet could not take
 
 	Denied        uint64 // received messages refused by access control
 	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
@@ -33,8 +39,10 @@ type counters struct {
 	silent, slowConsumers                              atomic.Uint64
 	denied, undeliverable, queueFull, sendErr, dropped atomic.Uint64
 	queueWaits                                         atomic.Uint64
+	frameTimeouts, overBudget, rejected, acceptErrors  atomic.Uint64
 }
 
+// snapshot returns the counters; PendingBytes is the transport's to add.
 func (c *counters) snapshot() Stats {
 	return Stats{
 		Accepted:      c.accepted.Load(),
@@ -46,6 +54,10 @@ func (c *counters) snapshot() Stats {
 		BadRoute:      c.badRoute.Load(),
 		Truncated:     c.trunc.Load(),
 		Silent:        c.silent.Load(),
+		FrameTimeouts: c.frameTimeouts.Load(),
+		OverBudget:    c.overBudget.Load(),
+		Rejected:      c.rejected.Load(),
+		AcceptErrors:  c.acceptErrors.Load(),
 		Denied:        c.denied.Load(),
 		Undeliverable: c.undeliverable.Load(),
 		QueueFull:     c.queueFull.Load(),

@@ -7,11 +7,13 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/internal/gnetlog"
+	"github.com/hopwire/hopwire/transports/internal/ratelog"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -43,7 +45,16 @@ type Transport struct {
 	flushers sync.WaitGroup // connections' flusher goroutines
 	closing  sync.Once
 
+	pending budget        // bytes held by incomplete frames (Config.MaxPendingBytes)
+	swept   chan struct{} // closed when the frame sweeper has returned
+
 	stats counters
+
+	// Logs about what the network does, one line a second per cause
+	// (transports/internal/ratelog).
+	warns                ratelog.Set                         // per-message warnings (conn.warn), by message
+	closeLogs            [len(closeKindText)]ratelog.Limiter // connections closed, by reason
+	acceptLog, rejectLog ratelog.Limiter                     // failed accepts, connections over Config.MaxConns
 }
 
 // New starts a TCP transport for node and registers it as the node's
@@ -61,6 +72,8 @@ func New(node *engine.Node, cfg Config) (*Transport, error) {
 		listeners: make(map[*Listener]struct{}),
 		byKey:     newConnMap(),
 		byID:      newConnMap(),
+		pending:   budget{max: cfg.MaxPendingBytes},
+		swept:     make(chan struct{}),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if t.dialedFlow = cfg.DialedFlow; t.dialedFlow == 0 {
@@ -73,9 +86,11 @@ func New(node *engine.Node, cfg Config) (*Transport, error) {
 		return nil, err
 	}
 	t.eng, t.client = eng, eng.cli
+	go t.sweep() // ends when t.ctx does
 	if err := node.AddTransport(t); err != nil {
-		_ = eng.release()
 		t.cancel()
+		<-t.swept
+		_ = eng.release()
 		return nil, err
 	}
 	return t, nil
@@ -94,7 +109,11 @@ func (t *Transport) gnetOptions() []gnet.Option {
 func (t *Transport) Type() wire.Type { return wire.TCP }
 
 // Stats returns the transport's counters.
-func (t *Transport) Stats() Stats { return t.stats.snapshot() }
+func (t *Transport) Stats() Stats {
+	s := t.stats.snapshot()
+	s.PendingBytes = t.pending.held.Load()
+	return s
+}
 
 // DialedFlow returns the flow that spawns the connections the transport
 // dials, for node.Allow: what is allowed for it, whatever comes back
@@ -298,6 +317,7 @@ func (t *Transport) close() {
 	t.mu.Unlock()
 
 	t.cancel()
+	<-t.swept
 	t.dials.Wait() // no dial can hand a socket to the client after this
 	for _, l := range ls {
 		_ = l.Close()
@@ -314,4 +334,46 @@ func (t *Transport) close() {
 		t.log.Warn("tcp: stopping gnet engine", "err", err)
 	}
 	t.flushers.Wait()
+}
+
+// sweep closes the connections whose current frame began more than
+// Config.FrameTimeout ago, looking at them every sweepEvery. It is the
+// transport's one goroutine for it: a frame costs no timer, only the
+// time its reader publishes when it leaves a frame incomplete
+// (conn.frameClock). It returns when t.ctx ends.
+func (t *Transport) sweep() {
+	defer close(t.swept)
+	tick := time.NewTicker(sweepEvery(t.cfg.FrameTimeout))
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-tick.C:
+			t.expireFrames(nanotime())
+		}
+	}
+}
+
+// sweepEvery is how often the sweeper looks: a quarter of the timeout,
+// so a connection outlives it by at most that, between 10 ms and 1 s.
+func sweepEvery(timeout time.Duration) time.Duration {
+	return min(max(timeout/4, 10*time.Millisecond), time.Second)
+}
+
+// expireFrames closes the connections whose frame began before
+// now - Config.FrameTimeout, and counts them.
+func (t *Transport) expireFrames(now int64) {
+	limit := int64(t.cfg.FrameTimeout)
+	for _, c := range t.byID.load() {
+		since := c.frameSince.Load()
+		if since == 0 || now-since < limit || c.closed.Load() {
+			continue
+		}
+		err := &ConnError{Conn: c.addr.String(), Peer: c.peerName(), Err: ErrFrameTimeout}
+		if c.setWhy(closeStall, err) { // not already closing for another reason
+			t.stats.frameTimeouts.Add(1)
+			c.shutdown(closeStall, err)
+		}
+	}
 }

@@ -177,10 +177,11 @@
 //
 // Beyond that, allocations are per event, not per datagram: the first
 // datagram from a new peer makes its peer entry (learnAP), and a dropped
-// datagram that gets logged (at most once per second per socket) makes
-// the log record. Errors from other packages allocate as those packages
-// do: an undecodable datagram (wire's *DecodeError), a message the
-// engine refuses (denied, unknown worker, full mailbox).
+// datagram that gets logged (at most once a second per cause, over the
+// transport's sockets) makes the log record. Errors from other packages
+// allocate as those packages do: an undecodable datagram (wire's
+// *DecodeError), a message the engine refuses (denied, unknown worker,
+// full mailbox).
 //
 // # Platform
 //

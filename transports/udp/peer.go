@@ -119,7 +119,9 @@ func (t *Transport) publish(p *peer, alias string) {
 	if len(old.byText) >= t.cfg.MaxPeers {
 		tab = newPeerTable(1)
 		t.stats.resets.Add(1)
-		t.log.Warn("udp: peer table full, starting over", "peers", len(old.byText))
+		if n, ok := t.warns.Get("udp: peer table full, starting over").Allow(); ok {
+			t.log.Warn("udp: peer table full, starting over", "peers", len(old.byText), "suppressed", n)
+		}
 		for _, v := range old.byAP {
 			v.link.Close() // forgotten: what it was allowed and granted goes too
 		}

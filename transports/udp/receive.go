@@ -11,10 +11,6 @@ import (
 	"github.com/hopwire/hopwire/wire"
 )
 
-// warnEvery rate-limits per-datagram warnings (bad, denied, unsolicited,
-// undeliverable) per socket; every one is counted.
-const warnEvery = time.Second
-
 // events is the gnet.EventHandler of one socket's gnet engine. gnet calls
 // OnBoot once, then OnTraffic once per datagram, on the socket's single
 // event loop.
@@ -167,17 +163,16 @@ func (s *Socket) closeVisitors() {
 }
 
 // warn logs a per-datagram problem with the sender's address, at most
-// once per warnEvery per socket. Loop only. Callers pass a sentinel or an
-// error already made, never one built for the call: a flood of bad
+// one line a second per message (the cause) over all the transport's
+// sockets, with the number held back since the last; every one is
+// counted by the caller. msg must be a constant. Callers pass a sentinel
+// or an error already made, never one built for the call: a flood of bad
 // datagrams costs a counter and a clock read each, and an allocation
 // only for the line that goes out.
 func (s *Socket) warn(msg string, peer netip.AddrPort, err error) {
-	now := nanotime()
-	if now-s.lastLog < int64(warnEvery) && s.lastLog != 0 {
-		return
+	if n, ok := s.t.warns.Get(msg).Allow(); ok {
+		s.t.log.Warn(msg, "socket", s.addr, "peer", peer.String(), "flow", s.flow, "err", err, "suppressed", n)
 	}
-	s.lastLog = now
-	s.t.log.Warn(msg, "socket", s.addr, "peer", peer.String(), "err", err)
 }
 
 // epoch anchors nanotime's monotonic clock.

@@ -319,8 +319,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// A dropped datagram is logged with the sender's address, once per
-// second per socket however many come.
+// A dropped datagram is logged with the sender's address, once a second
+// per cause however many come and on however many sockets; the line says
+// how many were held back.
 func TestBadDatagramLogged(t *testing.T) {
 	var out syncBuffer
 	n, err := engine.NewNode(engine.Config{Name: "n", Loops: 1, Logger: slog.New(slog.NewTextHandler(&out, nil))})
@@ -328,21 +329,33 @@ func TestBadDatagramLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	tr, err := New(n, testConfig(Config{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := tr.Bind("127.0.0.1:0")
+	tr, err := New(n, testConfig(Config{MaxDatagram: 1024}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw := rawConn(t)
-	for i := 0; i < 10; i++ {
-		sendRaw(t, raw, s.Addr(), []byte{wire.Version, 0xff, 0xff})
+	began := time.Now()
+	const each = 10
+	for i := 0; i < 2; i++ {
+		s, err := tr.Bind("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < each; j++ {
+			sendRaw(t, raw, s.Addr(), []byte{wire.Version, 0xff, 0xff})
+			sendRaw(t, raw, s.Addr(), make([]byte, 2000))
+		}
 	}
-	waitFor(t, "the garbage to be counted", func() bool { return tr.Stats().BadDatagram == 10 })
+	waitFor(t, "the garbage to be counted", func() bool { return tr.Stats().BadDatagram == 4*each })
+	elapsed := time.Since(began)
 	log := out.String()
-	if !strings.Contains(log, "peer="+raw.LocalAddr().String()) || strings.Count(log, "dropped undecodable datagram") != 1 {
+	most := 1 + int(elapsed/time.Second)
+	for _, cause := range []string{"dropped undecodable datagram", "dropped datagram over Config.MaxDatagram"} {
+		if k := strings.Count(log, cause); k < 1 || k > most {
+			t.Errorf("%d lines %q for %d datagrams in %v, want 1 to %d", k, cause, 2*each, elapsed, most)
+		}
+	}
+	if !strings.Contains(log, "peer="+raw.LocalAddr().String()) || !strings.Contains(log, "suppressed=") {
 		t.Fatalf("log:\n%s", log)
 	}
 }

@@ -44,8 +44,6 @@ type Socket struct {
 	stopped chan struct{} // closed when gnet.Run has returned
 	runErr  error         // gnet.Run's result, before stopped is closed
 	once    sync.Once
-
-	lastLog int64 // loop only: when the last per-datagram warning went out
 }
 
 // Bind binds addr ("ip:port" or "host:port"; port 0 picks a free one)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/internal/gnetlog"
+	"github.com/hopwire/hopwire/transports/internal/ratelog"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -33,6 +34,7 @@ type Transport struct {
 	closing sync.Once
 
 	stats counters
+	warns ratelog.Set // what the network causes, one line a second per message
 }
 
 // New starts a UDP transport for node: it binds the client socket

@@ -49,9 +49,10 @@ const wait = 10 * time.Second
 type proc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr bytes.Buffer
-	addr   string // what it printed as its TCP address
-	udp    string // and as its UDP address, if any
+	stderr *lockedWriter
+	exited chan struct{} // closed when the process has exited and been waited for
+	addr   string        // what it printed as its TCP address
+	udp    string        // and as its UDP address, if any
 }
 
 // startProc runs the test binary as kind with args and waits for its
@@ -64,9 +65,19 @@ func startProc(t testing.TB, kind string, args ...string) *proc {
 // startProcEnv is startProc with env added to the child's environment.
 func startProcEnv(t testing.TB, env []string, kind string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(os.Args[0], args...)}
-	p.cmd.Env = append(append(os.Environ(), env...), "HOPWIRE_TEST_PROC="+kind)
-	p.cmd.Stderr = &lockedWriter{w: &p.stderr}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), env...), "HOPWIRE_TEST_PROC="+kind)
+	return startCmd(t, cmd, kind)
+}
+
+// startCmd starts cmd, a process that prints a ready line like the test
+// binary's kinds do, and waits for that line. It stops the process at
+// cleanup.
+func startCmd(t testing.TB, cmd *exec.Cmd, kind string) *proc {
+	t.Helper()
+	args := cmd.Args[1:]
+	p := &proc{cmd: cmd, stderr: &lockedWriter{w: new(bytes.Buffer)}, exited: make(chan struct{})}
+	p.cmd.Stderr = p.stderr
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
@@ -78,20 +89,6 @@ func startProcEnv(t testing.TB, env []string, kind string, args ...string) *proc
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		p.stdin.Close()
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(wait):
-			p.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s %v stderr:\n%s", kind, args, p.stderr.String())
-		}
-	})
 	line := make(chan string, 1)
 	go func() {
 		s := bufio.NewScanner(out)
@@ -100,7 +97,16 @@ func startProcEnv(t testing.TB, env []string, kind string, args ...string) *proc
 		}
 		close(line)
 		io.Copy(io.Discard, out)
+		// Wait closes the pipe: call it once its reads are done.
+		p.cmd.Wait()
+		close(p.exited)
 	}()
+	t.Cleanup(func() {
+		p.stop(wait)
+		if t.Failed() {
+			t.Logf("%s %v stderr:\n%s", kind, args, p.stderrText())
+		}
+	})
 	select {
 	case l, ok := <-line:
 		for _, f := range strings.Fields(l) {
@@ -111,12 +117,32 @@ func startProcEnv(t testing.TB, env []string, kind string, args ...string) *proc
 			}
 		}
 		if !ok || !strings.Contains(l, " ready") {
-			t.Fatalf("%s %v: no ready line (got %q); stderr:\n%s", kind, args, l, p.stderr.String())
+			t.Fatalf("%s %v: no ready line (got %q); stderr:\n%s", kind, args, l, p.stderrText())
 		}
 	case <-time.After(wait):
-		t.Fatalf("%s %v: not ready after %v; stderr:\n%s", kind, args, wait, p.stderr.String())
+		t.Fatalf("%s %v: not ready after %v; stderr:\n%s", kind, args, wait, p.stderrText())
 	}
 	return p
+}
+
+// stop closes the process's stdin and waits up to grace for it to exit,
+// then kills it. It may be called more than once.
+func (p *proc) stop(grace time.Duration) {
+	p.stdin.Close()
+	select {
+	case <-p.exited:
+		return
+	case <-time.After(grace):
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// stderrText is what the process has written to stderr so far.
+func (p *proc) stderrText() string {
+	p.stderr.mu.Lock()
+	defer p.stderr.mu.Unlock()
+	return p.stderr.w.(*bytes.Buffer).String()
 }
 
 type lockedWriter struct {

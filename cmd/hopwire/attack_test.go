@@ -3,8 +3,10 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -34,8 +36,11 @@ import (
 //	node_rss_MiB   the node's largest RSS, sampled every 100 ms
 //	node_killed    1 if the node passed rssLimit and was killed
 //	node_cpu_ms    the node's CPU time during the run
+//	injected       frames the good client got that answer none of its requests
 //
-// and what each attack adds (see attacks). The node is the test binary,
+// and what each attack adds (see the attack functions: attack_*, big_*
+// for a second client with 1 MiB requests, peer_* for udp-loop's second
+// node, dialed_out). ns/op means nothing here. The node is the test binary,
 // or the hopwire binary named by HOPWIRE_BIN, run as `BIN node run ...`:
 // that is how an old build is measured (the clients detect its wire from
 // its hello, see rawwire_test.go):
@@ -81,7 +86,8 @@ var attacks = []attack{
 	{name: "baseline"},
 	{name: "unread-replies-small", run: unreadSmall},
 	{name: "unread-replies-1MiB", run: unreadLarge},
-	{name: "partial-frames", run: partialFrames},
+	{name: "partial-frames", run: withBigProbe(partialFrames)},
+	{name: "prefix-only", run: withBigProbe(prefixOnly)},
 	{name: "udp-loop", peer: true, run: udpLoop},
 	{name: "udp-loop-spoofed", peer: true, setup: spoofSetup, run: udpLoopSpoofed},
 	{name: "hop-injection", setup: hopInjectionSetup, run: hopInjection},
@@ -304,23 +310,134 @@ func partialFrames(e *attackEnv) {
 		}
 	}
 	time.Sleep(time.Until(e.end))
-	cut := 0
-	buf := make([]byte, 64)
+	e.report("attack_conns", float64(len(conns)))
+	e.report("attack_conns_cut", float64(countCut(conns)))
+}
+
+// prefixOnly: 1024 connections each send a length prefix of 16 MiB and
+// nothing more: 4 bytes each (after the hello), 4 KiB in all, which the
+// new node counts as 64 KiB each against its 64 MiB budget for
+// incomplete frames (tcp.Config.MaxPendingBytes), filling it. Not an
+// attack of the issue's: it shows what the budget costs other peers (see
+// withBigProbe). attack_conns_cut: how many the node had closed by the
+// end.
+func prefixOnly(e *attackEnv) {
+	const n = 1024
+	prefix := binary.BigEndian.AppendUint32(nil, 16<<20)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		if !time.Now().Before(e.end) {
+			break
+		}
+		c, err := dialRaw(e.proto, e.node.addr)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		c.Write(prefix)
+	}
+	time.Sleep(time.Until(e.end))
+	e.report("attack_conns", float64(len(conns)))
+	e.report("attack_conns_cut", float64(countCut(conns)))
+}
+
+// countCut returns how many of conns the node has closed: those that
+// read an EOF or a reset, past the node's hello, within 20 ms.
+func countCut(conns []net.Conn) int {
+	var cut atomic.Int32
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(20 * time.Millisecond)
 	for _, c := range conns {
-		// The node's hello is unread: read past it to an EOF or a reset.
-		c.SetReadDeadline(time.Now().Add(time.Millisecond))
-		for range 3 {
-			if _, err := c.Read(buf); err != nil {
-				var ne net.Error
-				if !errors.As(err, &ne) || !ne.Timeout() {
-					cut++
+		wg.Go(func() {
+			c.SetReadDeadline(deadline)
+			buf := make([]byte, 64)
+			for range 3 {
+				if _, err := c.Read(buf); err != nil {
+					var ne net.Error
+					if !errors.As(err, &ne) || !ne.Timeout() {
+						cut.Add(1)
+					}
+					return
 				}
-				break
+			}
+		})
+	}
+	wg.Wait()
+	return int(cut.Load())
+}
+
+// withBigProbe runs attack beside a second good client that sends one
+// 1 MiB echo request at a time, every bigEvery, and waits up to a second
+// for each reply: a peer whose frames arrive in more than one read, and
+// so are held as incomplete frames for a while. big_sent, big_lost:
+// its requests and those not answered; big_cut: the times the node
+// closed its connection (it dials again).
+func withBigProbe(attack func(*attackEnv)) func(*attackEnv) {
+	return func(e *attackEnv) {
+		var wg sync.WaitGroup
+		wg.Go(func() { attack(e) })
+		bigProbe(e)
+		wg.Wait()
+	}
+}
+
+const bigEvery = 200 * time.Millisecond
+
+func bigProbe(e *attackEnv) {
+	frame := e.proto.appendFrame(nil, wire.MustParseRoute("echoer"), wire.MustParseRoute("big"), make([]byte, 1<<20))
+	var (
+		c                net.Conn
+		r                *bufio.Reader
+		buf              []byte
+		sent, lost, cuts int
+	)
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+		e.report("big_sent", float64(sent))
+		e.report("big_lost", float64(lost))
+		e.report("big_cut", float64(cuts))
+	}()
+	// Let the attacker go first.
+	time.Sleep(min(time.Until(e.end)/4, time.Second))
+	for next := time.Now(); sent < maxAttempt && next.Before(e.end); next = next.Add(bigEvery) {
+		time.Sleep(time.Until(next))
+		if c == nil {
+			var err error
+			if c, err = dialRaw(e.proto, e.node.addr); err != nil {
+				return
+			}
+			r = bufio.NewReader(c)
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := io.ReadFull(r, make([]byte, e.proto.helloLen())); err != nil {
+				c.Close()
+				c = nil
+				continue
 			}
 		}
+		sent++
+		c.SetDeadline(time.Now().Add(time.Second))
+		_, err := c.Write(frame)
+		if err == nil {
+			buf, err = readFrame(r, buf)
+		}
+		if err != nil {
+			lost++
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				cuts++
+			}
+			c.Close()
+			c = nil
+		}
 	}
-	e.report("attack_conns", float64(len(conns)))
-	e.report("attack_conns_cut", float64(cut))
 }
 
 // udpLoop: one datagram to node A along hop => 2#B => echoer, node B

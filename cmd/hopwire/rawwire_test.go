@@ -124,7 +124,7 @@ func (p proto) payload(msg []byte) ([]byte, error) {
 
 // maxRawFrame bounds the frames a raw client reads: replies to what it
 // sent, or what a node injects.
-const maxRawFrame = 1 << 20
+const maxRawFrame = 2 << 20
 
 // readFrame reads one TCP frame from r into buf (grown as needed) and
 // returns the message.

@@ -57,7 +57,7 @@ func dialGood(p proto, addr string) (*goodClient, error) {
 		return nil, fmt.Errorf("good client: no hello from the node: %w", err)
 	}
 	c.SetDeadline(time.Time{})
-	return &goodClient{proto: p, conn: c, route: wire.MustParseRoute("echoer"), ret: wire.MustParseRoute("good"), hist: newHist()}, nil
+	return &goodClient{proto: p, conn: c, route: wire.MustParseRoute("echoer"), ret: wire.MustParseRoute("good"), hist: hdrhistogram.New(1, int64(time.Minute), 3)}, nil
 }
 
 // send writes one frame along route outside the measured requests.

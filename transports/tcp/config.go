@@ -90,9 +90,13 @@ type Config struct {
 	// MaxPendingBytes bounds the bytes held for frames that have started
 	// to arrive and are not complete, over all the transport's
 	// connections. A frame is read into memory as its bytes arrive, not
-	// at the length its prefix declares; a connection whose frame would
-	// take the total past the bound is closed, and the others keep
-	// theirs. A frame that comes whole in one read is never counted; one
+	// at the length its prefix declares (a prefix alone holds nothing).
+	// When a frame would take the total past the bound, the connections
+	// whose frames have had no new bytes for a second or more are closed
+	// to make room (Stats.Evicted); if that is not enough, the connection
+	// that asked is closed (Stats.OverBudget). So peers that stall in the
+	// middle of frames cannot keep the budget from one that is sending.
+	// A frame that comes whole in one read is never counted; one
 	// split over reads is counted by the room reserved for it so far, at
 	// most its length (the buffer under it may be up to twice that:
 	// pooled buffers are powers of two). Keep it well above MaxFrame

@@ -65,9 +65,13 @@ type conn struct {
 	whyKind  closeKind
 	whyError error
 
-	reads      atomic.Uint32 // onTraffic calls, for the writer's burst test (send.go); written by the gnet loop only
-	rd         reader        // gnet loop only
-	frameSince atomic.Int64  // nanotime when the frame rd is in the middle of began, 0 if none; written by the gnet loop only
+	reads       atomic.Uint32 // onTraffic calls, for the writer's burst test (send.go); written by the gnet loop only
+	rd          reader        // gnet loop only
+	frameSince  atomic.Int64  // nanotime when the frame rd is in the middle of began, 0 if none; written by the gnet loop only
+	frameMoved  atomic.Int64  // nanotime when bytes of that frame last came; written by the gnet loop only
+	frameHeld   atomic.Int64  // bytes of the budget that frame holds; written by the gnet loop only
+	evicted     atomic.Bool   // closed to make room in the budget (Transport.evictFor)
+	evictedHeld atomic.Int64  // what it held then
 
 	out     outbound
 	errFull *ConnError // ErrQueueFull for this connection, made once: a full queue is a hot path
@@ -115,10 +119,15 @@ func (t *Transport) newConn(key string, lis *Listener) *conn {
 		c.link = t.node.NewLink(t.dialedFlow, true)
 	}
 	c.rd.budget = &t.pending
+	c.rd.evict = c
 	c.out.init(c, t.cfg.QueueLen, t.cfg.QueueBytes)
 	c.errFull = &ConnError{Conn: local.String(), Peer: key, Err: ErrQueueFull}
 	return c
 }
+
+// evict makes room in the pending-frame budget for the connection's
+// reader (Transport.evictFor).
+func (c *conn) evict(n int) bool { return c.t.evictFor(c, n) }
 
 // onOpen runs on the gnet loop when gnet takes the socket. It returns the
 // hello for gnet to write first.
@@ -184,6 +193,9 @@ func (c *conn) handshake(gc gnet.Conn) gnet.Action {
 func (c *conn) onClose(err error) {
 	if err := c.rd.close(); err != nil && c.setWhy(closeTrunc, err) {
 		c.t.stats.trunc.Add(1)
+	}
+	if c.evicted.Load() {
+		c.t.pending.credit.Add(-c.evictedHeld.Load()) // its bytes are back
 	}
 	kind, why := c.why()
 	if kind == closeNone && err != nil && !errors.Is(err, io.EOF) {

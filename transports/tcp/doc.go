@@ -110,11 +110,17 @@
 //   - Memory: a frame is read into memory as its bytes arrive, never
 //     reserved at the length its prefix declares. A frame that comes
 //     whole in one read is copied once into its message; a longer one
-//     starts with room for what came (at least 64 KiB) and grows by
+//     starts, when its first body bytes come (a length prefix alone holds
+//     nothing), with room for them (at least 64 KiB) and grows by
 //     doubling. The bytes held by incomplete frames over all the
 //     transport's connections (Stats.PendingBytes) are bounded by
-//     Config.MaxPendingBytes: a connection whose frame would pass the
-//     bound is closed (Stats.OverBudget), the others keep theirs.
+//     Config.MaxPendingBytes. A frame that needs room in a full budget
+//     gets it from the frames that have had no new bytes for a second or
+//     more: their connections are closed (Stats.Evicted), and their
+//     bytes count against nobody else until their readers give them back.
+//     If there are none, the connection that asked is closed
+//     (Stats.OverBudget). A peer that stalls loses its place to one that
+//     sends.
 //   - Time: the peer's hello must come within
 //     Config.HandshakeTimeout (Stats.Silent), and each frame, from its
 //     first byte to its last, within Config.FrameTimeout

@@ -403,3 +403,51 @@ func TestNetworkLogsRateLimited(t *testing.T) {
 		}
 	}
 }
+
+// Peers that fill the pending-frame budget with frames they stop sending
+// lose their place to a peer that is sending: the stalest are closed to
+// make room (Stats.Evicted), and the sending peer's frame goes through.
+// A length prefix alone holds nothing.
+func TestStalledFramesYieldTheBudget(t *testing.T) {
+	const budget = 3*minFill + 1000 // room for three frames started
+	server := newTestNode(t, "server", Config{MaxPendingBytes: budget})
+	server.start(t, engine.Echo{}, "echoer")
+	l := server.listen(t, "echoer")
+	for i := 0; i < 20; i++ { // prefixes alone
+		nc := rawDial(t, l.Addr(), nil)
+		if _, err := nc.Write(binary.BigEndian.AppendUint32(nil, 16<<20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 3; i++ { // frames started, then nothing
+		nc := rawDial(t, l.Addr(), nil)
+		if _, err := nc.Write(append(binary.BigEndian.AppendUint32(nil, 4<<20), make([]byte, 1000)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "three frames holding the budget", func() bool { return server.tr.Stats().PendingBytes == 3*minFill })
+	time.Sleep(stallEvict + 100*time.Millisecond) // let them go stale
+
+	// A peer that sends a frame in two parts needs room for it.
+	good := rawDial(t, l.Addr(), nil)
+	f := frame(encoded(t, "echoer", "me", string(make([]byte, 150<<10))))
+	if _, err := good.Write(f[:100<<10]); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a stalled frame evicted", func() bool { return server.tr.Stats().Evicted >= 1 })
+	if _, err := good.Write(f[100<<10:]); err != nil {
+		t.Fatal(err)
+	}
+	good.SetReadDeadline(time.Now().Add(wait))
+	var pre [wire.FramePrefixLen]byte
+	if _, err := io.ReadFull(good, pre[:]); err != nil {
+		t.Fatalf("the sending peer's echo: %v; server %+v", err, server.tr.Stats())
+	}
+	if n, _ := wire.FrameLen(pre[:], wire.DefaultMaxFrame); n < 150<<10 {
+		t.Fatalf("echo of %d bytes", n)
+	}
+	s := server.tr.Stats()
+	if s.OverBudget != 0 || s.Evicted < 1 || s.Evicted > 3 {
+		t.Fatalf("server stats %+v: want the stalled ones evicted, no one refused", s)
+	}
+}

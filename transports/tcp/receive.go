@@ -35,14 +35,19 @@ type reader struct {
 	nhello int
 	pre    [wire.FramePrefixLen]byte // a length prefix split over reads
 	npre   int
-	cur    *wire.Message // the frame being filled, or nil
-	n      int           // cur's frame length: cur grows up to it
+	cur    *wire.Message // the frame being filled, or nil before its first body byte
+	n      int           // the length of the frame being read, 0 if none: cur grows up to it
 	filled int           // bytes of cur's Raw filled so far
 	held   int           // bytes of cur counted in budget: its Len
 	began  bool          // a frame began: its first byte came since this was last cleared
 
 	budget *budget // bytes held by incomplete frames, shared by the transport's readers; nil: none
+	evict  evictor // makes room in budget by closing stalled frames; nil: none
 }
+
+// evictor makes room for n bytes in a full budget and counts them, or
+// reports false.
+type evictor interface{ evict(n int) bool }
 
 // minFill is the least room a split frame's message starts with (when
 // the frame is that long): a peer that trickles bytes in does not make
@@ -86,7 +91,13 @@ func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func(wi
 			}
 			continue
 		}
-		if r.cur != nil {
+		if r.n > 0 { // a frame is being read
+			if r.cur == nil {
+				// Its first body bytes: room for them now, not before.
+				if err := r.start(pool, len(b)); err != nil {
+					return err
+				}
+			}
 			k, err := r.fill(b)
 			if err != nil {
 				r.drop()
@@ -123,11 +134,10 @@ func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func(wi
 			return err
 		}
 		if len(b) < n {
-			// Split over reads: start with room for what is here, then
-			// fill and grow (above) as the rest arrives.
-			if err := r.start(pool, n, len(b)); err != nil {
-				return err
-			}
+			// Split over reads: room for what is here when it is here
+			// (above), filled and grown as the rest arrives. A prefix
+			// alone holds nothing.
+			r.n = n
 			continue
 		}
 		m, err := pool.Alloc(n)
@@ -142,21 +152,29 @@ func (r *reader) feed(pool *wire.Pool, maxFrame int, b []byte, handshake func(wi
 	return nil
 }
 
-// start begins a frame of n bytes of which have are here, with a message
-// long enough for them (at least minFill, at most n) counted in the
-// budget.
-func (r *reader) start(pool *wire.Pool, n, have int) error {
-	size := min(n, max(have, minFill))
-	if !r.budget.take(size) {
+// start gives the frame being read (r.n bytes) a message once its first
+// body bytes, have of them, are here: long enough for them, at least
+// minFill and at most r.n, counted in the budget.
+func (r *reader) start(pool *wire.Pool, have int) error {
+	size := min(r.n, max(have, minFill))
+	if !r.take(size) {
+		r.n = 0
 		return ErrPendingBudget
 	}
 	m, err := pool.Alloc(size)
 	if err != nil {
 		r.budget.give(size)
+		r.n = 0
 		return err
 	}
-	r.cur, r.n, r.filled, r.held = m, n, 0, size
+	r.cur, r.filled, r.held = m, 0, size
 	return nil
+}
+
+// take counts n more bytes in the budget, making room by evicting a
+// stalled frame (r.evict) if there is none.
+func (r *reader) take(n int) bool {
+	return r.budget.take(n) || r.evict != nil && r.evict.evict(n)
 }
 
 // fill copies the next bytes of the frame being filled from b into cur,
@@ -170,7 +188,7 @@ func (r *reader) fill(b []byte) (int, error) {
 		if want <= m.Cap() {
 			size = min(r.n, m.Cap())
 		}
-		if !r.budget.take(size - r.held) {
+		if !r.take(size - r.held) {
 			return 0, ErrPendingBudget
 		}
 		if err := m.Resize(size); err != nil { // cannot fail: size <= n <= the pool's max frame
@@ -184,17 +202,19 @@ func (r *reader) fill(b []byte) (int, error) {
 	return k, nil
 }
 
-// drop releases the frame being filled and gives its bytes back to the
+// drop releases the frame being read and gives its bytes back to the
 // budget.
 func (r *reader) drop() {
-	r.cur.Release()
+	if r.cur != nil {
+		r.cur.Release()
+	}
 	r.budget.give(r.held)
 	r.cur, r.n, r.filled, r.held = nil, 0, 0, 0
 }
 
 // pending reports whether a frame has begun and is not complete, its
 // length prefix included.
-func (r *reader) pending() bool { return r.cur != nil || r.npre > 0 }
+func (r *reader) pending() bool { return r.n > 0 || r.npre > 0 }
 
 // close ends the stream: it releases a frame still being filled, gives
 // its bytes back to the budget and resets the reader to a reader waiting
@@ -204,13 +224,13 @@ func (r *reader) pending() bool { return r.cur != nil || r.npre > 0 }
 func (r *reader) close() error {
 	var err error
 	switch {
-	case r.cur != nil:
+	case r.n > 0:
 		err = &wire.DecodeError{Offset: r.filled, Field: "frame", Err: wire.ErrTruncated}
 		r.drop()
 	case r.npre > 0:
 		err = &wire.DecodeError{Offset: 0, Field: "frame length", Err: wire.ErrTruncated}
 	}
-	*r = reader{budget: r.budget}
+	*r = reader{budget: r.budget, evict: r.evict}
 	return err
 }
 
@@ -218,8 +238,9 @@ func (r *reader) close() error {
 // transport's connections (Config.MaxPendingBytes). Safe for concurrent
 // use; a nil budget bounds nothing.
 type budget struct {
-	max  int64
-	held atomic.Int64
+	max    int64
+	held   atomic.Int64
+	credit atomic.Int64 // what connections evicted and not yet closed hold: the bound is raised by it until they give it back
 }
 
 // take counts n more bytes held, or reports false and counts nothing if
@@ -228,7 +249,7 @@ func (b *budget) take(n int) bool {
 	if b == nil {
 		return true
 	}
-	if b.held.Add(int64(n)) > b.max {
+	if b.held.Add(int64(n)) > b.max+b.credit.Load() {
 		b.held.Add(-int64(n))
 		return false
 	}
@@ -280,18 +301,23 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 	}
 }
 
-// frameClock publishes when the frame the reader is in the middle of
-// began, for the transport's sweeper (Config.FrameTimeout): the time a
-// frame that began in this read is left incomplete, 0 when none is
-// pending. A frame that comes whole costs no clock read. Loop only.
+// frameClock publishes, for the transport's sweeper (Config.FrameTimeout)
+// and for eviction (Transport.evictFor), when the frame the reader is in
+// the middle of began (0 when none is pending), when bytes of it last
+// came, and what it holds of the budget. A frame that comes whole costs
+// no clock read. Loop only.
 func (c *conn) frameClock() {
 	switch {
 	case c.rd.pending():
+		now := nanotime()
 		if c.rd.began {
-			c.frameSince.Store(nanotime())
+			c.frameSince.Store(now)
 		}
+		c.frameMoved.Store(now)
+		c.frameHeld.Store(int64(c.rd.held))
 	case c.frameSince.Load() != 0:
 		c.frameSince.Store(0)
+		c.frameHeld.Store(0)
 	}
 	c.rd.began = false
 }

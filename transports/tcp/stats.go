@@ -19,6 +19,7 @@ type Stats struct {
 
 	FrameTimeouts uint64 // connections closed: a frame not complete within Config.FrameTimeout
 	OverBudget    uint64 // connections closed: a frame would have taken PendingBytes past Config.MaxPendingBytes
+	Evicted       uint64 // connections closed to make room in that budget: their frames had had no new bytes for longest
 	PendingBytes  int64  // bytes held now for frames not yet complete, all connections together
 	Rejected      uint64 // connections a listener closed at once: it had Config.MaxConns open
 	AcceptErrors  uint64 // failed accepts (EMFILE, ENFILE, ...; the listener backs off and goes on), and accepted sockets gnet could not take
@@ -40,6 +41,7 @@ type counters struct {
 	denied, undeliverable, queueFull, sendErr, dropped atomic.Uint64
 	queueWaits                                         atomic.Uint64
 	frameTimeouts, overBudget, rejected, acceptErrors  atomic.Uint64
+	evicted                                            atomic.Uint64
 }
 
 // snapshot returns the counters; PendingBytes is the transport's to add.
@@ -56,6 +58,7 @@ func (c *counters) snapshot() Stats {
 		Silent:        c.silent.Load(),
 		FrameTimeouts: c.frameTimeouts.Load(),
 		OverBudget:    c.overBudget.Load(),
+		Evicted:       c.evicted.Load(),
 		Rejected:      c.rejected.Load(),
 		AcceptErrors:  c.acceptErrors.Load(),
 		Denied:        c.denied.Load(),

@@ -45,8 +45,9 @@ type Transport struct {
 	flushers sync.WaitGroup // connections' flusher goroutines
 	closing  sync.Once
 
-	pending budget        // bytes held by incomplete frames (Config.MaxPendingBytes)
-	swept   chan struct{} // closed when the frame sweeper has returned
+	pending     budget        // bytes held by incomplete frames (Config.MaxPendingBytes)
+	evictCredit atomic.Int64  // bytes evicted connections hold still: readers may take them over the bound (evictFor)
+	swept       chan struct{} // closed when the frame sweeper has returned
 
 	stats counters
 
@@ -359,6 +360,44 @@ func (t *Transport) sweep() {
 // so a connection outlives it by at most that, between 10 ms and 1 s.
 func sweepEvery(timeout time.Duration) time.Duration {
 	return min(max(timeout/4, 10*time.Millisecond), time.Second)
+}
+
+// stallEvict is how long a frame must have had no new bytes before its
+// connection may be closed to make room in the pending-frame budget.
+const stallEvict = time.Second
+
+// evictFor makes room in the pending-frame budget for n more bytes that
+// c's reader needs, by closing the connections whose incomplete frames
+// have had no new bytes for stallEvict or more — all of them, so that
+// the frame that needed room can keep growing: a peer that stalls in the
+// middle of a frame loses its place to one that is sending, not the
+// other way round. It reports whether it made room; the n bytes are then
+// counted. Slow path: only when the budget is full.
+//
+// An evicted connection's bytes come back when its reader closes, on its
+// own loop, later; until then the budget's bound is raised by what it
+// holds (budget.credit), so the frames of the others stay within the
+// bound, and only they.
+func (t *Transport) evictFor(c *conn, n int) bool {
+	now := nanotime()
+	for _, x := range t.byID.load() {
+		if x == c || x.evicted.Load() || x.closed.Load() {
+			continue
+		}
+		held, idle := x.frameHeld.Load(), now-x.frameMoved.Load()
+		if held == 0 || idle < int64(stallEvict) {
+			continue
+		}
+		err := &ConnError{Conn: x.addr.String(), Peer: x.peerName(), Err: ErrPendingBudget}
+		if !x.setWhy(closeBudget, err) || !x.evicted.CompareAndSwap(false, true) {
+			continue // closing already, or another reader took it
+		}
+		x.evictedHeld.Store(held)
+		t.pending.credit.Add(held)
+		t.stats.evicted.Add(1)
+		x.shutdown(closeBudget, err)
+	}
+	return t.pending.take(n)
 }
 
 // expireFrames closes the connections whose frame began before

@@ -10,10 +10,11 @@ type Stats struct {
 	HandlerErrors  uint64 // HandleMessage calls that returned an error
 	Undeliverable  uint64 // messages dropped for other reasons (no transport, bad route, stopped worker)
 	Denied         uint64 // messages from the network whose flow may not reach their worker
+	Panics         uint64 // handlers and Shutdown hooks that panicked (each stops its worker)
 }
 
 type counters struct {
-	unknown, full, handler, undeliverable, denied atomic.Uint64
+	unknown, full, handler, undeliverable, denied, panics atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -23,5 +24,6 @@ func (c *counters) snapshot() Stats {
 		HandlerErrors:  c.handler.Load(),
 		Undeliverable:  c.undeliverable.Load(),
 		Denied:         c.denied.Load(),
+		Panics:         c.panics.Load(),
 	}
 }

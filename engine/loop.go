@@ -156,8 +156,10 @@ func (l *loop) borrow() {
 // the same-loop work it caused. Only the loop's holder calls it.
 func (l *loop) runBatch() int {
 	n := l.inbox.PopBatch(l.batch)
-	l.next, l.end = 0, n
-	l.runRest()
+	if n > 0 {
+		l.next, l.end = 0, n
+		l.runRest()
+	}
 	return n
 }
 
@@ -169,29 +171,36 @@ func (l *loop) runLocal() {
 	}
 }
 
-// runRest runs what is left of the batch, each message after the
-// same-loop work queued before it. A handler's panic is recovered (the
-// worker stops, see fault) and the rest runs: one recover per batch,
-// not one per message, keeps the hot path free of it.
+// runRest runs the same-loop work queued, then what is left of the
+// batch, each message followed by the same-loop work it caused. A
+// handler's panic is recovered (the worker stops, see fault) and the rest
+// runs: one deferred recover per batch, not one per message, keeps the
+// hot path free of it.
 func (l *loop) runRest() {
 	for !l.runGuarded() {
 	}
 }
 
-// runGuarded is runRest's body under the recover. It reports false if it
-// recovered a panic before it was done.
+// runGuarded is runRest's body under the recover. It reports false if a
+// panic cut it short. The deferred call looks for a panic only then: on
+// the way out of a finished batch it costs a test, not a recover.
 func (l *loop) runGuarded() (done bool) {
-	defer l.recoverHandler()
-	for {
-		l.drainLocal()
-		if l.next == l.end {
-			return true
+	defer func() {
+		if !done {
+			l.recovered(recover())
 		}
+	}()
+	if l.local.len() > 0 {
+		l.drainLocal()
+	}
+	for l.next < l.end {
 		d := l.batch[l.next]
 		l.batch[l.next] = delivery{}
 		l.next++
 		l.dispatch(d)
+		l.drainLocal()
 	}
+	return true
 }
 
 // post runs f on the loop. It reports false if the loop has stopped.
@@ -240,7 +249,7 @@ func (l *loop) runTasks() {
 }
 
 // drainLocal runs same-loop work until there is none or the holder's
-// budget is spent. Call it under runGuarded's recover.
+// budget is spent. Only runGuarded calls it, under its recover.
 func (l *loop) drainLocal() {
 	for l.budget != 0 {
 		d, ok := l.local.pop()
@@ -277,12 +286,12 @@ func (l *loop) dispatch(d delivery) {
 	l.running = nil
 }
 
-// recoverHandler, deferred by runGuarded, recovers a panic of the running
-// handler: it gives back the message the handler still owned and stops
-// the worker. A panic outside any handler is the engine's own bug and
+// recovered deals with v, a panic runGuarded recovered (nil: none, as
+// when the goroutine is exiting with runtime.Goexit). A panic of the
+// running handler gives back the message the handler still owned and
+// stops the worker; one outside any handler is the engine's own bug and
 // goes on.
-func (l *loop) recoverHandler() {
-	v := recover()
+func (l *loop) recovered(v any) {
 	if v == nil {
 		return
 	}

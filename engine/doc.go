@@ -23,6 +23,14 @@
 // ErrMailboxFull and the refusal is counted (Node.Stats). Nothing is
 // dropped without an error to someone and a counter.
 //
+// Faults. A worker whose handler (or Shutdown) panics is stopped on its
+// own: the panic is recovered on whichever goroutine ran the loop (the
+// loop's, an app's, a transport reader's), counted in Stats.Panics and
+// logged with its stack; the message it owned is released, its addresses
+// are freed, what was queued for it is dropped as undeliverable, and its
+// Shutdown is not called. The loop, the node and every other worker
+// carry on.
+//
 // Access control. Messages from the network carry their origin
 // (wire.Meta: the link they came in over and its spawner) for as long as
 // they are on the node, through hops and forwarders; they reach only

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -31,6 +32,11 @@ import (
 // goroutine costs more than the hop. A borrow is bounded (borrowRounds
 // batches) and ends early when tasks wait, handing the rest to the loop's
 // goroutine.
+//
+// Faults: whoever holds the loop runs its handlers under a recover (one
+// per batch, see runRest), so a handler that panics stops its own worker
+// (see fault) and nothing else, whether the loop's goroutine or a
+// borrower ran it.
 type loop struct {
 	// Read by producers on every push; kept apart from the fields the loop
 	// writes per message so a push does not miss the cache on them.
@@ -49,7 +55,11 @@ type loop struct {
 	// < 0 for the loop's goroutine (no limit), a borrowBudget for a
 	// borrower.
 	budget int
-	_      [128]byte
+	// The batch's messages not yet dispatched are batch[next:end]: a
+	// panic recovered mid-batch resumes there.
+	next, end int
+	running   *worker // whose handler is running, for the recover to blame
+	_         [128]byte
 
 	hasTasks atomic.Bool
 	taskMu   sync.Mutex
@@ -146,12 +156,51 @@ func (l *loop) borrow() {
 // the same-loop work it caused. Only the loop's holder calls it.
 func (l *loop) runBatch() int {
 	n := l.inbox.PopBatch(l.batch)
-	for i := 0; i < n; i++ {
-		l.dispatch(l.batch[i])
-		l.batch[i] = delivery{}
-		l.drainLocal()
+	if n > 0 {
+		l.next, l.end = 0, n
+		l.runRest()
 	}
 	return n
+}
+
+// runLocal runs the same-loop work queued, as runBatch does after each
+// message.
+func (l *loop) runLocal() {
+	if l.local.len() > 0 {
+		l.runRest()
+	}
+}
+
+// runRest runs the same-loop work queued, then what is left of the
+// batch, each message followed by the same-loop work it caused. A
+// handler's panic is recovered (the worker stops, see fault) and the rest
+// runs: one deferred recover per batch, not one per message, keeps the
+// hot path free of it.
+func (l *loop) runRest() {
+	for !l.runGuarded() {
+	}
+}
+
+// runGuarded is runRest's body under the recover. It reports false if a
+// panic cut it short. The deferred call looks for a panic only then: on
+// the way out of a finished batch it costs a test, not a recover.
+func (l *loop) runGuarded() (done bool) {
+	defer func() {
+		if !done {
+			l.recovered(recover())
+		}
+	}()
+	if l.local.len() > 0 {
+		l.drainLocal()
+	}
+	for l.next < l.end {
+		d := l.batch[l.next]
+		l.batch[l.next] = delivery{}
+		l.next++
+		l.dispatch(d)
+		l.drainLocal()
+	}
+	return true
 }
 
 // post runs f on the loop. It reports false if the loop has stopped.
@@ -171,10 +220,10 @@ func (l *loop) post(f func()) bool {
 func (l *loop) run() {
 	defer l.node.wg.Done()
 	for {
-		l.drainLocal() // what a borrower left
+		l.runLocal() // what a borrower left
 		if l.hasTasks.Load() {
 			l.runTasks()
-			l.drainLocal()
+			l.runLocal()
 			if l.stopping {
 				l.taskMu.Lock()
 				l.exited = true
@@ -200,17 +249,17 @@ func (l *loop) runTasks() {
 }
 
 // drainLocal runs same-loop work until there is none or the holder's
-// budget is spent.
+// budget is spent. Only runGuarded calls it, under its recover.
 func (l *loop) drainLocal() {
 	for l.budget != 0 {
 		d, ok := l.local.pop()
 		if !ok {
 			return
 		}
-		l.dispatch(d)
 		if l.budget > 0 {
 			l.budget--
 		}
+		l.dispatch(d)
 	}
 }
 
@@ -223,6 +272,7 @@ func (l *loop) dispatch(d delivery) {
 	}
 	c := wk.ctx
 	c.cur = d.m
+	l.running = wk
 	if err := wk.h.HandleMessage(c, d.m); err != nil {
 		l.node.stats.handler.Add(1)
 		if l.node.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -230,9 +280,59 @@ func (l *loop) dispatch(d delivery) {
 		}
 	}
 	if c.cur != nil {
-		l.cache.Put(c.cur)
+		l.cache.Put(c.cur) // panics if the handler released it: its fault too
 		c.cur = nil
 	}
+	l.running = nil
+}
+
+// recovered deals with v, a panic runGuarded recovered (nil: none, as
+// when the goroutine is exiting with runtime.Goexit). A panic of the
+// running handler gives back the message the handler still owned and
+// stops the worker; one outside any handler is the engine's own bug and
+// goes on.
+func (l *loop) recovered(v any) {
+	if v == nil {
+		return
+	}
+	wk := l.running
+	if wk == nil {
+		panic(v)
+	}
+	l.running = nil
+	if c := wk.ctx; c.cur != nil {
+		m := c.cur
+		c.cur = nil
+		l.putOwned(m)
+	}
+	l.fault(wk, v)
+}
+
+// putOwned releases m, which a handler that panicked still owned. A
+// handler that released m itself (a bug) makes the release panic; that
+// is its fault, already being dealt with, and must not take the loop down.
+func (l *loop) putOwned(m *wire.Message) {
+	defer func() { _ = recover() }()
+	l.cache.Put(m)
+}
+
+// fault deals with wk's handler or Shutdown having panicked with v, on
+// wk's loop: the panic is counted and logged, once per worker, with its
+// stack, and wk stops as StopWorker would stop it, except that its
+// Shutdown is not called (its state may be broken). Its addresses are
+// freed, so senders get ErrUnknownWorker, and messages already queued for
+// it are released as undeliverable. Other workers, the loop and the node
+// carry on.
+func (l *loop) fault(wk *worker, v any) {
+	n := l.node
+	n.stats.panics.Add(1)
+	if wk.faulted {
+		return
+	}
+	wk.faulted = true
+	wk.stopped = true
+	n.unregister(wk)
+	n.log.Error("worker panicked; stopped", "worker", wk.addrs[0], "panic", v, "stack", string(debug.Stack()))
 }
 
 // idle spins briefly, then parks until a producer or a task wakes it.

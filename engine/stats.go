@@ -11,10 +11,11 @@ type Stats struct {
 	Undeliverable  uint64 // messages dropped for other reasons (no transport, bad route, stopped worker)
 	Denied         uint64 // messages from the network refused by access control: a worker, a link or a dial their origin may not reach
 	HopsExhausted  uint64 // messages from the network that arrived with no hop budget left: a routing loop, ended
+	Panics         uint64 // handlers and Shutdown hooks that panicked (each stops its worker)
 }
 
 type counters struct {
-	unknown, full, handler, undeliverable, denied, expired atomic.Uint64
+	unknown, full, handler, undeliverable, denied, expired, panics atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -25,5 +26,6 @@ func (c *counters) snapshot() Stats {
 		Undeliverable:  c.undeliverable.Load(),
 		Denied:         c.denied.Load(),
 		HopsExhausted:  c.expired.Load(),
+		Panics:         c.panics.Load(),
 	}
 }

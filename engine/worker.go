@@ -14,6 +14,14 @@ import (
 // engine releases when it returns. It must not block: it shares its loop
 // with other workers. A returned error is counted and logged at debug
 // level; the node carries on.
+//
+// A panic in HandleMessage (or Shutdown) is recovered on the loop and
+// stops that worker alone: the message it still owned is released, the
+// panic is counted (Stats.Panics) and logged at error level with its
+// stack, the worker's addresses are freed, so senders get
+// ErrUnknownWorker, and messages already queued for it are released as
+// undeliverable. Its Shutdown is not called after a panic: its state may
+// be half-updated. The node and the worker's loop carry on.
 type Worker interface {
 	HandleMessage(ctx *Context, m *wire.Message) error
 }
@@ -35,7 +43,9 @@ type Direct interface {
 }
 
 // Shutdowner is implemented by workers that need to act when they stop.
-// Shutdown runs on the worker's loop, after its last message.
+// Shutdown runs on the worker's loop, after its last message. It is not
+// called for a worker whose handler panicked; a panic in Shutdown itself
+// is recovered, counted and logged as a handler's is.
 type Shutdowner interface {
 	Shutdown(ctx *Context)
 }
@@ -53,6 +63,7 @@ type worker struct {
 	flows   flowSet // flows allowed to reach it
 	via     uint8   // what it sends on is stamped with this Via
 	stopped bool    // loop-owned
+	faulted bool    // loop-owned: its handler or Shutdown panicked (see loop.fault)
 }
 
 // stop runs on the worker's loop.
@@ -62,8 +73,19 @@ func (wk *worker) stop() {
 	}
 	wk.stopped = true
 	if s, ok := wk.h.(Shutdowner); ok {
-		s.Shutdown(wk.ctx)
+		wk.shutdown(s)
 	}
+}
+
+// shutdown calls s.Shutdown and recovers a panic in it, so the task that
+// stops wk (StopWorker's, Close's for the whole loop) goes on.
+func (wk *worker) shutdown(s Shutdowner) {
+	defer func() {
+		if v := recover(); v != nil {
+			wk.loop.fault(wk, v)
+		}
+	}()
+	s.Shutdown(wk.ctx)
 }
 
 // deliver queues m for wk. On a full mailbox it waits up to wait (for an

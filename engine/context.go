@@ -50,10 +50,12 @@ func (c *Context) Forward(m *wire.Message) error {
 	if m == c.cur {
 		c.cur = nil
 	}
-	if o := m.Meta(); o.Flow != 0 && o.Via != c.w.via {
-		// The origin stays (access.go); who sent it on last changes.
-		o.Via = c.w.via
-		setMeta(m, o)
+	if m.FromNetwork() {
+		if o := m.Meta(); o.Via != c.w.via {
+			// The origin stays (access.go); who sent it on last changes.
+			o.Via = c.w.via
+			setMeta(m, o)
+		}
 	}
 	if c.loop != nil {
 		return c.node.route(c.loop, &c.hops, m, 0)

@@ -457,23 +457,21 @@ func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, wait time.Durati
 	if wk == nil {
 		err := unknownAddr(t, v)
 		n.stats.unknown.Add(1)
-		if m.Meta().Flow != 0 && n.log.Enabled(context.Background(), slog.LevelDebug) {
+		if m.FromNetwork() && n.log.Enabled(context.Background(), slog.LevelDebug) {
 			n.log.Debug("dropped message for unknown address", "addr", string(v), "flow", m.Meta().Flow)
 		}
 		m.Release()
 		return err
 	}
-	if o := m.Meta(); o.Flow != 0 {
-		if wk.link != nil {
-			if err := wk.link.Admit(m); err != nil {
-				m.Release()
-				return err
-			}
-		} else if !wk.allows(o) {
-			return n.deny(wk.addrs[0], m)
+	if wk.link != nil {
+		// A connection worker: the message leaves the node if the link
+		// admits it (local traffic always; Admit grants its reply path).
+		if err := wk.link.Admit(m); err != nil {
+			m.Release()
+			return err
 		}
-	} else if wk.link != nil {
-		_ = wk.link.Admit(m) // local traffic leaves freely; Admit grants its reply path
+	} else if m.FromNetwork() && !wk.allows(m.Meta()) {
+		return n.deny(wk.addrs[0], m)
 	}
 	return wk.deliver(from, m, wait)
 }

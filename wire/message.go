@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/binary"
+
 // Message layout
 //
 // A message is a header followed by its payload:
@@ -111,6 +113,10 @@ func (m *Message) SetHops(n uint8) { m.buf[m.start+offHops] = n }
 // Meta returns the message's node-local metadata: where it entered the
 // node. Workers read it; only the engine sets it (ClaimMeta).
 func (m *Message) Meta() Meta { return m.meta }
+
+// FromNetwork reports whether the message entered the node over a link
+// (Meta().Flow != 0), the test a hop makes; it is a load and a compare.
+func (m *Message) FromNetwork() bool { return m.meta.Flow != 0 }
 
 // Next returns the first onward address as its type and value bytes, and
 // false if the onward route is empty. The value aliases the message: it is
@@ -264,16 +270,15 @@ func (m *Message) Turn(self Address) error {
 	}
 	lo, hi = m.start+hdrFixed, m.cur // reserve may have moved the message
 	newStart = m.body - (hi - lo) - self.encodedLen() - hdrFixed
-	flags, hops := m.buf[m.start+offFlags], m.buf[m.start+offHops]
+	// The reply inherits the request's flags and what is left of its hop
+	// budget, so a loop of replies ends too.
+	flagsHops := binary.BigEndian.Uint16(m.buf[m.start+offFlags:])
 	reverseAddrs(m.buf[lo:hi])
 	m.cur = m.body - (hi - lo)
 	copy(m.buf[m.cur:], m.buf[lo:hi])
 	m.start = newStart
 	self.put(m.buf[m.start+hdrFixed:])
-	// The reply inherits the request's flags and what is left of its hop
-	// budget, so a loop of replies ends too.
-	m.buf[m.start+offFlags], m.buf[m.start+offHops] = flags, hops
-	m.buf[m.start+offOnward], m.buf[m.start+offReturn] = rt, 1
+	binary.BigEndian.PutUint32(m.buf[m.start:], uint32(flagsHops)<<16|uint32(rt)<<8|1)
 	return nil
 }
 

@@ -463,15 +463,8 @@ func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, wait time.Durati
 		m.Release()
 		return err
 	}
-	if wk.link != nil {
-		// A connection worker: the message leaves the node if the link
-		// admits it (local traffic always; Admit grants its reply path).
-		if err := wk.link.Admit(m); err != nil {
-			m.Release()
-			return err
-		}
-	} else if m.FromNetwork() && !wk.allows(m.Meta()) {
-		return n.deny(wk.addrs[0], m)
+	if m.FromNetwork() && wk.link == nil && !wk.allows(m.Meta()) {
+		return n.deny(wk.addrs[0], m) // a connection worker's link decides (deliver)
 	}
 	return wk.deliver(from, m, wait)
 }

@@ -102,6 +102,15 @@ func (wk *worker) deliver(from *loop, m *wire.Message, wait time.Duration) error
 	var ok bool
 	switch {
 	case wk.direct != nil:
+		if wk.link != nil {
+			// A transport's worker for a link: the message leaves the node
+			// if the link admits it (local traffic always; Admit grants
+			// its reply path).
+			if err := wk.link.Admit(m); err != nil {
+				m.Release()
+				return err
+			}
+		}
 		return wk.direct.Take(m)
 	case wk.box != nil:
 		ok = wk.box.push(m)

@@ -31,6 +31,9 @@ func (c *Context) Node() *Node { return c.node }
 // to Config.SendTimeout; from a worker it fails at once with
 // ErrMailboxFull, because waiting would stall the loop.
 func (c *Context) Send(route wire.Route, payload []byte) error {
+	if c.appBox != nil && c.appBox.closed.Load() {
+		return ErrContextClosed
+	}
 	var m *wire.Message
 	var err error
 	if c.loop != nil {
@@ -49,6 +52,10 @@ func (c *Context) Send(route wire.Route, payload []byte) error {
 func (c *Context) Forward(m *wire.Message) error {
 	if m == c.cur {
 		c.cur = nil
+	}
+	if c.appBox != nil && c.appBox.closed.Load() {
+		m.Release()
+		return ErrContextClosed
 	}
 	if m.FromNetwork() {
 		if o := m.Meta(); o.Via != c.w.via {

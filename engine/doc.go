@@ -21,7 +21,9 @@
 // deadline (Config.SendTimeout, Config.DeliverWait); a worker sending to
 // another loop waits up to Config.WorkerWait; then the send fails with
 // ErrMailboxFull and the refusal is counted (Node.Stats). Nothing is
-// dropped without an error to someone and a counter.
+// dropped without an error to someone and a counter. Every layer's
+// refusal for a full receiver wraps ErrBackpressure, and every "closed"
+// wraps ErrClosed (errors.go).
 //
 // Faults. A worker whose handler (or Shutdown) panics is stopped on its
 // own: the panic is recovered on whichever goroutine ran the loop (the

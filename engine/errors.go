@@ -7,20 +7,45 @@ import (
 	"github.com/hopwire/hopwire/wire"
 )
 
+// One vocabulary for every layer: whatever closed (a node, a context, a
+// transport, a connection, a socket) wraps ErrClosed, and whatever was
+// refused because a receiver is full (a mailbox, a connection's queue, a
+// socket's buffer) wraps ErrBackpressure, so a caller tests
+// errors.Is(err, engine.ErrClosed) or engine.ErrBackpressure without
+// knowing which layer said it.
 var (
-	ErrClosed        = errors.New("engine: node closed")
-	ErrMailboxFull   = errors.New("engine: mailbox full")
-	ErrTimeout       = errors.New("engine: receive timed out")
-	ErrAddressInUse  = errors.New("engine: address already in use")
-	ErrNotApp        = errors.New("engine: only an app context can receive; workers get messages through HandleMessage")
-	ErrNoTransport   = errors.New("engine: no transport for address type")
-	ErrNoAddress     = errors.New("engine: a worker needs at least one address")
-	ErrUnknownWorker = errors.New("engine: no worker at that address")
-	ErrBadLoop       = errors.New("engine: loop index out of range")
-	ErrDenied        = errors.New("engine: access denied")
-	ErrNotLocal      = errors.New("engine: a worker's address must be local (type 0)")
-	ErrHopsExhausted = errors.New("engine: message arrived with no hop budget left")
+	ErrClosed       = errors.New("engine: closed")
+	ErrBackpressure = errors.New("engine: backpressure: the receiver is full")
 )
+
+var (
+	ErrMailboxFull    = NewError("engine: mailbox full", ErrBackpressure)
+	ErrTimeout        = errors.New("engine: receive timed out")
+	ErrAddressInUse   = errors.New("engine: address already in use")
+	ErrNotApp         = errors.New("engine: only an app context can receive; workers get messages through HandleMessage")
+	ErrNoTransport    = errors.New("engine: no transport for address type")
+	ErrNoAddress      = errors.New("engine: a worker needs at least one address")
+	ErrUnknownWorker  = errors.New("engine: no worker at that address")
+	ErrBadLoop        = errors.New("engine: loop index out of range")
+	ErrDenied         = errors.New("engine: access denied")
+	ErrNotLocal       = errors.New("engine: a worker's address must be local (type 0)")
+	ErrHopsExhausted  = errors.New("engine: message arrived with no hop budget left")
+	ErrContextClosed  = NewError("engine: app context closed", ErrClosed)
+	ErrTransportInUse = errors.New("engine: a transport for that address type is already registered on this node")
+)
+
+// NewError returns a sentinel error with text of its own that errors.Is
+// also matches with base: for a layer's ErrQueueFull that is an
+// ErrBackpressure, its ErrClosed that is the engine's.
+func NewError(text string, base error) error { return &layerError{text, base} }
+
+type layerError struct {
+	text string
+	base error
+}
+
+func (e *layerError) Error() string { return e.text }
+func (e *layerError) Unwrap() error { return e.base }
 
 // AddressError names the address an operation failed on.
 type AddressError struct {
@@ -37,3 +62,20 @@ func unknownAddr(t wire.Type, v []byte) error {
 	}
 	return &AddressError{Addr: strconv.Itoa(int(t)) + "#" + string(v), Err: ErrNoTransport}
 }
+
+// TransportError is AddTransport's refusal of a second transport for an
+// address type.
+type TransportError struct{ Type wire.Type }
+
+func (e *TransportError) Error() string {
+	name := "type " + strconv.Itoa(int(e.Type))
+	switch e.Type {
+	case wire.TCP:
+		name = "TCP (type 1)"
+	case wire.UDP:
+		name = "UDP (type 2)"
+	}
+	return "engine: a transport for " + name + " addresses is already registered on this node"
+}
+
+func (e *TransportError) Unwrap() error { return ErrTransportInUse }

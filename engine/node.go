@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -297,7 +296,7 @@ func (n *Node) AddTransport(t Transport) error {
 	defer n.regMu.Unlock()
 	old := n.transports.Load()
 	if old[t.Type()] != nil {
-		return &AddressError{Addr: "transport type " + strconv.Itoa(int(t.Type())), Err: ErrAddressInUse}
+		return &TransportError{Type: t.Type()}
 	}
 	next := *old
 	next[t.Type()] = t

@@ -37,11 +37,15 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 // AddressError reports an address or route that cannot be encoded or parsed.
 type AddressError struct {
-	Input string // the offending text or value, truncated to 64 bytes
-	Err   error
+	Input    string // the offending text or value, truncated to 64 bytes
+	Err      error
+	Position int // in a route's text, which address (from 1); 0 if not a route's
 }
 
 func (e *AddressError) Error() string {
+	if e.Position > 0 {
+		return e.Err.Error() + " at position " + strconv.Itoa(e.Position) + " of route " + strconv.Quote(e.Input)
+	}
 	return e.Err.Error() + ": " + strconv.Quote(e.Input)
 }
 

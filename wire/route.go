@@ -1,6 +1,9 @@
 package wire
 
-import "strings"
+import (
+	"errors"
+	"strings"
+)
 
 // Route is an ordered list of addresses, the next one first.
 // A valid route has at most MaxRouteLen addresses, all valid.
@@ -20,9 +23,17 @@ func ParseRoute(s string) (Route, error) {
 		return nil, addrErr(s, ErrRouteTooLong)
 	}
 	r := make(Route, 0, len(parts))
-	for _, p := range parts {
+	for i, p := range parts {
 		a, err := ParseAddress(strings.TrimSpace(p))
 		if err != nil {
+			if ae, ok := err.(*AddressError); ok && errors.Is(err, ErrEmptyAddress) {
+				// Say where: "a => => b" has nothing at position 2.
+				e := addrErr(s, ErrEmptyAddress).(*AddressError)
+				e.Position = i + 1
+				return nil, e
+			} else if ok {
+				ae.Position = i + 1
+			}
 			return nil, err
 		}
 		r = append(r, a)

@@ -643,3 +643,15 @@ func TestResizeDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations growing a message from 1000 bytes to 256 KiB", a)
 	}
 }
+
+// A route's text with an empty position says which.
+func TestParseRouteSaysWhere(t *testing.T) {
+	_, err := ParseRoute("a => => b")
+	var ae *AddressError
+	if !errors.Is(err, ErrEmptyAddress) || !errors.As(err, &ae) || ae.Position != 2 || !strings.Contains(err.Error(), "position 2") {
+		t.Fatalf("ParseRoute: %v", err)
+	}
+	if _, err := ParseRoute("a => 999#x"); !errors.As(err, &ae) || ae.Position != 2 {
+		t.Fatalf("bad type at position 2: %v", err)
+	}
+}

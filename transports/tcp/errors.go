@@ -1,12 +1,19 @@
 package tcp
 
-import "errors"
+import (
+	"errors"
+	"net"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
 
 var (
-	ErrClosed       = errors.New("tcp: transport closed")
-	ErrConnClosed   = errors.New("tcp: connection closed")
+	ErrClosed       = engine.NewError("tcp: transport closed", engine.ErrClosed)
+	ErrConnClosed   = engine.NewError("tcp: connection closed", engine.ErrClosed)
 	ErrNoConnection = errors.New("tcp: no connection with that id")
-	ErrQueueFull    = errors.New("tcp: connection's outbound queue is full")
+	ErrQueueFull    = engine.NewError("tcp: connection's outbound queue is full", engine.ErrBackpressure)
+	ErrMissingPort  = engine.NewError("tcp: address has no port (want HOST:PORT; port 0 picks a free one)", ErrBadAddress)
 	ErrBadAddress   = errors.New("tcp: address is neither host:port nor a connection id")
 	ErrNotTCP       = errors.New("tcp: next address is not a TCP address")
 	ErrHandshake    = errors.New("tcp: handshake failed")
@@ -39,3 +46,11 @@ func (e *ConnError) Unwrap() error { return e.Err }
 type ConfigError struct{ Field, Reason string }
 
 func (e *ConfigError) Error() string { return "tcp: Config." + e.Field + " " + e.Reason }
+
+// hostPortError says what is wrong with a HOST:PORT the caller gave.
+func hostPortError(addr string, err error) error {
+	if ae, ok := err.(*net.AddrError); ok && ae.Err == "missing port in address" {
+		return &wire.AddressError{Input: addr, Err: ErrMissingPort}
+	}
+	return &wire.AddressError{Input: addr, Err: ErrBadAddress}
+}

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hopwire/hopwire/wire"
 )
 
 // Listener accepts connections for a Transport. Messages that arrive
@@ -53,7 +51,7 @@ func nextBackoff(d time.Duration) time.Duration {
 // connections on it.
 func (t *Transport) Listen(addr string) (*Listener, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, &wire.AddressError{Input: addr, Err: ErrBadAddress}
+		return nil, hostPortError(addr, err)
 	}
 	l := &Listener{t: t, flow: t.node.NewFlow(), closing: make(chan struct{}), accepting: make(chan struct{})}
 	t.mu.Lock()

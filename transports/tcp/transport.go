@@ -198,7 +198,7 @@ func isConnID(v []byte) bool {
 // through "1#host:port" use, if none was there.
 func (t *Transport) Connect(hostport string) (wire.Address, error) {
 	if _, _, err := net.SplitHostPort(hostport); err != nil {
-		return wire.Address{}, &wire.AddressError{Input: hostport, Err: ErrBadAddress}
+		return wire.Address{}, hostPortError(hostport, err)
 	}
 	c, _, err := t.newDialed(hostport, false)
 	if err != nil {
@@ -220,7 +220,7 @@ func (t *Transport) Connect(hostport string) (wire.Address, error) {
 // not wait for the network.
 func (t *Transport) dialAsync(key string) (*conn, error) {
 	if _, _, err := net.SplitHostPort(key); err != nil {
-		return nil, &wire.AddressError{Input: key, Err: ErrBadAddress}
+		return nil, hostPortError(key, err)
 	}
 	c, created, err := t.newDialed(key, true)
 	if created {

@@ -3,13 +3,15 @@ package udp
 import (
 	"errors"
 	"strconv"
+
+	"github.com/hopwire/hopwire/engine"
 )
 
 var (
-	ErrClosed       = errors.New("udp: transport closed")
-	ErrSocketClosed = errors.New("udp: socket closed")
+	ErrClosed       = engine.NewError("udp: transport closed", engine.ErrClosed)
+	ErrSocketClosed = engine.NewError("udp: socket closed", engine.ErrClosed)
 	ErrTooLarge     = errors.New("udp: message too large for a datagram")
-	ErrBusy         = errors.New("udp: socket send buffer full, datagram dropped")
+	ErrBusy         = engine.NewError("udp: socket send buffer full, datagram dropped", engine.ErrBackpressure)
 	ErrBadAddress   = errors.New("udp: address is not a literal ip:port")
 	ErrFamily       = errors.New("udp: no socket of the address's IP family to send from")
 	ErrNotUDP       = errors.New("udp: next address is not a UDP address")

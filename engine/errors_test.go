@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hopwire/hopwire/wire"
+)
+
+// One vocabulary: a layer's own errors match the engine's.
+func TestErrorVocabulary(t *testing.T) {
+	if !errors.Is(ErrMailboxFull, ErrBackpressure) || errors.Is(ErrMailboxFull, ErrClosed) {
+		t.Error("ErrMailboxFull is an ErrBackpressure, not an ErrClosed")
+	}
+	if !errors.Is(ErrContextClosed, ErrClosed) {
+		t.Error("ErrContextClosed is an ErrClosed")
+	}
+	var ae *AccessError
+	if err := error(&AccessError{Addr: "x", Flow: 1}); !errors.Is(err, ErrDenied) || !errors.As(err, &ae) {
+		t.Error("AccessError unwraps to ErrDenied")
+	}
+}
+
+// Send, Forward and Request on a closed app context fail at once and say
+// so, instead of sending from an address that no longer receives.
+func TestSendOnAClosedContext(t *testing.T) {
+	n := newNode(t, Config{})
+	mustStart(t, n, Echo{}, "echo")
+	app := mustContext(t, n, "app")
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	route := wire.MustParseRoute("echo")
+	if err := app.Send(route, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Send: %v", err)
+	}
+	if _, err := app.Request(route, nil, wait); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Request: %v", err)
+	}
+	m, err := n.Pool().Build(route, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Forward(m); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Forward: %v", err)
+	}
+	// The name is free again, and a second context cannot take a live one.
+	again := mustContext(t, n, "app")
+	if _, err := n.NewContext("app"); !errors.Is(err, ErrAddressInUse) {
+		t.Fatalf("a second context at a live name: %v", err)
+	}
+	if err := again.Send(route, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A second transport for an address type is refused with a reason a
+// user can read.
+func TestSecondTransportRefused(t *testing.T) {
+	n := newNode(t, Config{})
+	newFakeTransport(t, n)
+	err := n.AddTransport(&fakeTransport{})
+	var te *TransportError
+	if !errors.Is(err, ErrTransportInUse) || !errors.As(err, &te) || te.Type != fakeType || !strings.Contains(err.Error(), "already registered") {
+		t.Fatalf("second transport: %v", err)
+	}
+}

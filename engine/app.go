@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,19 +101,78 @@ func (b *appBox) pop() (*wire.Message, bool) {
 	return m, ok
 }
 
-// Request sends payload along route and waits up to timeout for the next
-// message to this context: Send then Receive. A reply that comes after its
-// request timed out is what the next Receive gets, so give concurrent
-// conversations contexts of their own.
+// Request sends payload along route and waits up to timeout for its
+// reply. The request's return route is [this context, a tag] (a local
+// address "~req-NN" that names the request, never routed to), so a reply
+// along the return route comes back with the tag behind the context's
+// address: a reply that carries the tag of an earlier request (it came
+// after that request timed out) is released and counted
+// (Stats.StaleReplies), not taken for this one's. A message with no tag
+// (a responder that answers with a message of its own) is taken as the
+// reply, as is anything else sent to the context meanwhile: give
+// concurrent conversations contexts of their own. It does not allocate
+// once the context has made its tags (on its first Request).
 func (c *Context) Request(route wire.Route, payload []byte, timeout time.Duration) (*wire.Message, error) {
 	if c.appBox == nil {
 		return nil, ErrNotApp
 	}
-	if err := c.Send(route, payload); err != nil {
+	if c.appBox.closed.Load() {
+		return nil, ErrContextClosed
+	}
+	tag := c.nextTag()
+	m, err := c.node.pool.Build(route, c.reqRoute[:], payload)
+	if err != nil {
 		return nil, err
 	}
-	return c.Receive(timeout)
+	if err := c.Forward(m); err != nil {
+		return nil, err
+	}
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for {
+		left := time.Duration(-1)
+		if timeout >= 0 {
+			if left = time.Until(deadline); left < 0 {
+				left = 0
+			}
+		}
+		r, err := c.Receive(left)
+		if err != nil {
+			return nil, err
+		}
+		if t, v, ok := r.OnwardAt(1); ok && t == wire.Local && isReqTag(v) && string(v) != tag.Value() {
+			c.node.stats.stale.Add(1)
+			r.Release()
+			continue
+		}
+		return r, nil
+	}
 }
+
+// reqTags is how many request tags an app context cycles through: a
+// reply later than this many requests is taken for the current one's.
+const reqTags = 256
+
+// nextTag puts the next request tag behind the context's address in
+// reqRoute and returns it.
+func (c *Context) nextTag() wire.Address {
+	if c.tags == nil {
+		c.tags = new([reqTags]wire.Address)
+		for i := range c.tags {
+			c.tags[i], _ = wire.NewAddress(wire.Local, "~req-"+strconv.Itoa(i))
+		}
+		c.reqRoute[0] = c.self
+	}
+	c.reqSeq++
+	t := c.tags[c.reqSeq%reqTags]
+	c.reqRoute[1] = t
+	return t
+}
+
+// isReqTag reports whether v is a request tag's value.
+func isReqTag(v []byte) bool { return len(v) > 5 && string(v[:5]) == "~req-" }
 
 // Close removes an app context from its node and releases what it had not
 // received. It is idempotent.

@@ -18,6 +18,13 @@ type Context struct {
 	cur       *wire.Message // the message being handled until it is handed on
 	appBox    *appBox       // non-nil for an app context
 	hops      hopCache      // loop contexts only
+
+	// App contexts' Request: its tags, made on the first, and the return
+	// route of the request under way, [self, tag]. Request is for one
+	// goroutine at a time.
+	tags     *[reqTags]wire.Address
+	reqRoute [2]wire.Address
+	reqSeq   uint32
 }
 
 // Address returns the context's own (first) address.

@@ -85,7 +85,8 @@ func TestSeedExample(t *testing.T) {
 			if want := wire.MustParseRoute("echoer"); !at.onward.Equal(want) {
 				t.Errorf("echoer saw onward [%v], want [%v]", at.onward, want)
 			}
-			if want := wire.MustParseRoute("hopper3 => hopper2 => hopper1 => app"); !at.ret.Equal(want) {
+			// Behind the app's address, the tag that names the request.
+			if want := wire.MustParseRoute("hopper3 => hopper2 => hopper1 => app => ~req-1"); !at.ret.Equal(want) {
 				t.Errorf("echoer saw return [%v], want [%v]", at.ret, want)
 			}
 			if string(reply.Payload()) != "Hello Ockam!" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hopwire/hopwire/wire"
 )
@@ -65,4 +66,32 @@ func TestSecondTransportRefused(t *testing.T) {
 	if !errors.Is(err, ErrTransportInUse) || !errors.As(err, &te) || te.Type != fakeType || !strings.Contains(err.Error(), "already registered") {
 		t.Fatalf("second transport: %v", err)
 	}
+}
+
+// Request takes the reply to its own request: one that comes after its
+// request timed out is not the answer to the next.
+func TestRequestMatchesItsReply(t *testing.T) {
+	n := newNode(t, Config{})
+	mustStart(t, n, Echo{}, "echo")
+	app := mustContext(t, n, "app")
+	slow := mustContext(t, n, "slow") // answers when the test says
+	if _, err := app.Request(wire.MustParseRoute("slow"), []byte("first"), 20*time.Millisecond); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first request: %v", err)
+	}
+	m, err := slow.Receive(wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.Reply(m); err != nil { // the first request's reply, late
+		t.Fatal(err)
+	}
+	r, err := app.Request(wire.MustParseRoute("echo"), []byte("second"), wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	if string(r.Payload()) != "second" {
+		t.Fatalf("the second request got %q", r.Payload())
+	}
+	eventuallyT(t, "the stale reply counted", func() bool { return n.Stats().StaleReplies == 1 })
 }

@@ -12,10 +12,12 @@ type Stats struct {
 	Denied         uint64 // messages from the network refused by access control: a worker, a link or a dial their origin may not reach
 	HopsExhausted  uint64 // messages from the network that arrived with no hop budget left: a routing loop, ended
 	Panics         uint64 // handlers and Shutdown hooks that panicked (each stops its worker)
+	StaleReplies   uint64 // replies an app context's Request got after their request had timed out, released
 }
 
 type counters struct {
 	unknown, full, handler, undeliverable, denied, expired, panics atomic.Uint64
+	stale                                                          atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -27,5 +29,6 @@ func (c *counters) snapshot() Stats {
 		Denied:         c.denied.Load(),
 		HopsExhausted:  c.expired.Load(),
 		Panics:         c.panics.Load(),
+		StaleReplies:   c.stale.Load(),
 	}
 }

@@ -129,6 +129,21 @@ func (m *Message) Next() (Type, []byte, bool) {
 	return Type(m.buf[m.cur]), m.buf[m.cur+2 : m.cur+2+n], true
 }
 
+// OnwardAt returns the i-th onward address (0 is Next's) as its type and
+// value bytes, and false if the route is shorter. The value aliases the
+// message. It walks the route and does not allocate.
+func (m *Message) OnwardAt(i int) (Type, []byte, bool) {
+	if i >= int(m.buf[m.start+offOnward]) || i < 0 {
+		return 0, nil, false
+	}
+	j := m.cur
+	for ; i > 0; i-- {
+		j += 2 + int(m.buf[j+1])
+	}
+	n := int(m.buf[j+1])
+	return Type(m.buf[j]), m.buf[j+2 : j+2+n], true
+}
+
 // NextAddress returns the first onward address as an Address (its value is
 // copied into a string), or the zero Address if the route is empty.
 func (m *Message) NextAddress() Address {

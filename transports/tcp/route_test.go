@@ -81,9 +81,9 @@ func TestFourNodeChainThroughHops(t *testing.T) {
 		if len(ret) != 6 || ret[1] != wire.MustParseAddress("hop2") || ret[3] != wire.MustParseAddress("hop3") || ret[5] != wire.MustParseAddress("echoer") {
 			t.Fatalf("return route at n1 %v", ret)
 		}
-		// At the echoer: [n4 conn, hop3, n3 conn, hop2, n2 conn, app].
+		// At the echoer: [n4 conn, hop3, n3 conn, hop2, n2 conn, app, the request's tag].
 		at := <-rec.ch
-		if len(at) != 6 || at[5] != wire.MustParseAddress("app") || at[1] != wire.MustParseAddress("hop3") {
+		if len(at) != 7 || at[5] != wire.MustParseAddress("app") || at[1] != wire.MustParseAddress("hop3") {
 			t.Fatalf("return route at echoer %v", at)
 		}
 	}
@@ -202,8 +202,8 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 	victim.start(t, recorder{inbox}, "inbox")
 	vapp := victim.app(t, "app")
 	request(t, vapp, "1#"+l.Addr()+" => recorder", "hello")
-	ret := <-rec.ch // [server's worker for the victim's connection, app]
-	if len(ret) != 2 || !isConnID([]byte(ret[0].Value())) {
+	ret := <-rec.ch // [server's worker for the victim's connection, app, the request's tag]
+	if len(ret) != 3 || !isConnID([]byte(ret[0].Value())) {
 		t.Fatalf("return route at the server %v", ret)
 	}
 	victimConn := ret[0].String()

@@ -50,9 +50,9 @@ func TestUDPToTCPBridge(t *testing.T) {
 			ret[2].Type() != wire.Local || len(ret[2].Value()) != 32 || ret[3] != wire.MustParseAddress("echoer") {
 			t.Fatalf("return route at n1 %v", ret)
 		}
-		// At the echoer: [0#<n3's connection worker>, hop, 2#<n1's client socket>, app].
+		// At the echoer: [0#<n3's connection worker>, hop, 2#<n1's client socket>, app, the request's tag].
 		at := <-rec.ch
-		if len(at) != 4 || at[1] != wire.MustParseAddress("hop") || at[2] != wire.MustParseAddress("2#"+n1.tr.ClientAddr()) || at[3] != wire.MustParseAddress("app") {
+		if len(at) != 5 || at[1] != wire.MustParseAddress("hop") || at[2] != wire.MustParseAddress("2#"+n1.tr.ClientAddr()) || at[3] != wire.MustParseAddress("app") {
 			t.Fatalf("return route at echoer %v", at)
 		}
 	}

@@ -136,7 +136,7 @@ func TestReturnRouteAtReceiver(t *testing.T) {
 	if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "x"); got != "x" {
 		t.Fatalf("reply %q", got)
 	}
-	want := wire.Route{wire.MustParseAddress("2#" + client.tr.ClientAddr()), wire.MustParseAddress("app")}
+	want := wire.Route{wire.MustParseAddress("2#" + client.tr.ClientAddr()), wire.MustParseAddress("app"), wire.MustParseAddress("~req-1")}
 	if at := <-rec.ch; !at.Equal(want) {
 		t.Fatalf("return route at echoer %v, want %v", at, want)
 	}

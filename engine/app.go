@@ -19,6 +19,7 @@ type appBox struct {
 	signal  chan struct{} // capacity 1
 	timer   *time.Timer
 	closed  atomic.Bool
+	bounced bounces // why messages this context sent were dropped (bounce.go)
 }
 
 // NewContext returns an app context at the local address addr, for the
@@ -43,22 +44,32 @@ func (b *appBox) push(m *wire.Message) bool {
 	if !ok {
 		return false
 	}
+	b.wake()
+	return true
+}
+
+// wake wakes the receiver if it waits.
+func (b *appBox) wake() {
 	if b.waiting.Load() && b.waiting.CompareAndSwap(true, false) {
 		select {
 		case b.signal <- struct{}{}:
 		default:
 		}
 	}
-	return true
 }
 
 // Receive returns the next message for this app context, waiting up to
 // timeout (< 0: forever). The caller owns the message and must Release
-// it. Only an app context can receive.
+// it. A message this context sent that was dropped on its way off the
+// node (Node.Bounce) comes back as a *BounceError saying why. Only an app
+// context can receive.
 func (c *Context) Receive(timeout time.Duration) (*wire.Message, error) {
 	b := c.appBox
 	if b == nil {
 		return nil, ErrNotApp
+	}
+	if e := b.bounced.pop(); e != nil {
+		return nil, e
 	}
 	if m, ok := b.pop(); ok {
 		return m, nil
@@ -75,6 +86,10 @@ func (c *Context) Receive(timeout time.Duration) (*wire.Message, error) {
 	}
 	for {
 		b.waiting.Store(true)
+		if e := b.bounced.pop(); e != nil {
+			b.waiting.Store(false)
+			return nil, e
+		}
 		if m, ok := b.pop(); ok {
 			b.waiting.Store(false)
 			return m, nil
@@ -87,6 +102,9 @@ func (c *Context) Receive(timeout time.Duration) (*wire.Message, error) {
 		case <-c.node.done:
 			b.waiting.Store(false)
 			return nil, ErrClosed
+		}
+		if e := b.bounced.pop(); e != nil {
+			return nil, e
 		}
 		if m, ok := b.pop(); ok {
 			return m, nil
@@ -102,7 +120,9 @@ func (b *appBox) pop() (*wire.Message, bool) {
 }
 
 // Request sends payload along route and waits up to timeout for its
-// reply. The request's return route is [this context, a tag] (a local
+// reply, or for word that the request was dropped on its way off the node
+// (a *BounceError: a dial that failed, a connection that closed). The
+// request's return route is [this context, a tag] (a local
 // address "~req-NN" that names the request, never routed to), so a reply
 // along the return route comes back with the tag behind the context's
 // address: a reply that carries the tag of an earlier request (it came
@@ -139,6 +159,9 @@ func (c *Context) Request(route wire.Route, payload []byte, timeout time.Duratio
 			}
 		}
 		r, err := c.Receive(left)
+		if be, ok := err.(*BounceError); ok && be.tag != "" && be.tag != tag.Value() {
+			continue // an earlier request's
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -95,3 +95,34 @@ func TestRequestMatchesItsReply(t *testing.T) {
 	}
 	eventuallyT(t, "the stale reply counted", func() bool { return n.Stats().StaleReplies == 1 })
 }
+
+// A bounce reaches the sender's Request if it is its own, and a plain
+// Receive otherwise; one for an earlier request does not end a later one.
+func TestBounce(t *testing.T) {
+	n := newNode(t, Config{})
+	f := newFakeTransport(t, n)
+	app := mustContext(t, n, "app")
+	go func() {
+		s := <-f.out // the request left over 9#far: the far side drops it
+		n.Bounce(s.m, errors.New("far side gone"))
+		s.m.Release()
+	}()
+	_, err := app.Request(wire.MustParseRoute("9#far => echo"), nil, wait)
+	var be *BounceError
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "far side gone") {
+		t.Fatalf("Request: %v", err)
+	}
+	// A stale bounce (an earlier request's) does not end the next one.
+	mustStart(t, n, Echo{}, "echo")
+	stale, err := n.Pool().Build(wire.MustParseRoute("9#x"), wire.MustParseRoute("app => ~req-200"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Bounce(stale, errors.New("old news"))
+	stale.Release()
+	r, err := app.Request(wire.MustParseRoute("echo"), []byte("fresh"), wait)
+	if err != nil {
+		t.Fatalf("Request after a stale bounce: %v", err)
+	}
+	r.Release()
+}

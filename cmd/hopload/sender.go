@@ -146,6 +146,10 @@ func (s *sender) loop() {
 		case err == nil:
 			s.reply(m, r.now())
 		case errors.Is(err, engine.ErrTimeout):
+		case errors.As(err, new(*engine.BounceError)):
+			// A request dropped on its way out (its connection closed):
+			// it is counted lost when its time is up, and a peer that
+			// cannot be dialed again ends the run (link.check).
 		default:
 			r.abort(fmt.Errorf("receive: %w", err))
 		}

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/internal/nodetest"
+	"github.com/hopwire/hopwire/wire"
 )
 
 // The transport's errors speak the engine's vocabulary and say what to do.
@@ -35,4 +37,21 @@ func TestErrorTexts(t *testing.T) {
 	if _, err := tr.Listen("127.0.0.1:0"); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("Listen on a closed transport: %v", err)
 	}
+}
+
+// A request over a dial that fails returns why at once, not a timeout.
+func TestRequestOverAFailedDialSaysWhy(t *testing.T) {
+	n := newTestNode(t, "client", Config{})
+	closed := n.listen(t)
+	addr := closed.Addr()
+	closed.Close() // nothing listens there now
+	app := n.app(t, "app")
+	began := time.Now()
+	_, err := app.Request(wire.MustParseRoute("1#"+addr+" => echoer"), []byte("hi"), wait)
+	var be *engine.BounceError
+	var ce *ConnError
+	if !errors.As(err, &be) || !errors.As(err, &ce) || ce.Peer != addr || errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("request over a refused dial: %v", err)
+	}
+	t.Logf("after %v: %v", time.Since(began).Round(time.Millisecond), err)
 }

@@ -467,13 +467,19 @@ func (o *outbound) shut() {
 	o.mu.Unlock()
 }
 
-// dropAll releases the batch in hand and everything queued. Role holder
-// only, once the connection is closed.
+// dropAll releases the batch in hand and everything queued, telling
+// their senders why (engine.Node.Bounce). Role holder only, once the
+// connection is closed.
 func (o *outbound) dropAll() {
 	dropped, freed := 0, 0
+	var why error
 	for {
 		for ; o.head < o.n; o.head++ {
 			freed += o.size[o.head]
+			if why == nil {
+				why = o.c.closeError()
+			}
+			o.c.t.node.Bounce(o.batch[o.head], why) // the sender hears why, if it waits
 			o.batch[o.head].Release()
 			o.batch[o.head] = nil
 			dropped++

@@ -27,10 +27,13 @@
 // # Hops
 //
 // As in Ockam: the sending side consumes the transport address (Send
-// steps "1#host:port" or "1#<id>" off the onward route); the receiving
-// side puts its connection worker's address, 0#<32 hex>, at the front of
-// the return route, so a reply goes back over the same connection: a
-// message routed to the connection worker leaves over its connection.
+// steps "1#host:port" or "1#<32 hex>" off the onward route); the
+// receiving side puts its connection worker's address, 0#<32 hex>, at
+// the front of the return route, so a reply goes back over the same
+// connection: a message routed to the connection worker leaves over its
+// connection. A route names one connection either way: 0#<32 hex>, its
+// worker (what Connect returns), or 1#<32 hex>, the TCP address of the
+// same id.
 // Every message that comes in spends one of its hops (wire's hop budget,
 // engine.Inbound.Deliver).
 //

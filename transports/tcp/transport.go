@@ -126,8 +126,9 @@ func (t *Transport) DialedFlow() uint64 { return t.dialedFlow }
 // owns m from the call on, on error too. The address is either
 // "1#host:port" — the connection this transport dialed to host:port,
 // dialed now (in the background) if there is none — or "1#<32 hex>", a
-// connection by id, which is how a connection worker hands its messages
-// on. Send consumes that address (Step) and queues the frame; it never
+// connection by id: the same connection its worker's address
+// "0#<32 hex>" names (what Connect returns, and what a receiver puts on
+// return routes). Send consumes that address (Step) and queues the frame; it never
 // waits for the network. A full queue refuses the message with
 // ErrQueueFull. A message from the network may leave only as access
 // control says (engine/access.go): the connection's link admits it, and

@@ -102,7 +102,7 @@ func (n *Node) Allow(flow uint64, addrs ...string) error {
 	for _, a := range addrs {
 		wk := n.lookupText(a)
 		if wk == nil {
-			return &AddressError{Addr: a, Err: ErrUnknownWorker}
+			return &AddressError{Input: a, Err: ErrUnknownWorker}
 		}
 		wk.addFlow(flow)
 	}
@@ -119,7 +119,7 @@ func (n *Node) Revoke(flow uint64, addrs ...string) error {
 	for _, a := range addrs {
 		wk := n.lookupText(a)
 		if wk == nil {
-			return &AddressError{Addr: a, Err: ErrUnknownWorker}
+			return &AddressError{Input: a, Err: ErrUnknownWorker}
 		}
 		wk.flows.drop(flow)
 	}
@@ -354,7 +354,7 @@ func (n *Node) AdmitDial(m *wire.Message, dest wire.Type, value []byte) error {
 		return nil
 	}
 	n.stats.denied.Add(1)
-	return &AccessError{Addr: unknownAddr(dest, value).(*AddressError).Addr, Flow: o.Flow, Dial: true}
+	return &AccessError{Addr: unknownAddr(dest, value).(*AddressError).Input, Flow: o.Flow, Dial: true}
 }
 
 // AccessError says that a message's origin may not go where it was

@@ -109,7 +109,7 @@ func (c *Context) StopWorker(addr string) error {
 	n := c.node
 	wk := n.lookupText(addr)
 	if wk == nil || !n.unregister(wk) {
-		return &AddressError{Addr: addr, Err: ErrUnknownWorker}
+		return &AddressError{Input: addr, Err: ErrUnknownWorker}
 	}
 	switch {
 	case wk.box != nil:

@@ -124,7 +124,7 @@ func TestUnknownAddress(t *testing.T) {
 	app := mustContext(t, n, "app")
 	err := app.Send(wire.MustParseRoute("nobody"), []byte("x"))
 	var ae *AddressError
-	if !errors.Is(err, ErrUnknownWorker) || !errors.As(err, &ae) || ae.Addr != "nobody" {
+	if !errors.Is(err, ErrUnknownWorker) || !errors.As(err, &ae) || ae.Input != "nobody" {
 		t.Fatalf("send to unknown address: %v", err)
 	}
 	if err := app.Send(wire.MustParseRoute("9#somewhere"), nil); !errors.Is(err, ErrNoTransport) {

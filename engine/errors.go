@@ -47,20 +47,16 @@ type layerError struct {
 func (e *layerError) Error() string { return e.text }
 func (e *layerError) Unwrap() error { return e.base }
 
-// AddressError names the address an operation failed on.
-type AddressError struct {
-	Addr string
-	Err  error
-}
-
-func (e *AddressError) Error() string { return e.Err.Error() + ": " + strconv.Quote(e.Addr) }
-func (e *AddressError) Unwrap() error { return e.Err }
+// AddressError names the address an operation failed on: wire's, one
+// type for a bad address text and for an address a node has no worker or
+// transport for.
+type AddressError = wire.AddressError
 
 func unknownAddr(t wire.Type, v []byte) error {
 	if t == wire.Local {
-		return &AddressError{Addr: string(v), Err: ErrUnknownWorker}
+		return &AddressError{Input: string(v), Err: ErrUnknownWorker}
 	}
-	return &AddressError{Addr: strconv.Itoa(int(t)) + "#" + string(v), Err: ErrNoTransport}
+	return &AddressError{Input: strconv.Itoa(int(t)) + "#" + string(v), Err: ErrNoTransport}
 }
 
 // TransportError is AddTransport's refusal of a second transport for an

@@ -193,7 +193,7 @@ func (n *Node) register(wk *worker, addrs []string) (*worker, error) {
 			return nil, err
 		}
 		if !a.IsLocal() {
-			return nil, &AddressError{Addr: s, Err: ErrNotLocal}
+			return nil, &AddressError{Input: s, Err: ErrNotLocal}
 		}
 		as[i], names[i] = a, a.Value()
 	}
@@ -208,7 +208,7 @@ func (n *Node) register(wk *worker, addrs []string) (*worker, error) {
 	old := *n.workers.Load()
 	for _, s := range wk.addrs {
 		if old[s] != nil {
-			return nil, &AddressError{Addr: s, Err: ErrAddressInUse}
+			return nil, &AddressError{Input: s, Err: ErrAddressInUse}
 		}
 	}
 	m := make(map[string]*worker, len(old)+len(addrs))
@@ -270,7 +270,7 @@ func (n *Node) lookupText(addr string) *worker {
 func (n *Node) StopWorker(addr string) error {
 	wk := n.lookupText(addr)
 	if wk == nil || !n.unregister(wk) {
-		return &AddressError{Addr: addr, Err: ErrUnknownWorker}
+		return &AddressError{Input: addr, Err: ErrUnknownWorker}
 	}
 	switch {
 	case wk.box != nil:

@@ -159,7 +159,7 @@ func TestPanicOnTheLoopGoroutine(t *testing.T) {
 	}
 	err := app.Send(wire.MustParseRoute("bomb"), []byte("third"))
 	var ae *AddressError
-	if !errors.Is(err, ErrUnknownWorker) || !errors.As(err, &ae) || ae.Addr != "bomb" {
+	if !errors.Is(err, ErrUnknownWorker) || !errors.As(err, &ae) || ae.Input != "bomb" {
 		t.Fatalf("send to a worker that panicked: %v", err)
 	}
 	closeWithin(t, n)

@@ -137,7 +137,7 @@ func (wk *worker) deliver(from *loop, m *wire.Message, wait time.Duration) error
 func (wk *worker) refuse(m *wire.Message) error {
 	wk.ctx.node.stats.full.Add(1)
 	m.Release()
-	return &AddressError{Addr: wk.addrs[0], Err: ErrMailboxFull}
+	return &AddressError{Input: wk.addrs[0], Err: ErrMailboxFull}
 }
 
 // deliverSlow retries a push into a full mailbox, for app senders that

@@ -74,3 +74,45 @@ func ExampleTransport_Connect() {
 	// Output:
 	// OVER MY OWN CONNECTION
 }
+
+// A public hop on a middle node routes a peer's message on to another
+// node only where the middle node allows it to dial
+// (engine.Config.AllowDial); the peer's message keeps its origin past the
+// hop, so it reaches nothing on the middle node that its listener was not
+// allowed.
+func Example_accessThroughAHop() {
+	responder, _ := engine.NewNode(engine.Config{Name: "responder"})
+	defer responder.Close()
+	rtr, _ := tcp.New(responder, tcp.Config{})
+	responder.StartWorker(engine.Echo{}, "echoer")
+	rl, _ := rtr.Listen("127.0.0.1:0")
+	responder.Allow(rl.Flow(), "echoer")
+
+	middle, _ := engine.NewNode(engine.Config{Name: "middle", AllowDial: []string{"1#" + rl.Addr()}})
+	defer middle.Close()
+	mtr, _ := tcp.New(middle, tcp.Config{})
+	middle.StartWorker(engine.Hop{}, "hop")
+	middle.StartWorker(engine.Uppercase{}, "private") // not allowed for the listener
+	ml, _ := mtr.Listen("127.0.0.1:0")
+	middle.Allow(ml.Flow(), "hop")
+
+	client, _ := engine.NewNode(engine.Config{Name: "client"})
+	defer client.Close()
+	tcp.New(client, tcp.Config{})
+	app, _ := client.NewContext("app")
+
+	for _, to := range []string{"hop => 1#" + rl.Addr() + " => echoer", "hop => private"} {
+		reply, err := app.Request(wire.MustParseRoute("1#"+ml.Addr()+" => "+to), []byte("hello"), 300*time.Millisecond)
+		if err != nil {
+			fmt.Println("no answer:", err)
+			continue
+		}
+		fmt.Printf("%s\n", reply.Payload())
+		reply.Release()
+	}
+	fmt.Println("denied on the middle node:", middle.Stats().Denied)
+	// Output:
+	// hello
+	// no answer: engine: receive timed out
+	// denied on the middle node: 1
+}

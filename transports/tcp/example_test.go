@@ -101,8 +101,14 @@ func Example_accessThroughAHop() {
 	tcp.New(client, tcp.Config{})
 	app, _ := client.NewContext("app")
 
-	for _, to := range []string{"hop => 1#" + rl.Addr() + " => echoer", "hop => private"} {
-		reply, err := app.Request(wire.MustParseRoute("1#"+ml.Addr()+" => "+to), []byte("hello"), 300*time.Millisecond)
+	for _, try := range []struct {
+		to   string
+		wait time.Duration
+	}{
+		{"hop => 1#" + rl.Addr() + " => echoer", 5 * time.Second},
+		{"hop => private", 300 * time.Millisecond}, // denied: no answer comes
+	} {
+		reply, err := app.Request(wire.MustParseRoute("1#"+ml.Addr()+" => "+try.to), []byte("hello"), try.wait)
 		if err != nil {
 			fmt.Println("no answer:", err)
 			continue

@@ -73,7 +73,12 @@ func (p *Pool) Alloc(n int) (*Message, error) {
 }
 
 // Raw returns the buffer of the encoded message, for filling after Alloc.
-func (m *Message) Raw() []byte { return m.buf[m.start:m.end:m.end] }
+// It is valid until Resize (which may move the message), a header
+// operation, hand-off or Release.
+func (m *Message) Raw() []byte {
+	m.use()
+	return m.buf[m.start:m.end:m.end]
+}
 
 // Cap returns how many encoded bytes the message's buffer holds: Resize
 // up to it moves nothing. It is at least Len.
@@ -95,8 +100,9 @@ func (m *Message) Cap() int { return len(m.buf) - m.start }
 //
 // Only the message's owner calls it, on a message filled through Raw and
 // not yet parsed (Parse sets the header offsets that a move would not
-// keep). Slices from Raw and Bytes are stale after it.
+// keep). Slices from Raw, Bytes and Payload are stale after it.
 func (m *Message) Resize(n int) error {
+	m.use()
 	if n < 0 {
 		panic("wire: negative message size")
 	}
@@ -116,6 +122,7 @@ func (m *Message) Resize(n int) error {
 // offsets the other methods use. It reads nothing outside Raw, never panics,
 // and does not allocate unless it reports an error.
 func (m *Message) Parse() error {
+	m.use()
 	b := m.buf[m.start:m.end]
 	if len(b) < hdrFixed {
 		return &DecodeError{Offset: len(b), Field: "header", Err: ErrTruncated}

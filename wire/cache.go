@@ -36,7 +36,16 @@ func NewCache(p *Pool) *Cache {
 
 // Build is Pool.Build taking the message from the cache when it can.
 func (c *Cache) Build(onward, ret Route, payload []byte) (*Message, error) {
-	return c.pool.build(c, onward, ret, payload)
+	return c.pool.build(c, onward, ret, payload, len(payload))
+}
+
+// BuildRoom is Pool.BuildRoom taking the message from the cache when it
+// can.
+func (c *Cache) BuildRoom(onward, ret Route, n int) (*Message, error) {
+	if n < 0 {
+		panic("wire: negative payload room")
+	}
+	return c.pool.build(c, onward, ret, nil, n)
 }
 
 func (c *Cache) alloc(n int) (*Message, error) {

@@ -19,6 +19,7 @@ var (
 	ErrBadAddressType  = errors.New("wire: address type out of range")
 	ErrMessageReleased = errors.New("wire: message already released")
 	ErrUseAfterRelease = errors.New("wire: message used after Release")
+	ErrNoRoom          = errors.New("wire: payload longer than the message's room")
 	ErrBadFlags        = errors.New("wire: unknown flag bits")
 	ErrBadHandshake    = errors.New("wire: not a hopwire handshake")
 )

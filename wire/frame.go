@@ -30,8 +30,8 @@ const (
 
 // Frame writes the length prefix in front of the header and returns the
 // whole frame. It is valid until the next header operation (any of them
-// rewrites or moves the header), SetPayload, hand-off or Release. It does
-// not allocate.
+// rewrites or moves the header), SetPayload, SetPayloadLen, hand-off or
+// Release. It does not allocate.
 func (m *Message) Frame() []byte {
 	m.use()
 	s := m.start - FramePrefixLen
@@ -54,8 +54,8 @@ func FrameLen(p []byte, maxFrame int) (int, error) {
 
 // Datagram writes the version byte in front of the header and returns the
 // whole datagram. It is valid until the next header operation (any of
-// them rewrites or moves the header), SetPayload, hand-off or Release. It
-// does not allocate.
+// them rewrites or moves the header), SetPayload, SetPayloadLen, hand-off
+// or Release. It does not allocate.
 func (m *Message) Datagram() []byte {
 	m.use()
 	s := m.start - 1

@@ -77,9 +77,9 @@ const KnownFlags = FlagCompressed
 // payload, into a larger buffer when its headroom or room runs out:
 // PrependReturn, Turn, Redirect, SetPayload and Resize. After one of
 // those an old Payload slice may point into a buffer that is back in the
-// pool. Hop, Step, SetFlags, SetHops and SpendHop never move the
-// message; SetPayload changes the payload's length, which a slice taken
-// before does not follow.
+// pool. Hop, Step, SetPayloadLen, SetFlags, SetHops and SpendHop never
+// move the message; SetPayload and SetPayloadLen change the payload's
+// length, which a slice taken before does not follow.
 type Message struct {
 	buf   []byte
 	start int // first header byte

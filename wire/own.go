@@ -14,8 +14,8 @@ import "testing"
 // (testing.Testing, so the tests of every package that imports wire)
 // every accessor that reads or rewrites the encoded message — Payload,
 // Bytes, Raw, Next, ReturnBytes, Hop, Step, Turn, Redirect, PrependReturn,
-// SetPayload, Resize, Parse, Frame, Datagram — panics with
-// ErrUseAfterRelease on a released message. In a production binary that
+// SetPayload, SetPayloadLen, Resize, Parse, Frame, Datagram — panics
+// with ErrUseAfterRelease on a released message. In a production binary that
 // check is one load of a global that never changes and a branch that is
 // never taken. Neither check can see a stale pointer to a message that
 // was released and then handed out again by the pool: that one is a new

@@ -40,6 +40,7 @@ func TestUseAfterReleasePanics(t *testing.T) {
 		{"Redirect", func(m *Message) { m.Redirect(MustParseRoute("x")) }},
 		{"PrependReturn", func(m *Message) { m.PrependReturn(MustParseAddress("c")) }},
 		{"SetPayload", func(m *Message) { m.SetPayload([]byte("x")) }},
+		{"SetPayloadLen", func(m *Message) { m.SetPayloadLen(0) }},
 		{"Resize", func(m *Message) { m.Resize(10) }},
 		{"Parse", func(m *Message) { m.Parse() }},
 		{"Frame", func(m *Message) { m.Frame() }},

@@ -64,7 +64,7 @@ func (c *Cache) alloc(n int) (*Message, error) {
 	m := f[len(f)-1]
 	f[len(f)-1] = nil
 	c.free[class] = f[:len(f)-1]
-	m.state = 0
+	m.released = false
 	m.start, m.cur, m.body, m.end = Headroom, Headroom, Headroom, Headroom+n
 	return m, nil
 }
@@ -73,11 +73,11 @@ func (c *Cache) alloc(n int) (*Message, error) {
 // room for it. It is Release otherwise: it panics on a message already
 // released, and only marks a lent one.
 func (c *Cache) Put(m *Message) {
-	if m.state != 0 || m.home != c || int(m.class) >= cacheClasses || len(c.free[m.class]) >= cacheDepth {
+	if m.released || m.lent || m.home != c || int(m.class) >= cacheClasses || len(c.free[m.class]) >= cacheDepth {
 		m.Release()
 		return
 	}
-	m.state, m.meta = stReleased, Meta{}
+	m.released, m.meta = true, Meta{}
 	c.free[m.class] = append(c.free[m.class], m)
 }
 
@@ -86,10 +86,10 @@ func (c *Cache) Put(m *Message) {
 // releases it as Put does, whether or not the borrower released it
 // already: either way it goes back once. It panics if m is not lent.
 func (c *Cache) Reclaim(m *Message) {
-	if m.state&stLent == 0 {
+	if !m.lent {
 		panic(errNotLent)
 	}
-	m.state = 0
+	m.lent, m.released = false, false
 	c.Put(m)
 }
 
@@ -97,7 +97,7 @@ func (c *Cache) Reclaim(m *Message) {
 func (c *Cache) Flush() {
 	for class, f := range c.free {
 		for i, m := range f {
-			m.state = 0
+			m.released = false
 			m.Release()
 			f[i] = nil
 		}

@@ -89,8 +89,9 @@ type Message struct {
 	pool  *Pool
 	home  *Cache // the Cache it was built through, if any
 	class int8
-	state uint8 // stReleased, stLent (own.go)
-	meta  Meta
+	// Ownership (own.go): released by its owner; lent to a borrower.
+	released, lent bool
+	meta           Meta
 }
 
 // OnwardLen returns the number of addresses in the onward route.
@@ -210,16 +211,15 @@ func (m *Message) Len() int { return m.end - m.start }
 // Payload slice stays valid.
 func (m *Message) Hop() error {
 	m.use()
-	// The onward and return counts, read and written as one.
-	counts := binary.BigEndian.Uint16(m.buf[m.start+offOnward:])
-	if counts < 1<<8 {
+	on, rt := m.buf[m.start+offOnward], m.buf[m.start+offReturn]
+	if on == 0 {
 		return ErrEmptyRoute
 	}
-	if uint8(counts) == MaxRouteLen {
+	if rt == MaxRouteLen {
 		return ErrRouteTooLong
 	}
 	m.cur += 2 + int(m.buf[m.cur+1])
-	binary.BigEndian.PutUint16(m.buf[m.start+offOnward:], counts-1<<8+1)
+	m.buf[m.start+offOnward], m.buf[m.start+offReturn] = on-1, rt+1
 	return nil
 }
 

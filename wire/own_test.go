@@ -45,8 +45,6 @@ func TestUseAfterReleasePanics(t *testing.T) {
 		{"Parse", func(m *Message) { m.Parse() }},
 		{"Frame", func(m *Message) { m.Frame() }},
 		{"Datagram", func(m *Message) { m.Datagram() }},
-		{"Lend", func(m *Message) { m.Lend(); m.EndLoan() }},
-		{"EndLoan", func(m *Message) { m.EndLoan() }},
 	}
 	p := NewPool(0)
 	c := NewCache(p)

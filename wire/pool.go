@@ -113,7 +113,7 @@ func (p *Pool) alloc(n int) (*Message, error) {
 		return nil, ErrFrameTooLarge
 	}
 	m := p.get(classFor(Headroom + n))
-	m.state, m.home = 0, nil
+	m.released, m.lent, m.home = false, false, nil
 	m.start, m.cur, m.body, m.end = Headroom, Headroom, Headroom, Headroom+n
 	p.live.Add(1)
 	return m, nil

@@ -43,7 +43,10 @@ import "testing"
 // write of the count is atomic, a locked instruction on each build and
 // release. A loan keeps the message on the lender's goroutine until the
 // call returns: nothing to race with, nothing to wrap, no atomics, and
-// the reuse the count would have detected cannot happen.
+// the reuse the count would have detected cannot happen. It costs a
+// store when the message is lent and one when the loan ends (the
+// engine's ChainRoundTrip, 22 hops a round, production build: 10191
+// instructions a round against 10084 before loans and use checks).
 
 // checkUse turns on the use-after-release check of the accessors: in test
 // binaries only.
@@ -83,9 +86,11 @@ func (m *Message) releaseLent() {
 // Lend marks m as lent by its owner to code it calls and takes it back
 // from (an event loop lending it to a handler) until the borrower ends the
 // loan (EndLoan) or the lender reclaims it (Cache.Reclaim). A Release
-// while m is lent does not give it back to the pool (see Ownership above).
-// Only the lender calls it, on the goroutine that will call Reclaim. It
-// keeps m's released mark, if m has one, for the accessors to find.
+// while m is lent marks m released but does not give it back to the pool,
+// so nothing can be handed m while the lender still holds it; Reclaim
+// gives it back. Only the lender calls Lend, on the goroutine that will
+// call Reclaim. It keeps m's released mark, if m has one, for the
+// accessors to find.
 func (m *Message) Lend() { m.lent = true }
 
 // EndLoan ends the loan of m: the borrower has taken it over, to hand it

@@ -15,7 +15,7 @@ type Context struct {
 	selfRoute wire.Route // [self]: the return route of what this context sends
 	loop      *loop      // nil for an app context
 	w         *worker
-	cur       *wire.Message // the message being handled until it is handed on
+	cur       *wire.Message // the message being handled, lent to it, until it is handed on or kept
 	appBox    *appBox       // non-nil for an app context
 	hops      hopCache      // loop contexts only
 
@@ -57,9 +57,7 @@ func (c *Context) Send(route wire.Route, payload []byte) error {
 // Forward routes m by its first onward address. It takes m in every case:
 // on error m has been released.
 func (c *Context) Forward(m *wire.Message) error {
-	if m == c.cur {
-		c.cur = nil
-	}
+	c.take(m)
 	if c.appBox != nil && c.appBox.closed.Load() {
 		m.Release()
 		return ErrContextClosed
@@ -89,14 +87,31 @@ func (c *Context) Forward(m *wire.Message) error {
 // where it is. It takes m in every case.
 func (c *Context) Reply(m *wire.Message) error {
 	if err := m.Turn(c.self); err != nil {
-		if m == c.cur {
-			c.cur = nil
-		}
+		c.take(m)
 		c.node.stats.undeliverable.Add(1)
 		m.Release()
 		return err
 	}
 	return c.Forward(m)
+}
+
+// Keep takes over m, the message the worker is handling, past the
+// handler: the engine does not release it when the handler returns. The
+// worker owns it from then on, as it owns its state, and must hand it on
+// (Forward, Reply) or Release it later, from one of its own handlers or
+// its Shutdown: a portal keeps the chunks its peer has not acknowledged
+// yet. Keep of any other message does nothing, since the worker already
+// owns what it built or kept. Only a worker's handler calls it.
+func (c *Context) Keep(m *wire.Message) { c.take(m) }
+
+// take ends the engine's loan of m to the handler if m is the message
+// being handled: the handler hands it on or keeps it, and from now on
+// m's Release is the ordinary one.
+func (c *Context) take(m *wire.Message) {
+	if m == c.cur {
+		c.cur = nil
+		m.EndLoan()
+	}
 }
 
 // StopWorker stops the worker at addr from inside a handler. A worker on

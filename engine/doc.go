@@ -12,10 +12,17 @@
 // work itself instead of waking it, so a message read off a socket can be
 // handled and answered without a goroutine hand-off.
 //
-// Ownership. A worker owns the message given to HandleMessage until it
-// returns; Context.Forward and Context.Reply hand it on, and whatever is
-// not handed on is released by the engine. A message received by an app
-// context belongs to the caller, who releases it.
+// Ownership. A message has one owner at a time (wire.Message). The
+// engine lends a worker the message it hands to HandleMessage for the
+// call; the handler hands it on (Context.Forward, Context.Reply),
+// releases it, keeps it (Context.Keep), or leaves it to the engine,
+// which releases it when the handler returns — once, whatever the
+// handler did (see Worker). A kept message is the worker's until it
+// hands it on or releases it, from a later handler or its Shutdown; so
+// is a message it builds (wire.Pool.Build, BuildRoom). A message received
+// by an app context belongs to the caller, who releases it; one given to
+// a Direct receiver's Take belongs to the receiver. Whoever hands a
+// message on or releases it touches neither it nor its slices again.
 //
 // Backpressure. Every mailbox is bounded. External senders wait up to a
 // deadline (Config.SendTimeout, Config.DeliverWait); a worker sending to

@@ -270,9 +270,14 @@ func (l *loop) dispatch(d delivery) {
 		d.m.Release()
 		return
 	}
+	// The handler is lent the message (see Worker): if it neither hands
+	// it on nor keeps it, it comes back here, released or not, and goes
+	// back to the pool once; a Release by the handler leaves it out of
+	// the pool until then, so no Build can have it meanwhile.
 	c := wk.ctx
-	c.cur = d.m
 	l.running = wk
+	d.m.Lend()
+	c.cur = d.m
 	if err := wk.h.HandleMessage(c, d.m); err != nil {
 		l.node.stats.handler.Add(1)
 		if l.node.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -280,7 +285,7 @@ func (l *loop) dispatch(d delivery) {
 		}
 	}
 	if c.cur != nil {
-		l.cache.Put(c.cur) // panics if the handler released it: its fault too
+		l.cache.Reclaim(c.cur)
 		c.cur = nil
 	}
 	l.running = nil
@@ -288,9 +293,9 @@ func (l *loop) dispatch(d delivery) {
 
 // recovered deals with v, a panic runGuarded recovered (nil: none, as
 // when the goroutine is exiting with runtime.Goexit). A panic of the
-// running handler gives back the message the handler still owned and
-// stops the worker; one outside any handler is the engine's own bug and
-// goes on.
+// running handler takes back the message lent to the handler (unless it
+// handed it on or kept it) and stops the worker; one outside any handler
+// is the engine's own bug and goes on.
 func (l *loop) recovered(v any) {
 	if v == nil {
 		return
@@ -308,12 +313,15 @@ func (l *loop) recovered(v any) {
 	l.fault(wk, v)
 }
 
-// putOwned releases m, which a handler that panicked still owned. A
-// handler that released m itself (a bug) makes the release panic; that
-// is its fault, already being dealt with, and must not take the loop down.
+// putOwned takes back m, lent to a handler that panicked before it
+// handed m on or kept it, and releases it once, whether or not the
+// handler had released it. Reclaim panics only on a message that is not
+// lent, which a handler can bring about only by meddling with the loan
+// itself (wire.Message.EndLoan); that is its fault, already being dealt
+// with, and must not take the loop down.
 func (l *loop) putOwned(m *wire.Message) {
 	defer func() { _ = recover() }()
-	l.cache.Put(m)
+	l.cache.Reclaim(m)
 }
 
 // fault deals with wk's handler or Shutdown having panicked with v, on

@@ -310,9 +310,9 @@ func TestPanicInShutdown(t *testing.T) {
 	}
 }
 
-// The message a handler was given is released when it panics if it still
-// owned it, and only then: one it handed on is not released twice, and
-// one it released itself (a bug of its own) does not take the loop down.
+// The message a handler was given is released when it panics if it had
+// not handed it on, and only once: one it handed on is not released
+// again, nor one it released itself.
 func TestPanicReleasesTheMessage(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

@@ -9,19 +9,38 @@ import (
 // Worker handles messages delivered to its addresses. A worker runs on one
 // event loop and is never called concurrently with itself.
 //
-// HandleMessage owns m until it returns: it may hand m on with
-// Context.Forward or Context.Reply, and whatever it has not handed on the
-// engine releases when it returns. It must not block: it shares its loop
-// with other workers. A returned error is counted and logged at debug
-// level; the node carries on.
+// HandleMessage is lent m for the call. It may
+//
+//   - hand m on with Context.Forward or Context.Reply;
+//   - release it with m.Release;
+//   - keep it past the call with Context.Keep: the worker then owns m
+//     and must hand it on or release it later, from a later HandleMessage
+//     or from Shutdown (a portal keeps the chunks its peer has not
+//     acknowledged);
+//   - or leave it: the engine releases it when HandleMessage returns.
+//
+// m is released once, whatever the handler does: the engine does not
+// repeat a handler's Release, and m stays out of the pool until the
+// handler returns, so nothing built meanwhile can be given m's buffer. A
+// message goes on only through the worker's own Context; once it is
+// handed on or released, neither it nor any slice of it may be touched
+// (in tests, wire's accessors panic on a released message). Messages a
+// worker builds itself (wire.Pool.Build, BuildRoom) are its own until it
+// hands them on.
+//
+// HandleMessage must not block: it shares its loop with other workers. A
+// returned error is counted and logged at debug level; the node carries
+// on.
 //
 // A panic in HandleMessage (or Shutdown) is recovered on the loop and
-// stops that worker alone: the message it still owned is released, the
-// panic is counted (Stats.Panics) and logged at error level with its
-// stack, the worker's addresses are freed, so senders get
-// ErrUnknownWorker, and messages already queued for it are released as
-// undeliverable. Its Shutdown is not called after a panic: its state may
-// be half-updated. The node and the worker's loop carry on.
+// stops that worker alone: the message it was lent is released unless it
+// had handed it on or kept it, the panic is counted (Stats.Panics) and
+// logged at error level with its stack, the worker's addresses are
+// freed, so senders get ErrUnknownWorker, and messages already queued
+// for it are released as undeliverable. Its Shutdown is not called after
+// a panic: its state may be half-updated, and so what it kept is not
+// released; the collector takes those messages, which still count in
+// wire.Pool.Live. The node and the worker's loop carry on.
 type Worker interface {
 	HandleMessage(ctx *Context, m *wire.Message) error
 }

@@ -34,6 +34,37 @@ func BenchmarkHop(b *testing.B) {
 	}
 }
 
+// BenchmarkUseCheck is BenchmarkHop's 64 B case with the use-after-release
+// check as a production binary has it (off: a load of a global and a
+// branch per accessor) and as test binaries have it (on), where
+// BenchmarkHop runs. Compare check=off with BenchmarkHop of a build from
+// before the check: the cost of the check in production.
+func BenchmarkUseCheck(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("check=%v", on), func(b *testing.B) {
+			defer func(was bool) { checkUse = was }(checkUse)
+			checkUse = on
+			p := NewPool(0)
+			m, _ := p.Build(MustParseRoute("h1=>h2=>h3=>echoer"), MustParseRoute("app"), make([]byte, 64))
+			defer m.Release()
+			self, app := MustParseAddress("echoer"), MustParseAddress("app")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Hop()
+				m.Hop()
+				m.Hop()
+				m.Turn(self)
+				m.Hop()
+				m.Hop()
+				m.Hop()
+				m.Turn(app)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(8*b.N), "ns/rewrite")
+		})
+	}
+}
+
 func BenchmarkBuildRelease(b *testing.B) {
 	p := NewPool(0)
 	on, ret := MustParseRoute("h1=>h2=>h3=>echoer"), MustParseRoute("app")

@@ -36,7 +36,16 @@ func NewCache(p *Pool) *Cache {
 
 // Build is Pool.Build taking the message from the cache when it can.
 func (c *Cache) Build(onward, ret Route, payload []byte) (*Message, error) {
-	return c.pool.build(c, onward, ret, payload)
+	return c.pool.build(c, onward, ret, payload, len(payload))
+}
+
+// BuildRoom is Pool.BuildRoom taking the message from the cache when it
+// can.
+func (c *Cache) BuildRoom(onward, ret Route, n int) (*Message, error) {
+	if n < 0 {
+		panic("wire: negative payload room")
+	}
+	return c.pool.build(c, onward, ret, nil, n)
 }
 
 func (c *Cache) alloc(n int) (*Message, error) {
@@ -55,30 +64,40 @@ func (c *Cache) alloc(n int) (*Message, error) {
 	m := f[len(f)-1]
 	f[len(f)-1] = nil
 	c.free[class] = f[:len(f)-1]
-	m.freed = false
+	m.released = false
 	m.start, m.cur, m.body, m.end = Headroom, Headroom, Headroom, Headroom+n
 	return m, nil
 }
 
 // Put releases m into the cache, or to its pool when the cache has no
-// room for it. Like Release, it panics on a message already released.
+// room for it. It is Release otherwise: it panics on a message already
+// released, and only marks a lent one.
 func (c *Cache) Put(m *Message) {
-	if m.freed {
-		panic(ErrMessageReleased)
-	}
-	if m.home != c || int(m.class) >= cacheClasses || len(c.free[m.class]) >= cacheDepth {
+	if m.released || m.lent || m.home != c || int(m.class) >= cacheClasses || len(c.free[m.class]) >= cacheDepth {
 		m.Release()
 		return
 	}
-	m.freed, m.meta = true, Meta{}
+	m.released, m.meta = true, Meta{}
 	c.free[m.class] = append(c.free[m.class], m)
+}
+
+// Reclaim takes back m, lent (Message.Lend) by this cache's goroutine,
+// when the borrower returned without taking it over (EndLoan), and
+// releases it as Put does, whether or not the borrower released it
+// already: either way it goes back once. It panics if m is not lent.
+func (c *Cache) Reclaim(m *Message) {
+	if !m.lent {
+		panic(errNotLent)
+	}
+	m.lent, m.released = false, false
+	c.Put(m)
 }
 
 // Flush gives every cached message back to the pool.
 func (c *Cache) Flush() {
 	for class, f := range c.free {
 		for i, m := range f {
-			m.freed = false
+			m.released = false
 			m.Release()
 			f[i] = nil
 		}

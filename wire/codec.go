@@ -5,11 +5,30 @@ package wire
 // an empty onward route and a message over the pool's max frame are refused
 // here, so a receiver never meets them.
 func (p *Pool) Build(onward, ret Route, payload []byte) (*Message, error) {
-	return p.build(nil, onward, ret, payload)
+	return p.build(nil, onward, ret, payload, len(payload))
 }
 
-// build is Build taking the message from c when it is not nil.
-func (p *Pool) build(c *Cache, onward, ret Route, payload []byte) (*Message, error) {
+// BuildRoom is Build with room for a payload of n bytes instead of a copy
+// of one: the message's Payload is n bytes long and writable, for a reader
+// to fill straight from its source (a stream: a portal's socket), so the
+// bytes go from the kernel into the message with no copy in between. The
+// reader then cuts the payload to what it got with SetPayloadLen, which
+// moves nothing.
+//
+// The n bytes are not cleared: they hold whatever the buffer held last,
+// perhaps another message's payload, so the caller fills them or cuts
+// them off before it hands the message on. n < 0 panics.
+func (p *Pool) BuildRoom(onward, ret Route, n int) (*Message, error) {
+	if n < 0 {
+		panic("wire: negative payload room")
+	}
+	return p.build(nil, onward, ret, nil, n)
+}
+
+// build is Build taking the message from c when it is not nil, with a
+// payload of n bytes of which the first len(payload) are copied from
+// payload and the rest left as they are.
+func (p *Pool) build(c *Cache, onward, ret Route, payload []byte, n int) (*Message, error) {
 	if len(onward) == 0 {
 		return nil, ErrEmptyRoute
 	}
@@ -21,12 +40,11 @@ func (p *Pool) build(c *Cache, onward, ret Route, payload []byte) (*Message, err
 	if err != nil {
 		return nil, err
 	}
-	n := hdrFixed + on + rt + len(payload)
 	var m *Message
 	if c != nil {
-		m, err = c.alloc(n)
+		m, err = c.alloc(hdrFixed + on + rt + n)
 	} else {
-		m, err = p.alloc(n)
+		m, err = p.alloc(hdrFixed + on + rt + n)
 	}
 	if err != nil {
 		return nil, err
@@ -46,6 +64,33 @@ func (p *Pool) build(c *Cache, onward, ret Route, payload []byte) (*Message, err
 	m.body = i
 	copy(b[i:m.end], payload)
 	return m, nil
+}
+
+// PayloadCap returns how long SetPayloadLen can make the payload: the
+// room the buffer has after the header, within the pool's max frame. It
+// is at least len(Payload()).
+func (m *Message) PayloadCap() int {
+	return min(len(m.buf), m.start+m.pool.maxFrame) - m.body
+}
+
+// SetPayloadLen sets the payload's length to k, keeping its first
+// min(k, len(Payload())) bytes, without moving anything: for a reader that
+// filled the room BuildRoom made and keeps what it got. Bytes past the old
+// length are not cleared. k over PayloadCap is refused with ErrNoRoom and
+// the message is left as it was; k < 0 panics. It does not allocate.
+//
+// Slices taken before keep their length; Bytes, Frame and Datagram are
+// stale after it, Payload's bytes stay where they are.
+func (m *Message) SetPayloadLen(k int) error {
+	m.use()
+	if k < 0 {
+		panic("wire: negative payload length")
+	}
+	if k > m.PayloadCap() {
+		return ErrNoRoom
+	}
+	m.end = m.body + k
+	return nil
 }
 
 // Decode copies an encoded message into a pooled Message and checks its
@@ -73,7 +118,12 @@ func (p *Pool) Alloc(n int) (*Message, error) {
 }
 
 // Raw returns the buffer of the encoded message, for filling after Alloc.
-func (m *Message) Raw() []byte { return m.buf[m.start:m.end:m.end] }
+// It is valid until Resize (which may move the message), a header
+// operation, hand-off or Release.
+func (m *Message) Raw() []byte {
+	m.use()
+	return m.buf[m.start:m.end:m.end]
+}
 
 // Cap returns how many encoded bytes the message's buffer holds: Resize
 // up to it moves nothing. It is at least Len.
@@ -95,8 +145,9 @@ func (m *Message) Cap() int { return len(m.buf) - m.start }
 //
 // Only the message's owner calls it, on a message filled through Raw and
 // not yet parsed (Parse sets the header offsets that a move would not
-// keep). Slices from Raw and Bytes are stale after it.
+// keep). Slices from Raw, Bytes and Payload are stale after it.
 func (m *Message) Resize(n int) error {
+	m.use()
 	if n < 0 {
 		panic("wire: negative message size")
 	}
@@ -116,6 +167,7 @@ func (m *Message) Resize(n int) error {
 // offsets the other methods use. It reads nothing outside Raw, never panics,
 // and does not allocate unless it reports an error.
 func (m *Message) Parse() error {
+	m.use()
 	b := m.buf[m.start:m.end]
 	if len(b) < hdrFixed {
 		return &DecodeError{Offset: len(b), Field: "header", Err: ErrTruncated}

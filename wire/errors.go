@@ -18,9 +18,15 @@ var (
 	ErrBadVersion      = errors.New("wire: unsupported protocol version")
 	ErrBadAddressType  = errors.New("wire: address type out of range")
 	ErrMessageReleased = errors.New("wire: message already released")
+	ErrUseAfterRelease = errors.New("wire: message used after Release")
+	ErrNoRoom          = errors.New("wire: payload longer than the message's room")
 	ErrBadFlags        = errors.New("wire: unknown flag bits")
 	ErrBadHandshake    = errors.New("wire: not a hopwire handshake")
 )
+
+// errNotLent is the panic of a lender reclaiming a message it did not
+// lend (or whose loan the borrower ended): a bug in the lender.
+var errNotLent = errors.New("wire: reclaiming a message that is not lent")
 
 // DecodeError says what was wrong with an encoded message and where.
 type DecodeError struct {

@@ -29,9 +29,11 @@ const (
 )
 
 // Frame writes the length prefix in front of the header and returns the
-// whole frame, valid until the next header operation or Release. It does
-// not allocate.
+// whole frame. It is valid until the next header operation (any of them
+// rewrites or moves the header), SetPayload, SetPayloadLen, hand-off or
+// Release. It does not allocate.
 func (m *Message) Frame() []byte {
+	m.use()
 	s := m.start - FramePrefixLen
 	binary.BigEndian.PutUint32(m.buf[s:], uint32(m.end-m.start))
 	return m.buf[s:m.end:m.end]
@@ -51,9 +53,11 @@ func FrameLen(p []byte, maxFrame int) (int, error) {
 }
 
 // Datagram writes the version byte in front of the header and returns the
-// whole datagram, valid until the next header operation or Release. It
-// does not allocate.
+// whole datagram. It is valid until the next header operation (any of
+// them rewrites or moves the header), SetPayload, SetPayloadLen, hand-off
+// or Release. It does not allocate.
 func (m *Message) Datagram() []byte {
+	m.use()
 	s := m.start - 1
 	m.buf[s] = Version
 	return m.buf[s:m.end:m.end]

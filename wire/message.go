@@ -65,8 +65,21 @@ const KnownFlags = FlagCompressed
 //
 // A Message has one owner at a time. Whoever holds it either hands it on
 // (to a mailbox, a transport) or calls Release; after either it must not
-// be touched. Slices returned by its methods are valid until the next
-// header operation or Release.
+// be touched (see own.go: use after release panics in tests).
+//
+// Slices returned by its methods alias its buffer. Each method says how
+// long its slice is valid; the rules are these. No slice outlives the
+// message's hand-off or release. A slice of the header (Bytes, Raw,
+// Frame, Datagram, Next's value, ReturnBytes) is stale after any header
+// operation, since those rewrite the bytes in front of the payload. The
+// payload's bytes (Payload) stay where they are through every header
+// operation except the ones that may move the whole message, header and
+// payload, into a larger buffer when its headroom or room runs out:
+// PrependReturn, Turn, Redirect, SetPayload and Resize. After one of
+// those an old Payload slice may point into a buffer that is back in the
+// pool. Hop, Step, SetPayloadLen, SetFlags, SetHops and SpendHop never
+// move the message; SetPayload and SetPayloadLen change the payload's
+// length, which a slice taken before does not follow.
 type Message struct {
 	buf   []byte
 	start int // first header byte
@@ -76,8 +89,9 @@ type Message struct {
 	pool  *Pool
 	home  *Cache // the Cache it was built through, if any
 	class int8
-	freed bool
-	meta  Meta
+	// Ownership (own.go): released by its owner; lent to a borrower.
+	released, lent bool
+	meta           Meta
 }
 
 // OnwardLen returns the number of addresses in the onward route.
@@ -119,9 +133,12 @@ func (m *Message) Meta() Meta { return m.meta }
 func (m *Message) FromNetwork() bool { return m.meta.Flow != 0 }
 
 // Next returns the first onward address as its type and value bytes, and
-// false if the onward route is empty. The value aliases the message: it is
-// valid until the next header operation. It does not allocate.
+// false if the onward route is empty. The value aliases the message's
+// header: it is valid until the next header operation (Hop, Step,
+// PrependReturn, Turn, Redirect), hand-off or Release. It does not
+// allocate.
 func (m *Message) Next() (Type, []byte, bool) {
+	m.use()
 	if m.buf[m.start+offOnward] == 0 {
 		return 0, nil, false
 	}
@@ -177,23 +194,38 @@ func (m *Message) Return() Route {
 
 // ReturnBytes returns the encoded return route, farthest address first
 // (the order it is stored in), for code that walks it without decoding.
-// It aliases the message: valid until the next header operation.
-func (m *Message) ReturnBytes() []byte { return m.buf[m.start+hdrFixed : m.cur : m.cur] }
+// It aliases the message's header: valid until the next header operation,
+// hand-off or Release.
+func (m *Message) ReturnBytes() []byte {
+	m.use()
+	return m.buf[m.start+hdrFixed : m.cur : m.cur]
+}
 
-// Payload returns the payload. It may be modified in place; it is valid
-// until the message is handed on or released.
-func (m *Message) Payload() []byte { return m.buf[m.body:m.end:m.end] }
+// Payload returns the payload, which may be modified in place. It is
+// valid until the message is handed on or released, or until an operation
+// that may move the message to a larger buffer: PrependReturn, Turn,
+// Redirect, SetPayload or Resize. Hop and Step never move it.
+func (m *Message) Payload() []byte {
+	m.use()
+	return m.buf[m.body:m.end:m.end]
+}
 
-// Bytes returns the encoded message, header and payload, valid until the
-// next header operation or Release.
-func (m *Message) Bytes() []byte { return m.buf[m.start:m.end:m.end] }
+// Bytes returns the encoded message, header and payload. It is valid
+// until the next header operation (any of them rewrites the header; some
+// move the message), hand-off or Release.
+func (m *Message) Bytes() []byte {
+	m.use()
+	return m.buf[m.start:m.end:m.end]
+}
 
 // Len returns the encoded size of the message.
 func (m *Message) Len() int { return m.end - m.start }
 
 // Hop moves the first onward address to the front of the return route: the
-// step a hop worker takes. It moves no bytes and does not allocate.
+// step a hop worker takes. It moves no bytes and does not allocate; a
+// Payload slice stays valid.
 func (m *Message) Hop() error {
+	m.use()
 	on, rt := m.buf[m.start+offOnward], m.buf[m.start+offReturn]
 	if on == 0 {
 		return ErrEmptyRoute
@@ -207,8 +239,10 @@ func (m *Message) Hop() error {
 }
 
 // Step removes the first onward address, as a transport does when it takes
-// a message off a node. It moves only the bytes in front of the cursor.
+// a message off a node. It moves only the bytes in front of the cursor,
+// never the message: a Payload slice stays valid.
 func (m *Message) Step() error {
+	m.use()
 	on := m.buf[m.start+offOnward]
 	if on == 0 {
 		return ErrEmptyRoute
@@ -220,8 +254,11 @@ func (m *Message) Step() error {
 
 // PrependReturn puts a at the front of the return route, as a receiving
 // transport does with its connection's address so replies come back over
-// the same connection.
+// the same connection. When the headroom in front of the header runs out
+// the whole message moves once to a larger buffer: slices taken from it
+// before, Payload included, are then stale.
 func (m *Message) PrependReturn(a Address) error {
+	m.use()
 	if err := checkAddr(a); err != nil {
 		return err
 	}
@@ -242,8 +279,12 @@ func (m *Message) PrependReturn(a Address) error {
 }
 
 // Redirect replaces the first onward address with route r, as a forwarder
-// does; the return route is left as it is.
+// does; the return route is left as it is. When r is longer than the
+// address it replaces and the headroom runs out, the whole message moves
+// once to a larger buffer: slices taken from it before, Payload included,
+// are then stale.
 func (m *Message) Redirect(r Route) error {
+	m.use()
 	on := int(m.buf[m.start+offOnward])
 	if on == 0 {
 		return ErrEmptyRoute
@@ -269,8 +310,12 @@ func (m *Message) Redirect(r Route) error {
 
 // Turn makes the message a reply to its sender: the return route becomes
 // the onward route and the return route becomes [self]. The payload stays
-// where it is.
+// where it is unless the new header outgrows the old by more than the
+// headroom in front of it (self far longer than what is left of the
+// onward route): then the whole message moves once to a larger buffer,
+// and slices taken from it before, Payload included, are stale.
 func (m *Message) Turn(self Address) error {
+	m.use()
 	if err := checkAddr(self); err != nil {
 		return err
 	}
@@ -298,7 +343,11 @@ func (m *Message) Turn(self Address) error {
 }
 
 // SetPayload replaces the payload with a copy of p, keeping the header.
+// When p does not fit in the buffer the whole message moves once to a
+// larger one: slices taken from it before, Payload included, are then
+// stale.
 func (m *Message) SetPayload(p []byte) error {
+	m.use()
 	if m.body-m.start+len(p) > m.pool.maxFrame {
 		return ErrFrameTooLarge
 	}

@@ -113,20 +113,8 @@ func (p *Pool) alloc(n int) (*Message, error) {
 		return nil, ErrFrameTooLarge
 	}
 	m := p.get(classFor(Headroom + n))
-	m.freed, m.home = false, nil
+	m.released, m.lent, m.home = false, false, nil
 	m.start, m.cur, m.body, m.end = Headroom, Headroom, Headroom, Headroom+n
 	p.live.Add(1)
 	return m, nil
-}
-
-// Release gives the message and its buffer back to the pool. Releasing a
-// message twice panics: it means two owners, a bug that would otherwise
-// corrupt another message later.
-func (m *Message) Release() {
-	if m.freed {
-		panic(ErrMessageReleased)
-	}
-	m.freed, m.meta = true, Meta{}
-	m.pool.live.Add(-1)
-	m.pool.put(m)
 }

@@ -43,7 +43,7 @@ func startOn(b *testing.B, n *engine.Node, loop int, w engine.Worker, addr strin
 	}
 }
 
-func newApp(b *testing.B, n *engine.Node) *engine.Context {
+func newApp(b *testing.B, n *engine.Node) *engine.App {
 	app, err := n.NewContext("app")
 	if err != nil {
 		fatalf(b, "app context: %v", err)

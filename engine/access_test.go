@@ -14,7 +14,7 @@ import (
 type accessNode struct {
 	n              *Node
 	f              *fakeTransport
-	app            *Context
+	app            *App
 	listener       uint64
 	alice, mallory *fakeConn
 }

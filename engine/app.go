@@ -22,10 +22,18 @@ type appBox struct {
 	bounced bounces // why messages this context sent were dropped (bounce.go)
 }
 
+// App is a context for the embedding program, from ordinary goroutines:
+// it sends as a worker's Context does (Send is safe for concurrent use)
+// and, unlike a worker's, receives: Receive and Request, for one
+// goroutine at a time. Close it when done (the node closes it on
+// shutdown).
+type App struct {
+	Context
+}
+
 // NewContext returns an app context at the local address addr, for the
-// embedding program to send from and receive at. Close it when done (the
-// node closes it on shutdown).
-func (n *Node) NewContext(addr string) (*Context, error) {
+// embedding program to send from and receive at.
+func (n *Node) NewContext(addr string) (*App, error) {
 	box := &appBox{
 		q:      ring.NewMPSC[*wire.Message](n.cfg.MailboxSize),
 		signal: make(chan struct{}, 1),
@@ -34,7 +42,7 @@ func (n *Node) NewContext(addr string) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wk.ctx, nil
+	return wk.app, nil
 }
 
 func (b *appBox) push(m *wire.Message) bool {
@@ -62,12 +70,10 @@ func (b *appBox) wake() {
 // timeout (< 0: forever). The caller owns the message and must Release
 // it. A message this context sent that was dropped on its way off the
 // node (Node.Bounce) comes back as a *BounceError saying why. Only an app
-// context can receive.
-func (c *Context) Receive(timeout time.Duration) (*wire.Message, error) {
+// context can receive: a worker gets its messages through HandleMessage.
+func (a *App) Receive(timeout time.Duration) (*wire.Message, error) {
+	c := &a.Context
 	b := c.appBox
-	if b == nil {
-		return nil, ErrNotApp
-	}
 	if e := b.bounced.pop(); e != nil {
 		return nil, e
 	}
@@ -132,10 +138,8 @@ func (b *appBox) pop() (*wire.Message, bool) {
 // reply, as is anything else sent to the context meanwhile: give
 // concurrent conversations contexts of their own. It does not allocate
 // once the context has made its tags (on its first Request).
-func (c *Context) Request(route wire.Route, payload []byte, timeout time.Duration) (*wire.Message, error) {
-	if c.appBox == nil {
-		return nil, ErrNotApp
-	}
+func (a *App) Request(route wire.Route, payload []byte, timeout time.Duration) (*wire.Message, error) {
+	c := &a.Context
 	if c.appBox.closed.Load() {
 		return nil, ErrContextClosed
 	}
@@ -158,7 +162,7 @@ func (c *Context) Request(route wire.Route, payload []byte, timeout time.Duratio
 				left = 0
 			}
 		}
-		r, err := c.Receive(left)
+		r, err := a.Receive(left)
 		if be, ok := err.(*BounceError); ok && be.tag != "" && be.tag != tag.Value() {
 			continue // an earlier request's
 		}
@@ -199,10 +203,8 @@ func isReqTag(v []byte) bool { return len(v) > 5 && string(v[:5]) == "~req-" }
 
 // Close removes an app context from its node and releases what it had not
 // received. It is idempotent.
-func (c *Context) Close() error {
-	if c.appBox == nil {
-		return ErrNotApp
-	}
+func (a *App) Close() error {
+	c := &a.Context
 	c.node.unregister(c.w)
 	c.closeApp()
 	return nil

@@ -4,11 +4,12 @@ import (
 	"github.com/hopwire/hopwire/wire"
 )
 
-// Context is what a worker or the embedding program uses to send and
-// receive. A worker's Context is passed to HandleMessage and is only valid
-// on the worker's loop, inside a handler or Shutdown. An app Context (from
-// Node.NewContext) is used from ordinary goroutines: Send is safe for
-// concurrent use; Receive and Request are for one goroutine at a time.
+// Context is what a worker or the embedding program uses to send. A
+// worker's Context is passed to HandleMessage and is only valid on the
+// worker's loop, inside a handler or Shutdown. The embedding program's is
+// an App's (Node.NewContext), used from ordinary goroutines: Send is safe
+// for concurrent use; only an App receives (Receive, Request): a worker
+// gets its messages through HandleMessage.
 type Context struct {
 	node      *Node
 	self      wire.Address

@@ -42,7 +42,7 @@ func mustStart(t testing.TB, n *Node, w Worker, addrs ...string) {
 	}
 }
 
-func mustContext(t testing.TB, n *Node, addr string) *Context {
+func mustContext(t testing.TB, n *Node, addr string) *App {
 	t.Helper()
 	c, err := n.NewContext(addr)
 	if err != nil {
@@ -169,23 +169,6 @@ func TestBadStarts(t *testing.T) {
 	}
 	if _, err := NewNode(Config{MaxFrame: 10}); err == nil {
 		t.Error("tiny MaxFrame accepted")
-	}
-}
-
-func TestWorkerCannotReceive(t *testing.T) {
-	n := newNode(t, Config{})
-	errs := make(chan error, 1)
-	mustStart(t, n, WorkerFunc(func(ctx *Context, m *wire.Message) error {
-		_, err := ctx.Receive(0)
-		errs <- err
-		return nil
-	}), "w")
-	app := mustContext(t, n, "app")
-	if err := app.Send(wire.MustParseRoute("w"), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errs; !errors.Is(err, ErrNotApp) {
-		t.Fatalf("worker Receive: %v", err)
 	}
 }
 

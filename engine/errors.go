@@ -22,7 +22,6 @@ var (
 	ErrMailboxFull    = NewError("engine: mailbox full", ErrBackpressure)
 	ErrTimeout        = errors.New("engine: receive timed out")
 	ErrAddressInUse   = errors.New("engine: address already in use")
-	ErrNotApp         = errors.New("engine: only an app context can receive; workers get messages through HandleMessage")
 	ErrNoTransport    = errors.New("engine: no transport for address type")
 	ErrNoAddress      = errors.New("engine: a worker needs at least one address")
 	ErrUnknownWorker  = errors.New("engine: no worker at that address")

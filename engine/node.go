@@ -198,7 +198,13 @@ func (n *Node) register(wk *worker, addrs []string) (*worker, error) {
 		as[i], names[i] = a, a.Value()
 	}
 	wk.addrs = names
-	wk.ctx = &Context{node: n, self: as[0], selfRoute: wire.Route{as[0]}, loop: wk.loop, w: wk, appBox: wk.box}
+	ctx := Context{node: n, self: as[0], selfRoute: wire.Route{as[0]}, loop: wk.loop, w: wk, appBox: wk.box}
+	if wk.box != nil {
+		wk.app = &App{Context: ctx}
+		wk.ctx = &wk.app.Context
+	} else {
+		wk.ctx = &ctx
+	}
 
 	n.regMu.Lock()
 	defer n.regMu.Unlock()

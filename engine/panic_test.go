@@ -95,7 +95,7 @@ func (h *records) panics() []map[string]string {
 	return out
 }
 
-func receive(t *testing.T, app *Context) string {
+func receive(t *testing.T, app *App) string {
 	t.Helper()
 	r, err := app.Receive(wait)
 	if err != nil {
@@ -105,7 +105,7 @@ func receive(t *testing.T, app *Context) string {
 	return string(r.Payload())
 }
 
-func request(t *testing.T, app *Context, route, payload string) string {
+func request(t *testing.T, app *App, route, payload string) string {
 	t.Helper()
 	if err := app.Send(wire.MustParseRoute(route), []byte(payload)); err != nil {
 		t.Fatal(err)

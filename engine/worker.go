@@ -78,6 +78,7 @@ type worker struct {
 	direct  Direct
 	link    *Link // a Direct transport worker's link, or nil
 	ctx     *Context
+	app     *App // an app context's, whose Context ctx is
 	addrs   []string
 	flows   flowSet // flows allowed to reach it
 	via     uint8   // what it sends on is stamped with this Via

@@ -51,7 +51,7 @@ type slot struct {
 type sender struct {
 	r       *run
 	id      uint32
-	ctx     *engine.Context
+	ctx     *engine.App
 	payload []byte // the request buffer: header rewritten per request
 	hist    *hdrhistogram.Histogram
 	timeout int64 // ns
@@ -72,7 +72,7 @@ type sender struct {
 	unexpected, sendErrors, refused uint64
 }
 
-func newSender(r *run, id int, ctx *engine.Context) *sender {
+func newSender(r *run, id int, ctx *engine.App) *sender {
 	n := 1 << bits.Len(uint(max(minHistory, 2*r.cfg.Window)-1))
 	return &sender{
 		r:            r,

@@ -167,7 +167,7 @@ func seedProcesses(t testing.TB, env ...string) wire.Route {
 	return wire.MustParseRoute("1#" + middle.addr + " => forward_to_responder")
 }
 
-func initiator(t testing.TB) *engine.Context {
+func initiator(t testing.TB) *engine.App {
 	t.Helper()
 	app, err := initiatorNode(t).NewContext("app")
 	if err != nil {

@@ -462,7 +462,7 @@ func TestBackpressureReachesUpstream(t *testing.T) {
 // sendUntilFull sends payload along route until the sends have been
 // refused with ErrQueueFull 20 times in a row (full), or 100,000 went in,
 // or wait is up. Any other error fails the test.
-func sendUntilFull(t *testing.T, app *engine.Context, route wire.Route, payload []byte) (sent int, full bool) {
+func sendUntilFull(t *testing.T, app *engine.App, route wire.Route, payload []byte) (sent int, full bool) {
 	t.Helper()
 	streak := 0
 	deadline := time.Now().Add(wait)

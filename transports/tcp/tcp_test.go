@@ -67,7 +67,7 @@ func (n *testNode) start(t testing.TB, w engine.Worker, addr string) {
 	}
 }
 
-func (n *testNode) app(t testing.TB, addr string) *engine.Context {
+func (n *testNode) app(t testing.TB, addr string) *engine.App {
 	t.Helper()
 	c, err := n.NewContext(addr)
 	if err != nil {
@@ -76,7 +76,7 @@ func (n *testNode) app(t testing.TB, addr string) *engine.Context {
 	return c
 }
 
-func request(t testing.TB, app *engine.Context, route string, payload string) (string, wire.Route) {
+func request(t testing.TB, app *engine.App, route string, payload string) (string, wire.Route) {
 	t.Helper()
 	return nodetest.Request(t, app, route, payload, wait)
 }

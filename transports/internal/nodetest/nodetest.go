@@ -39,7 +39,7 @@ func NewNode(tb testing.TB, cfg engine.Config) *engine.Node {
 
 // Request sends payload along route from app and returns the reply's
 // payload and return route.
-func Request(tb testing.TB, app *engine.Context, route, payload string, wait time.Duration) (string, wire.Route) {
+func Request(tb testing.TB, app *engine.App, route, payload string, wait time.Duration) (string, wire.Route) {
 	tb.Helper()
 	r, err := app.Request(wire.MustParseRoute(route), []byte(payload), wait)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"github.com/hopwire/hopwire/engine"
 )
 
+// Errors of the UDP transport, for errors.Is: each closed one wraps
+// engine.ErrClosed, ErrBusy engine.ErrBackpressure.
 var (
 	ErrClosed       = engine.NewError("udp: transport closed", engine.ErrClosed)
 	ErrSocketClosed = engine.NewError("udp: socket closed", engine.ErrClosed)

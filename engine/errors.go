@@ -18,6 +18,8 @@ var (
 	ErrBackpressure = errors.New("engine: backpressure: the receiver is full")
 )
 
+// Errors of the engine's own, for errors.Is; those that name an address
+// come wrapped in an *AddressError, access control's in an *AccessError.
 var (
 	ErrMailboxFull    = NewError("engine: mailbox full", ErrBackpressure)
 	ErrTimeout        = errors.New("engine: receive timed out")

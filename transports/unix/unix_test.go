@@ -13,6 +13,7 @@ import (
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/internal/nodetest"
+	"github.com/hopwire/hopwire/transports/tcp"
 	"github.com/hopwire/hopwire/transports/unix"
 	"github.com/hopwire/hopwire/wire"
 )
@@ -207,5 +208,88 @@ func TestPathTooLong(t *testing.T) {
 	}
 	if _, err := os.Lstat(long); err == nil {
 		t.Fatal("a socket file was made")
+	}
+}
+
+// A worker not allowed for the listener is unreachable over the socket,
+// and the denial is counted; allowed ones answer on the same connection.
+func TestAccessControl(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	server, str := newNode(t, engine.Config{Name: "server"})
+	for w, name := range map[engine.Worker]string{engine.Echo{}: "echoer", engine.Uppercase{}: "secret"} {
+		if err := server.StartWorker(w, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listen(t, server, str, path, "echoer")
+
+	client, _ := newNode(t, engine.Config{Name: "client"})
+	a := app(t, client, "app")
+	if _, err := a.Request(wire.MustParseRoute("3#"+path+" => secret"), []byte("psst"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
+		t.Fatalf("request to a worker not allowed: %v, want a timeout", err)
+	}
+	if s := str.Stats(); s.Denied != 1 {
+		t.Fatalf("server transport stats %+v, want Denied 1", s)
+	}
+	if got, _ := nodetest.Request(t, a, "3#"+path+" => echoer", "hi", wait); got != "hi" {
+		t.Fatalf("reply %q", got)
+	}
+}
+
+// One node with both transports: a message comes in over its Unix
+// socket and its forwarder sends it on over TCP to another node; the
+// reply comes back the same way.
+func TestUnixInTCPOn(t *testing.T) {
+	responder := nodetest.NewNode(t, engine.Config{Name: "responder", Loops: 2})
+	rtr, err := tcp.New(responder, tcp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := responder.StartWorker(engine.Echo{}, "echoer"); err != nil {
+		t.Fatal(err)
+	}
+	rl, err := rtr.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := responder.Allow(rl.Flow(), "echoer"); err != nil {
+		t.Fatal(err)
+	}
+
+	path := filepath.Join(t.TempDir(), "m.sock")
+	middle, mux := newNode(t, engine.Config{Name: "middle"})
+	mtcp, err := tcp.New(middle, tcp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := middle.StartWorker(engine.Forwarder{Route: wire.MustParseRoute("1#" + rl.Addr() + " => echoer")}, "fwd"); err != nil {
+		t.Fatal(err)
+	}
+	listen(t, middle, mux, path, "fwd")
+
+	client, _ := newNode(t, engine.Config{Name: "client"})
+	a := app(t, client, "app")
+	for i := 0; i < 3; i++ {
+		got, ret := nodetest.Request(t, a, "3#"+path+" => fwd", "across", wait)
+		if got != "across" {
+			t.Fatalf("reply %q", got)
+		}
+		// [client's unix conn worker, middle's tcp conn worker, echoer]
+		if len(ret) != 3 || ret[2] != wire.MustParseAddress("echoer") {
+			t.Fatalf("return route %v", ret)
+		}
+	}
+	if s := mux.Stats(); s.Accepted != 1 {
+		t.Fatalf("middle unix stats %+v", s)
+	}
+	if s := mtcp.Stats(); s.Dialed != 1 {
+		t.Fatalf("middle tcp stats %+v", s)
+	}
+	if mux.Type() != wire.Unix || mtcp.Type() != wire.TCP {
+		t.Fatalf("types %v %v", mux.Type(), mtcp.Type())
+	}
+	// A second Unix transport on the node is refused: one per type.
+	if _, err := unix.New(middle, unix.Config{}); !errors.Is(err, engine.ErrTransportInUse) {
+		t.Fatalf("second unix transport: %v", err)
 	}
 }

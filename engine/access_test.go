@@ -253,7 +253,7 @@ func TestHopBudgetEndsLoops(t *testing.T) {
 }
 
 func TestAllowDialConfig(t *testing.T) {
-	p, err := parseDialPolicy([]string{"1#10.0.0.0/8", "2#127.0.0.0/8:4000", "1#host:99", "2#*"})
+	p, err := parseDialPolicy([]string{"1#10.0.0.0/8", "2#127.0.0.0/8:4000", "1#host:99", "2#*", "3#/run/a.sock"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +267,8 @@ func TestAllowDialConfig(t *testing.T) {
 		{wire.TCP, "host:99", true},
 		{wire.TCP, "host:98", false},
 		{wire.UDP, "8.8.8.8:53", true},
+		{wire.Unix, "/run/a.sock", true},
+		{wire.Unix, "/run/b.sock", false},
 		{9, "x", false},
 	} {
 		if got := p.allows(tc.t, []byte(tc.v)); got != tc.want {

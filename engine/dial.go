@@ -27,7 +27,9 @@ type dialRule struct {
 // parseDialPolicy parses Config.AllowDial entries: "TYPE#*" (any
 // destination of that transport), "TYPE#HOST:PORT" (exactly that one),
 // "TYPE#CIDR" or "TYPE#CIDR:PORT" (IP destinations in the prefix, any
-// port or that port), with TYPE 1 for TCP and 2 for UDP.
+// port or that port), with TYPE 1 for TCP and 2 for UDP. A Unix
+// socket's address is a path, not an IP: "3#/path/to/sock" allows that
+// one, "3#*" any.
 func parseDialPolicy(entries []string) (dialPolicy, error) {
 	var p dialPolicy
 	for _, e := range entries {
@@ -40,6 +42,8 @@ func parseDialPolicy(entries []string) (dialPolicy, error) {
 		switch {
 		case v == "*":
 			r.all = true
+		case a.Type() == wire.Unix:
+			r.exact = v // a path: its slashes are not a prefix's
 		case strings.Contains(v, "/"):
 			pfx, port := v, ""
 			if i := strings.LastIndexByte(v, ':'); i > strings.LastIndexByte(v, '/') {

@@ -71,6 +71,8 @@ func (e *TransportError) Error() string {
 		name = "TCP (type 1)"
 	case wire.UDP:
 		name = "UDP (type 2)"
+	case wire.Unix:
+		name = "Unix (type 3)"
 	}
 	return "engine: a transport for " + name + " addresses is already registered on this node"
 }

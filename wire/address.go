@@ -11,9 +11,10 @@ type Type uint8
 // Known transport types. Other values are valid on the wire and are routed
 // to whatever transport a node registered for them.
 const (
-	Local Type = 0
-	TCP   Type = 1
-	UDP   Type = 2
+	Local Type = 0 // a worker on the node: "0#echoer"
+	TCP   Type = 1 // a TCP peer, host:port: "1#127.0.0.1:4000"
+	UDP   Type = 2 // a UDP peer, host:port: "2#127.0.0.1:4000"
+	Unix  Type = 3 // a Unix-domain stream socket, its path: "3#/run/hopwire/node.sock"
 )
 
 // Limits of the encoding. They are structural (each length is one byte), so

@@ -40,7 +40,7 @@ type conn struct {
 	in   *engine.Inbound // delivers what the connection's gnet loop reads
 	id   string          // 32 hex digits
 	addr wire.Address    // 0#id: the connection worker
-	key  string          // host:port for a dialed connection: its routing key; "" if accepted
+	key  string          // host:port (a path, Unix) for a dialed connection: its routing key; "" if accepted
 	link *engine.Link    // its flow, what it may carry (access control)
 	lis  *Listener       // the listener that accepted it; nil if dialed
 
@@ -48,7 +48,7 @@ type conn struct {
 	// stored, the rest before open is. Other goroutines read them only
 	// after loading that flag as true.
 	gc     gnet.Conn
-	peer   string      // remote host:port
+	peer   string      // remote host:port (Transport.peerAddr)
 	wfd    *wfd        // our dup of the socket: the write side's own descriptor
 	worker bool        // the connection worker is running
 	hsTime *time.Timer // closes the connection if the handshake takes too long
@@ -133,13 +133,15 @@ func (c *conn) evict(n int) bool { return c.t.evictFor(c, n) }
 // hello for gnet to write first.
 func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c.gc = gc
-	c.peer = gc.RemoteAddr().String()
+	c.peer = c.t.peerAddr(gc.RemoteAddr(), c.lis)
 	c.opened.Store(true)
 	if c.t.closed.Load() {
 		c.setWhy(closeLocal, ErrClosed)
 		return nil, gnet.Close
 	}
-	_ = gc.SetNoDelay(true) // gnet sets it already; say so here too
+	if c.t.network == "tcp" {
+		_ = gc.SetNoDelay(true) // gnet sets it already; say so here too
+	}
 	fd, err := gc.Dup()
 	if err != nil {
 		c.setWhy(closeLocal, err)

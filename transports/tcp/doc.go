@@ -12,6 +12,14 @@
 // connection. Connect dials explicitly and returns the address of the
 // connection's worker.
 //
+// # Unix-domain sockets
+//
+// NewUnix makes the same transport over Unix stream sockets, for
+// wire.Unix addresses ("3#/path/to/sock"): the same hello, framing,
+// access control, write path and limits; listeners bind socket files of
+// mode 0600 and remove them on Close (unix.go). Package transports/unix
+// is its public name.
+//
 // # Wire
 //
 // Each side sends its wire.Hello (8 bytes: magic, the header versions it
@@ -83,7 +91,11 @@
 //     OnTraffic returns, and allocates nothing.
 //   - Conn.Context, RemoteAddr, OutboundBuffered, Flush:
 //     loop only; called only from OnOpen, OnTraffic, OnClose.
-//   - Conn.Dup, SetNoDelay: concurrency-safe (socket calls); called in OnOpen.
+//   - Conn.Dup, SetNoDelay: concurrency-safe (socket calls); called in
+//     OnOpen, SetNoDelay on TCP connections only.
+//   - Client.EnrollContext of a *net.UnixConn: no TCP options; gnet
+//     renames the net.Conn's LocalAddr (to the peer's name and the
+//     dup's fd), which is not used here.
 //   - Conn.Close: concurrency-safe (posts a task to the loop, allocating
 //     a closure and a queue node); used only to close a connection from
 //     outside its events (write error, slow consumer, handshake or frame

@@ -3,6 +3,7 @@ package tcp
 import (
 	"errors"
 	"net"
+	"strconv"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/wire"
@@ -20,6 +21,12 @@ var (
 
 	ErrFrameTimeout  = errors.New("tcp: frame not complete within Config.FrameTimeout")
 	ErrPendingBudget = errors.New("tcp: pending-frame budget exceeded (Config.MaxPendingBytes)")
+
+	ErrNotUnix     = errors.New("unix: next address is not a Unix socket address")
+	ErrBadPath     = errors.New("unix: address is not a socket path (abstract @names are not served; a path of 32 hex digits names a connection: write ./<hex>)")
+	ErrPathTooLong = errors.New("unix: socket path longer than " + strconv.Itoa(MaxUnixPath) + " bytes, the OS's limit (sun_path)")
+	ErrNotSocket   = errors.New("unix: path exists and is not a socket")
+	ErrSocketInUse = errors.New("unix: a listener answers on the socket already")
 
 	errFlagsNotNegotiated = errors.New("tcp: message flags the connection did not negotiate")
 )

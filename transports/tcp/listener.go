@@ -48,20 +48,25 @@ func nextBackoff(d time.Duration) time.Duration {
 }
 
 // Listen binds addr ("host:port"; port 0 picks a free one) and accepts
-// connections on it.
+// connections on it. For a Unix transport addr is the socket's path:
+// see NewUnix for how the file is made and removed.
 func (t *Transport) Listen(addr string) (*Listener, error) {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, hostPortError(addr, err)
+	if err := t.checkAddr(addr); err != nil {
+		return nil, err
 	}
 	l := &Listener{t: t, flow: t.node.NewFlow(), closing: make(chan struct{}), accepting: make(chan struct{})}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed.Load() {
 		return nil, ErrClosed
 	}
-	ln, err := net.Listen("tcp", addr) // SO_REUSEADDR, as Go always sets it
+	ln, err := t.bind(addr) // outside t.mu: a Unix bind may probe an old socket first
 	if err != nil {
 		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed.Load() {
+		_ = ln.Close()
+		return nil, ErrClosed
 	}
 	l.ln, l.addr = ln, ln.Addr().String()
 	t.listeners[l] = struct{}{}
@@ -140,7 +145,7 @@ func (l *Listener) pause(d time.Duration) bool {
 	}
 }
 
-// Addr returns the bound address, host:port.
+// Addr returns the bound address, host:port, or a Unix socket's path.
 func (l *Listener) Addr() string { return l.addr }
 
 // Flow returns the flow id stamped on messages that arrive through the

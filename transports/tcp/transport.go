@@ -21,9 +21,16 @@ import (
 // transport for wire.TCP addresses: a route through "1#host:port" reaches
 // the node listening there, over a connection the transport opens on the
 // first send and reuses after. Its methods are safe for concurrent use.
+//
+// The same Transport, made by NewUnix, carries them over Unix-domain
+// stream sockets instead, for wire.Unix addresses ("3#/path/to/sock"):
+// the handshake, framing, access control, write path and limits are the
+// same; only how a socket is named, bound and dialed differs (unix.go).
 type Transport struct {
 	node     *engine.Node
 	cfg      Config
+	network  string    // "tcp" or "unix", for net.Dial and net.Listen
+	typ      wire.Type // wire.TCP or wire.Unix: the addresses it serves
 	log      *slog.Logger
 	pool     *wire.Pool
 	maxFrame int
@@ -61,13 +68,19 @@ type Transport struct {
 // New starts a TCP transport for node and registers it as the node's
 // transport for wire.TCP addresses. The node closes it when it closes.
 func New(node *engine.Node, cfg Config) (*Transport, error) {
+	return newTransport(node, cfg, "tcp", wire.TCP)
+}
+
+func newTransport(node *engine.Node, cfg Config, network string, typ wire.Type) (*Transport, error) {
 	if err := cfg.setDefaults(node.Pool().MaxFrame()); err != nil {
 		return nil, err
 	}
 	t := &Transport{
 		node:      node,
 		cfg:       cfg,
-		log:       node.Logger().With("transport", "tcp"),
+		network:   network,
+		typ:       typ,
+		log:       node.Logger().With("transport", network),
 		pool:      node.Pool(),
 		maxFrame:  cfg.MaxFrame,
 		listeners: make(map[*Listener]struct{}),
@@ -106,8 +119,8 @@ func (t *Transport) gnetOptions() []gnet.Option {
 	}
 }
 
-// Type returns wire.TCP.
-func (t *Transport) Type() wire.Type { return wire.TCP }
+// Type returns wire.TCP, or wire.Unix for a transport made by NewUnix.
+func (t *Transport) Type() wire.Type { return t.typ }
 
 // Stats returns the transport's counters.
 func (t *Transport) Stats() Stats {
@@ -139,8 +152,8 @@ func (t *Transport) Send(m *wire.Message) error {
 	switch {
 	case !ok:
 		return t.refuse(m, wire.ErrEmptyRoute)
-	case typ != wire.TCP:
-		return t.refuse(m, ErrNotTCP)
+	case typ != t.typ:
+		return t.refuse(m, t.errWrongType())
 	case t.closed.Load():
 		return t.refuse(m, ErrClosed)
 	}
@@ -150,7 +163,7 @@ func (t *Transport) Send(m *wire.Message) error {
 			return t.refuse(m, &ConnError{Conn: "0#" + string(v), Err: ErrNoConnection})
 		}
 	} else if c = t.byKey.load()[string(v)]; c == nil {
-		if err := t.node.AdmitDial(m, wire.TCP, v); err != nil {
+		if err := t.node.AdmitDial(m, t.typ, v); err != nil {
 			return t.refuse(m, err)
 		}
 		var err error
@@ -178,7 +191,8 @@ func (t *Transport) refuse(m *wire.Message, err error) error {
 }
 
 // isConnID reports whether an address value names a connection by id
-// (32 hex digits) rather than host:port, which always has a colon.
+// (32 hex digits) rather than host:port, which always has a colon, or a
+// socket's path (a relative path of 32 hex digits is written "./<hex>").
 func isConnID(v []byte) bool {
 	if len(v) != 2*idLen {
 		return false
@@ -197,9 +211,11 @@ func isConnID(v []byte) bool {
 // starts with it goes over this connection. Every call opens a new
 // connection; the first one to a host:port is also the one routes
 // through "1#host:port" use, if none was there.
+//
+// For a Unix transport hostport is the socket's path.
 func (t *Transport) Connect(hostport string) (wire.Address, error) {
-	if _, _, err := net.SplitHostPort(hostport); err != nil {
-		return wire.Address{}, hostPortError(hostport, err)
+	if err := t.checkAddr(hostport); err != nil {
+		return wire.Address{}, err
 	}
 	c, _, err := t.newDialed(hostport, false)
 	if err != nil {
@@ -220,8 +236,8 @@ func (t *Transport) Connect(hostport string) (wire.Address, error) {
 // dialing in the background if there is none. Called from Send: it must
 // not wait for the network.
 func (t *Transport) dialAsync(key string) (*conn, error) {
-	if _, _, err := net.SplitHostPort(key); err != nil {
-		return nil, hostPortError(key, err)
+	if err := t.checkAddr(key); err != nil {
+		return nil, err
 	}
 	c, created, err := t.newDialed(key, true)
 	if created {
@@ -259,7 +275,7 @@ func (t *Transport) newDialed(key string, reuse bool) (c *conn, created bool, er
 func (t *Transport) dial(c *conn) {
 	defer t.dials.Done()
 	d := net.Dialer{Timeout: t.cfg.DialTimeout}
-	nc, err := d.DialContext(t.ctx, "tcp", c.key)
+	nc, err := d.DialContext(t.ctx, t.network, c.key)
 	if err != nil {
 		t.stats.dialErrors.Add(1)
 		t.log.Warn("tcp: dial failed", "peer", c.key, "conn", c.addr.String(), "err", err)

@@ -110,7 +110,7 @@ func (o *outbound) init(c *conn, queueLen, queueBytes int) {
 // when it disconnects a slow consumer.
 func (c *conn) enqueue(m *wire.Message) error {
 	if c.closed.Load() {
-		return c.t.refuse(m, &ConnError{Conn: c.addr.String(), Peer: c.peerName(), Err: ErrConnClosed})
+		return c.t.refuse(m, c.closeError()) // why it closed: a failed dial says so
 	}
 	// A peer that left its replies unread is not waited for again: the
 	// sender is likely a worker that serves every peer.

@@ -9,6 +9,9 @@ import (
 	"github.com/hopwire/hopwire/wire"
 )
 
+// Errors of the TCP (and Unix) transport, for errors.Is: each closed one
+// wraps engine.ErrClosed, ErrQueueFull engine.ErrBackpressure; those of
+// one connection come wrapped in a *ConnError.
 var (
 	ErrClosed       = engine.NewError("tcp: transport closed", engine.ErrClosed)
 	ErrConnClosed   = engine.NewError("tcp: connection closed", engine.ErrClosed)

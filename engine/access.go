@@ -190,6 +190,10 @@ type Link struct {
 	seen   [grantMemo]atomic.Uint64
 	victim atomic.Uint32
 	closed atomic.Bool
+
+	done chan struct{} // closed by Close
+	info LinkInfo      // under the node's regMu; set by Describe
+	up   bool          // described, in the registry's listing; under regMu
 }
 
 const grantMemo = 4
@@ -198,7 +202,7 @@ const grantMemo = 4
 // (a listener's or socket's flow, or 0). dialed says the node opened it:
 // the built-in hop may bridge onto it.
 func (n *Node) NewLink(spawner uint64, dialed bool) *Link {
-	l := &Link{node: n, flow: n.NewFlow(), spawner: spawner, dialed: dialed}
+	l := &Link{node: n, flow: n.NewFlow(), spawner: spawner, dialed: dialed, done: make(chan struct{})}
 	n.regMu.Lock()
 	n.links[l.flow] = l
 	n.regMu.Unlock()
@@ -212,15 +216,15 @@ func (l *Link) Flow() uint64 { return l.flow }
 func (l *Link) Spawner() uint64 { return l.spawner }
 
 // Close revokes the link's flow from every worker and link it was granted
-// to. Messages of its origin still on the node may still be handled, but
-// reach nothing more. It is idempotent.
+// to, takes it out of the registry, closes Done and tells the link's
+// watchers it is down (if it was up). Messages of its origin still on the
+// node may still be handled, but reach nothing more. It is idempotent.
 func (l *Link) Close() {
 	if !l.closed.CompareAndSwap(false, true) {
 		return
 	}
 	n := l.node
 	n.regMu.Lock()
-	defer n.regMu.Unlock()
 	delete(n.links, l.flow)
 	for _, wk := range n.all {
 		wk.flows.drop(l.flow)
@@ -229,6 +233,12 @@ func (l *Link) Close() {
 		o.grants.drop(l.flow)
 	}
 	n.gen.Add(1)
+	up, info, watchers := l.up, l.info, n.watchers
+	n.regMu.Unlock()
+	close(l.done)
+	if up {
+		n.tell(watchers, LinkDown, info)
+	}
 }
 
 // Accept lets messages that came in over from leave over l as replies

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,11 +88,12 @@ type Node struct {
 	closeMu  sync.Once
 	done     chan struct{}
 
-	flows atomic.Uint64    // last flow id handed out
-	links map[uint64]*Link // open links by flow, under regMu
-	gen   atomic.Uint64    // bumped by every change to who may reach what
-	dial  dialPolicy       // Config.AllowDial
-	stats counters
+	flows    atomic.Uint64    // last flow id handed out
+	links    map[uint64]*Link // open links by flow, under regMu
+	watchers []*worker        // WatchLinks; copy on write under regMu
+	gen      atomic.Uint64    // bumped by every change to who may reach what
+	dial     dialPolicy       // Config.AllowDial
+	stats    counters
 }
 
 // NewNode starts a node's event loops. Close stops them.
@@ -251,6 +253,9 @@ func (n *Node) unregister(wk *worker) bool {
 			n.all = append(n.all[:i], n.all[i+1:]...)
 			break
 		}
+	}
+	if slices.Contains(n.watchers, wk) {
+		n.watchers = slices.DeleteFunc(slices.Clone(n.watchers), func(w *worker) bool { return w == wk })
 	}
 	n.gen.Add(1)
 	return true

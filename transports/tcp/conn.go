@@ -185,6 +185,7 @@ func (c *conn) handshake(gc gnet.Conn) gnet.Action {
 	}
 	c.hsTime.Stop()
 	c.open.Store(true)
+	c.link.Describe(c.t.typ, c.addr, c.peerName())
 	close(c.ready)
 	c.kick() // frames queued while connecting
 	return gnet.None

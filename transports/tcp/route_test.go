@@ -316,3 +316,48 @@ func TestShutdownFromANetworkHandler(t *testing.T) {
 		t.Fatal("the server node did not stop")
 	}
 }
+
+// A connection is in both nodes' registries once its handshake is done,
+// and a watcher hears it go down when the peer closes.
+func TestConnectionsListedAndWatched(t *testing.T) {
+	server := newTestNode(t, "server", Config{})
+	server.start(t, engine.Echo{}, "echoer")
+	l := server.listen(t, "echoer")
+	watcher := server.app(t, "watcher")
+	if err := server.WatchLinks("watcher"); err != nil {
+		t.Fatal(err)
+	}
+	client := newTestNode(t, "client", Config{})
+	addr, err := client.tr.Connect(l.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls := client.Links(); len(ls) != 1 || ls[0].Addr != addr || !ls[0].Dialed || ls[0].Type != wire.TCP || ls[0].Peer != l.Addr() {
+		t.Fatalf("client's links %+v", ls)
+	}
+	next := func() engine.LinkEvent {
+		m, err := watcher.Receive(wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Release()
+		ev, err := engine.ParseLinkEvent(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	up := next()
+	if up.Kind != engine.LinkUp || up.Link.Dialed || up.Link.Spawner != l.Flow() {
+		t.Fatalf("server saw %+v", up)
+	}
+	if err := client.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if down := next(); down.Kind != engine.LinkDown || down.Link.Flow != up.Link.Flow {
+		t.Fatalf("server saw %+v after the client closed", down)
+	}
+	if ls := server.Links(); len(ls) != 0 {
+		t.Fatalf("server's links after the client closed: %+v", ls)
+	}
+}

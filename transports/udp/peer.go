@@ -108,7 +108,9 @@ func (t *Transport) newPeer(ap netip.AddrPort, sock *Socket) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &peer{addr: a, ap: ap, sa: sa, sock: sock, link: t.node.NewLink(sock.flow, sock.client)}, nil
+	p := &peer{addr: a, ap: ap, sa: sa, sock: sock, link: t.node.NewLink(sock.flow, sock.client)}
+	p.link.Describe(wire.UDP, a, ap.String())
+	return p, nil
 }
 
 // publish adds p under its canonical text, its address and alias (if not

@@ -33,11 +33,19 @@ func TestUDPToTCPBridge(t *testing.T) {
 	n2 := newTestNodeWith(t, engine.Config{Name: "n2", Loops: 2, AllowDial: []string{"1#127.0.0.0/8"}}, Config{})
 	n2.start(t, engine.Hop{}, "hop")
 	s2 := n2.bind(t, "hop")
-	if _, err := tcp.New(n2.Node, tcp.Config{EventLoops: 1}); err != nil {
+	tcp2, err := tcp.New(n2.Node, tcp.Config{EventLoops: 1})
+	if err != nil {
 		t.Fatal(err)
 	}
 
 	n1 := newTestNode(t, "n1", Config{})
+	t.Cleanup(func() {
+		if t.Failed() { // where did it go? (seen once under a loaded full run)
+			t.Logf("n1 %+v udp %+v", n1.Stats(), n1.tr.Stats())
+			t.Logf("n2 %+v udp %+v tcp %+v", n2.Stats(), n2.tr.Stats(), tcp2.Stats())
+			t.Logf("n3 %+v tcp %+v", n3.Stats(), tcp3.Stats())
+		}
+	})
 	app := n1.app(t, "app")
 	route := "2#" + s2.Addr() + " => hop => 1#" + l3.Addr() + " => echoer"
 	for i := 0; i < 3; i++ {

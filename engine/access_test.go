@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -295,4 +299,42 @@ func eventuallyT(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// A hop's refused send (what the network asked of it) is logged at warn
+// level, once a second however many there are, and every one counted.
+func TestRefusalsLoggedOnceASecond(t *testing.T) {
+	var out lockedBuffer
+	a := newAccessNode(t, Config{Logger: slog.New(slog.NewTextHandler(&out, nil))})
+	began := time.Now()
+	for i := 0; i < 5; i++ {
+		if err := a.f.deliver(a.mallory, "hop => 9#anywhere => x", "x", "ssrf"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.denied(t, 5)
+	if s := a.n.Stats(); s.HandlerErrors != 5 {
+		t.Fatalf("HandlerErrors = %d", s.HandlerErrors)
+	}
+	most := 1 + int(time.Since(began)/time.Second)
+	if k := strings.Count(out.String(), "refused by access control"); k < 1 || k > most {
+		t.Fatalf("%d warnings for 5 refusals, want 1 to %d:\n%s", k, most, out.String())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

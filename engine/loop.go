@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"context"
-	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -279,10 +277,7 @@ func (l *loop) dispatch(d delivery) {
 	d.m.Lend()
 	c.cur = d.m
 	if err := wk.h.HandleMessage(c, d.m); err != nil {
-		l.node.stats.handler.Add(1)
-		if l.node.log.Enabled(context.Background(), slog.LevelDebug) {
-			l.node.log.Debug("handler error", "worker", wk.addrs[0], "err", err)
-		}
+		l.node.handlerError(wk, err)
 	}
 	if c.cur != nil {
 		l.cache.Reclaim(c.cur)

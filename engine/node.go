@@ -93,7 +93,10 @@ type Node struct {
 	watchers []*worker        // WatchLinks; copy on write under regMu
 	gen      atomic.Uint64    // bumped by every change to who may reach what
 	dial     dialPolicy       // Config.AllowDial
-	stats    counters
+
+	deniedLog  atomic.Int64  // UnixNano of the last access-control warning (handlerError)
+	deniedHeld atomic.Uint64 // warnings held back since
+	stats      counters
 }
 
 // NewNode starts a node's event loops. Close stops them.

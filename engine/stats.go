@@ -1,6 +1,12 @@
 package engine
 
-import "sync/atomic"
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
 
 // Stats counts what a node dropped or refused. Successful deliveries are
 // not counted: that would put a shared atomic on every hop.
@@ -30,5 +36,28 @@ func (c *counters) snapshot() Stats {
 		HopsExhausted:  c.expired.Load(),
 		Panics:         c.panics.Load(),
 		StaleReplies:   c.stale.Load(),
+	}
+}
+
+// handlerError counts a handler's error and logs it: at debug level, but
+// for access control's refusals of what the network sent (a hop asked to
+// dial, or to write onto another peer's connection), which an operator
+// wants to see: at warn level, at most once a second, with how many were
+// held back.
+func (n *Node) handlerError(wk *worker, err error) {
+	n.stats.handler.Add(1)
+	var ae *AccessError
+	if errors.As(err, &ae) {
+		now := time.Now().UnixNano()
+		last := n.deniedLog.Load()
+		if now-last < int64(time.Second) || !n.deniedLog.CompareAndSwap(last, now) {
+			n.deniedHeld.Add(1)
+			return
+		}
+		n.log.Warn("engine: a worker's send refused by access control", "worker", wk.addrs[0], "flow", ae.Flow, "err", err, "suppressed", n.deniedHeld.Swap(0))
+		return
+	}
+	if n.log.Enabled(context.Background(), slog.LevelDebug) {
+		n.log.Debug("handler error", "worker", wk.addrs[0], "err", err)
 	}
 }

@@ -94,7 +94,7 @@ const linkEventTag = "hopwire-link-event\x00"
 // ErrNotLinkEvent is ParseLinkEvent's answer to a message that is not one.
 var ErrNotLinkEvent = errors.New("engine: not a link event")
 
-// tell sends ev to every watcher. Called without regMu.
+// tell sends the event to every watcher. Called without regMu.
 func (n *Node) tell(watchers []*worker, kind LinkEventKind, info LinkInfo) {
 	if len(watchers) == 0 {
 		return
@@ -119,7 +119,20 @@ func (n *Node) tell(watchers []*worker, kind LinkEventKind, info LinkInfo) {
 			m.Release()
 			return
 		}
-		_ = wk.deliver(nil, m, 0) // counted if refused
+		// Queued, never run here: the caller is a transport, perhaps
+		// holding a lock of its own that the watcher's handler, sending,
+		// would want.
+		ok := false
+		switch {
+		case wk.box != nil:
+			ok = wk.box.push(m)
+		case wk.loop != nil:
+			ok = wk.loop.push(delivery{wk, m}, false)
+		}
+		if !ok {
+			n.stats.full.Add(1)
+			m.Release()
+		}
 		n.exit()
 	}
 }

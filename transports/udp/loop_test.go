@@ -83,3 +83,30 @@ func TestEchoLoopEnds(t *testing.T) {
 	}
 	t.Logf("the loop ended after %d answers", n)
 }
+
+// A worker watching links may send over the transport from its handler:
+// a new peer's link comes up while the transport holds its peer table's
+// lock, and the event is queued, not run there.
+func TestLinkWatcherSends(t *testing.T) {
+	n := newTestNode(t, "n", Config{})
+	out := rawConn(t)
+	to := "2#" + out.LocalAddr().String() + " => x"
+	n.start(t, engine.WorkerFunc(func(ctx *engine.Context, m *wire.Message) error {
+		if ev, err := engine.ParseLinkEvent(m); err == nil && ev.Kind == engine.LinkUp && ev.Link.Peer != out.LocalAddr().String() {
+			return ctx.Send(wire.MustParseRoute(to), []byte("a peer came"))
+		}
+		return nil
+	}), "watcher")
+	if err := n.WatchLinks("watcher"); err != nil {
+		t.Fatal(err)
+	}
+	n.start(t, engine.Echo{}, "echoer")
+	s := n.bind(t, "echoer")
+	client := rawConn(t)
+	sendRaw(t, client, s.Addr(), encode(t, n.Pool(), "echoer", "me", []byte("hi")))
+	_ = out.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 512)
+	if _, _, err := out.ReadFromUDP(buf); err != nil {
+		t.Fatalf("the watcher's datagram: %v", err)
+	}
+}

@@ -97,38 +97,31 @@ func (n *Node) NewFlow() uint64 { return n.flows.Add(1) }
 // workers must be running; allowing survives nothing: a worker started
 // again at the same address starts with no flows allowed.
 func (n *Node) Allow(flow uint64, addrs ...string) error {
-	n.regMu.Lock()
-	defer n.regMu.Unlock()
-	for _, a := range addrs {
-		wk := n.lookupText(a)
-		if wk == nil {
-			return &AddressError{Input: a, Err: ErrUnknownWorker}
-		}
-		wk.addFlow(flow)
-	}
-	n.gen.Add(1)
-	return nil
+	return n.changeFlows(addrs, func(s *flowSet) { s.add(flow) })
 }
 
 // Revoke takes back what Allow gave: messages of the flow no longer reach
 // the workers at addrs (those that were allowed it by a spawner's flow or
 // AllFlows still are).
 func (n *Node) Revoke(flow uint64, addrs ...string) error {
+	return n.changeFlows(addrs, func(s *flowSet) { s.drop(flow) })
+}
+
+// changeFlows applies change to the allow lists of the workers at addrs,
+// under regMu, stopping at the first address no worker has.
+func (n *Node) changeFlows(addrs []string, change func(*flowSet)) error {
 	n.regMu.Lock()
 	defer n.regMu.Unlock()
+	defer n.gen.Add(1)
 	for _, a := range addrs {
 		wk := n.lookupText(a)
 		if wk == nil {
 			return &AddressError{Input: a, Err: ErrUnknownWorker}
 		}
-		wk.flows.drop(flow)
+		change(&wk.flows)
 	}
-	n.gen.Add(1)
 	return nil
 }
-
-// addFlow adds flow to wk's allow list. Under regMu.
-func (wk *worker) addFlow(flow uint64) { wk.flows.add(flow) }
 
 // allows reports whether a message of origin o may reach wk.
 func (wk *worker) allows(o wire.Meta) bool { return wk.flows.has(o.Flow, o.Spawner) }

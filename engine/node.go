@@ -32,11 +32,11 @@ type Config struct {
 	Logger      *slog.Logger  // nil means discard
 	// AllowDial lists the destinations remote traffic may make the node
 	// open a new link to through the built-in Hop (dial over TCP, send to
-	// a new UDP peer): "1#*"
-	// (any TCP address), "1#10.0.0.7:4000" (that one), "2#10.0.0.0/8" or
-	// "1#127.0.0.0/8:4000" (IPs in the prefix, any port or that port),
-	// "3#/run/hopwire/node.sock" (that Unix socket) or "3#*". Empty, the default: none. A Forwarder's configured route and local
-	// traffic need no entry. See access.go.
+	// a new UDP peer): "1#*" (any TCP address), "1#10.0.0.7:4000" (that
+	// one), "2#10.0.0.0/8" or "1#127.0.0.0/8:4000" (IPs in the prefix, any
+	// port or that port), "3#/run/hopwire/node.sock" (that Unix socket) or
+	// "3#*". Empty, the default: none. A Forwarder's configured route and
+	// local traffic need no entry. See access.go.
 	AllowDial []string
 }
 

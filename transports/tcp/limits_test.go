@@ -231,14 +231,11 @@ func TestConnectionCap(t *testing.T) {
 		if _, err := nc.Write(frame(encoded(t, "echoer", "me", payload))); err != nil {
 			t.Fatal(err)
 		}
-		var pre [4]byte
-		if _, err := io.ReadFull(nc, pre[:]); err != nil {
+		m, err := readMessage(nc)
+		if err != nil {
 			t.Fatal(err)
 		}
-		b := make([]byte, binary.BigEndian.Uint32(pre[:]))
-		if _, err := io.ReadFull(nc, b); err != nil {
-			t.Fatal(err)
-		}
+		m.Release()
 	}
 	for _, nc := range conns {
 		echo(nc, "still served")

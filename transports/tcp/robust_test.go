@@ -64,6 +64,20 @@ func encoded(t *testing.T, onward, ret string, payload string) []byte {
 	return bytes.Clone(m.Bytes())
 }
 
+// readMessage reads one frame from a raw connection and decodes it; the
+// caller releases the message.
+func readMessage(nc net.Conn) (*wire.Message, error) {
+	var pre [wire.FramePrefixLen]byte
+	if _, err := io.ReadFull(nc, pre[:]); err != nil {
+		return nil, err
+	}
+	b := make([]byte, binary.BigEndian.Uint32(pre[:]))
+	if _, err := io.ReadFull(nc, b); err != nil {
+		return nil, err
+	}
+	return wire.NewPool(0).Decode(b)
+}
+
 // waitClosed reads until the server closes the connection.
 func waitClosed(t *testing.T, nc net.Conn) {
 	t.Helper()
@@ -196,15 +210,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		nc.Write(h[9:])
 		for _, want := range []string{"one", "two", "three"} {
-			var pre [4]byte
-			if _, err := io.ReadFull(nc, pre[:]); err != nil {
-				t.Fatal(err)
-			}
-			b := make([]byte, binary.BigEndian.Uint32(pre[:]))
-			if _, err := io.ReadFull(nc, b); err != nil {
-				t.Fatal(err)
-			}
-			m, err := wire.NewPool(0).Decode(b)
+			m, err := readMessage(nc)
 			if err != nil {
 				t.Fatal(err)
 			}

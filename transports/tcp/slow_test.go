@@ -1,7 +1,6 @@
 package tcp
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -165,16 +164,8 @@ func TestCongestedPeerRecovers(t *testing.T) {
 	replies := make(chan string, 64)
 	go func() {
 		defer close(replies)
-		var pre [wire.FramePrefixLen]byte
 		for {
-			if _, err := io.ReadFull(nc, pre[:]); err != nil {
-				return
-			}
-			b := make([]byte, binary.BigEndian.Uint32(pre[:]))
-			if _, err := io.ReadFull(nc, b); err != nil {
-				return
-			}
-			m, err := wire.NewPool(0).Decode(b)
+			m, err := readMessage(nc)
 			if err != nil {
 				return
 			}
@@ -212,18 +203,9 @@ func TestCongestedPeerRecovers(t *testing.T) {
 // queue has refused sends for SlowConsumerTimeout; until then its sends
 // are refused only after SendWait, as before.
 func TestSlowConsumerDialedConnectionCut(t *testing.T) {
-	ln, accepted := stalledPeer(t, 0)
 	client := newTestNode(t, "client", Config{QueueLen: 16, QueueBytes: 64 << 10, SendWait: -1, SlowConsumerTimeout: 100 * time.Millisecond})
 	app := client.app(t, "app")
-	worker, err := client.tr.Connect(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc := <-accepted
-	if nc == nil {
-		t.Fatal("accept failed")
-	}
-	defer nc.Close()
+	worker, nc := connectStalled(t, client)
 
 	route := wire.Route{worker, wire.MustParseAddress("sink")}
 	payload := make([]byte, 16<<10)
@@ -250,17 +232,8 @@ func TestSlowConsumerDialedConnectionCut(t *testing.T) {
 // senders offer, is not a slow consumer: some sends are refused, but
 // others get in as the peer makes room, and the connection stays.
 func TestSteadyDialedPeerIsNotCut(t *testing.T) {
-	ln, accepted := stalledPeer(t, 0)
 	client := newTestNode(t, "client", Config{SendWait: -1, SlowConsumerTimeout: 500 * time.Millisecond})
-	worker, err := client.tr.Connect(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc := <-accepted
-	if nc == nil {
-		t.Fatal("accept failed")
-	}
-	defer nc.Close()
+	worker, nc := connectStalled(t, client)
 	go func() { // 256 KiB every few milliseconds, until the connection closes
 		buf := make([]byte, 256<<10)
 		for {
@@ -300,4 +273,22 @@ func TestSteadyDialedPeerIsNotCut(t *testing.T) {
 	if s := client.tr.Stats(); s.SlowConsumers != 0 || s.QueueFull == 0 || s.Open != 1 {
 		t.Fatalf("client stats %+v: want refusals and the connection kept", s)
 	}
+}
+
+// connectStalled connects client to a peer that does the handshake and
+// then reads nothing, and returns the connection's worker address and the
+// peer's side (closed at cleanup).
+func connectStalled(t *testing.T, client *testNode) (wire.Address, net.Conn) {
+	t.Helper()
+	ln, accepted := stalledPeer(t, 0)
+	worker, err := client.tr.Connect(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := <-accepted
+	if nc == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { nc.Close() })
+	return worker, nc
 }

@@ -38,13 +38,13 @@ func newNode(b *testing.B) *engine.Node {
 }
 
 func startOn(b *testing.B, n *engine.Node, loop int, w engine.Worker, addr string) {
-	if err := n.StartWorkerOn(loop, w, addr); err != nil {
+	if err := n.StartWorkerOn(loop, w, wire.LocalAddr(addr)); err != nil {
 		fatalf(b, "start %s on loop %d: %v", addr, loop, err)
 	}
 }
 
 func newApp(b *testing.B, n *engine.Node) *engine.App {
-	app, err := n.NewContext("app")
+	app, err := n.NewContext(wire.LocalAddr("app"))
 	if err != nil {
 		fatalf(b, "app context: %v", err)
 	}

@@ -51,10 +51,10 @@ func tcpServer(b *testing.B, w engine.Worker, addr string) string {
 	if err != nil {
 		fatalf(b, "listen: %v", err)
 	}
-	if err := n.Allow(l.Flow(), addr); err != nil {
+	if err := n.Allow(l.Flow(), wire.LocalAddr(addr)); err != nil {
 		fatalf(b, "allow: %v", err)
 	}
-	return l.Addr()
+	return l.Addr().Value()
 }
 
 // netPingPong runs a pinger on client along route: a warm-up, then b.N
@@ -305,18 +305,18 @@ func udpHop(payload int, poll time.Duration) func(*testing.B) {
 			fatalf(b, "udp: %v", err)
 		}
 		startOn(b, server, 0, engine.Echo{}, "echo")
-		sock, err := str.Bind("127.0.0.1:0")
+		sock, err := str.Listen("127.0.0.1:0")
 		if err != nil {
 			fatalf(b, "bind: %v", err)
 		}
-		if err := server.Allow(sock.Flow(), "echo"); err != nil {
+		if err := server.Allow(sock.Flow(), wire.LocalAddr("echo")); err != nil {
 			fatalf(b, "allow: %v", err)
 		}
 		client := netNode(b, "client")
 		if _, err := udp.New(client, udp.Config{ClientAddr: "127.0.0.1:0", BusyPoll: poll}); err != nil {
 			fatalf(b, "udp: %v", err)
 		}
-		netPingPong(b, client, mustRoute(b, "2#"+sock.Addr()+" => echo"), payload)
+		netPingPong(b, client, mustRoute(b, sock.Addr().String()+" => echo"), payload)
 	}
 }
 

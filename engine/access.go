@@ -54,7 +54,7 @@ import (
 // Dialing. A message with an origin never makes the node open a new link
 // (dial a TCP address, send to a UDP address not yet known) unless a
 // Forwarder sends it (its configured route), or the built-in Hop does and
-// the destination is one Config.AllowDial allows (Node.AdmitDial, which
+// the destination is one Config.AllowDial allows (Host.AdmitDial, which
 // transports call).
 //
 // Cost. The checks read the message's Meta (in the message) and a
@@ -88,35 +88,35 @@ func viaOf(w Worker) uint8 {
 	return viaOther
 }
 
-// NewFlow returns a new flow id (never 0 or AllFlows) for a transport to
+// newFlow returns a new flow id (never 0 or AllFlows) for a transport to
 // give a listener or socket.
-func (n *Node) NewFlow() uint64 { return n.flows.Add(1) }
+func (n *Node) newFlow() uint64 { return n.flows.Add(1) }
 
 // Allow lets messages of the flow reach the workers at addrs: a link's
 // flow covers that link, a spawner's flow every link it spawns. The
 // workers must be running; allowing survives nothing: a worker started
 // again at the same address starts with no flows allowed.
-func (n *Node) Allow(flow uint64, addrs ...string) error {
+func (n *Node) Allow(flow uint64, addrs ...wire.Address) error {
 	return n.changeFlows(addrs, func(s *flowSet) { s.add(flow) })
 }
 
 // Revoke takes back what Allow gave: messages of the flow no longer reach
 // the workers at addrs (those that were allowed it by a spawner's flow or
 // AllFlows still are).
-func (n *Node) Revoke(flow uint64, addrs ...string) error {
+func (n *Node) Revoke(flow uint64, addrs ...wire.Address) error {
 	return n.changeFlows(addrs, func(s *flowSet) { s.drop(flow) })
 }
 
 // changeFlows applies change to the allow lists of the workers at addrs,
 // under regMu, stopping at the first address no worker has.
-func (n *Node) changeFlows(addrs []string, change func(*flowSet)) error {
+func (n *Node) changeFlows(addrs []wire.Address, change func(*flowSet)) error {
 	n.regMu.Lock()
 	defer n.regMu.Unlock()
 	defer n.gen.Add(1)
 	for _, a := range addrs {
-		wk := n.lookupText(a)
+		wk := n.lookupAddr(a)
 		if wk == nil {
-			return &AddressError{Input: a, Err: ErrUnknownWorker}
+			return &AddressError{Input: a.String(), Err: ErrUnknownWorker}
 		}
 		change(&wk.flows)
 	}
@@ -166,7 +166,7 @@ func (s *flowSet) drop(flow uint64) {
 }
 
 // Link is the node's side of one network path a transport carries: a TCP
-// connection, a UDP peer. The transport makes one per path (NewLink),
+// connection, a UDP peer. The transport makes one per path (Host.NewLink),
 // delivers what arrives over it through an Inbound, asks Admit before it
 // writes a message out over it, and closes it when the path goes away.
 // Its methods are safe for concurrent use.
@@ -191,11 +191,8 @@ type Link struct {
 
 const grantMemo = 4
 
-// NewLink returns a new link with a flow of its own, spawned by spawner
-// (a listener's or socket's flow, or 0). dialed says the node opened it:
-// the built-in hop may bridge onto it.
-func (n *Node) NewLink(spawner uint64, dialed bool) *Link {
-	l := &Link{node: n, flow: n.NewFlow(), spawner: spawner, dialed: dialed, done: make(chan struct{})}
+func (n *Node) newLink(spawner uint64, dialed bool) *Link {
+	l := &Link{node: n, flow: n.newFlow(), spawner: spawner, dialed: dialed, done: make(chan struct{})}
 	n.regMu.Lock()
 	n.links[l.flow] = l
 	n.regMu.Unlock()
@@ -348,10 +345,7 @@ func mix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// AdmitDial decides whether m may make the node open a new link to dest
-// (see the model above). On refusal it counts the denial and returns an
-// *AccessError; m is the caller's either way.
-func (n *Node) AdmitDial(m *wire.Message, dest wire.Type, value []byte) error {
+func (n *Node) admitDial(m *wire.Message, dest wire.Type, value []byte) error {
 	o := m.Meta()
 	if o.Flow == 0 || o.Via == viaForwarder || o.Via == viaHop && n.dial.allows(dest, value) {
 		return nil

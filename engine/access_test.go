@@ -25,14 +25,14 @@ type accessNode struct {
 
 func newAccessNode(t *testing.T, cfg Config) *accessNode {
 	n := newNode(t, cfg)
-	a := &accessNode{n: n, f: newFakeTransport(t, n), listener: n.NewFlow()}
+	a := &accessNode{n: n, f: newFakeTransport(t, n), listener: n.newFlow()}
 	mustStart(t, n, Echo{}, "echo")
 	mustStart(t, n, Echo{}, "private")
 	mustStart(t, n, Hop{}, "hop")
 	mustStart(t, n, Forwarder{Route: wire.MustParseRoute("private")}, "to_private")
 	mustStart(t, n, Forwarder{Route: wire.MustParseRoute("9#backend => echo")}, "to_backend")
 	a.app = mustContext(t, n, "app")
-	if err := n.Allow(a.listener, "echo", "hop", "to_private", "to_backend"); err != nil {
+	if err := n.Allow(a.listener, wire.LocalAddr("echo"), wire.LocalAddr("hop"), wire.LocalAddr("to_private"), wire.LocalAddr("to_backend")); err != nil {
 		t.Fatal(err)
 	}
 	a.alice, a.mallory = a.f.accept("alice", a.listener), a.f.accept("mallory", a.listener)
@@ -65,7 +65,7 @@ func TestAccessFromAListener(t *testing.T) {
 	}
 	a.denied(t, 2)
 	// Allowed for one connection only.
-	if err := a.n.Allow(a.alice.link.Flow(), "private"); err != nil {
+	if err := a.n.Allow(a.alice.link.Flow(), wire.LocalAddr("private")); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.f.deliver(a.alice, "private", "x", "mine"); err != nil {
@@ -76,7 +76,7 @@ func TestAccessFromAListener(t *testing.T) {
 		t.Fatalf("another connection of the listener: %v", err)
 	}
 	a.denied(t, 3)
-	if err := a.n.Revoke(a.alice.link.Flow(), "private"); err != nil {
+	if err := a.n.Revoke(a.alice.link.Flow(), wire.LocalAddr("private")); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.f.deliver(a.alice, "private", "x", "x"); !errors.Is(err, ErrDenied) {

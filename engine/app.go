@@ -33,12 +33,12 @@ type App struct {
 
 // NewContext returns an app context at the local address addr, for the
 // embedding program to send from and receive at.
-func (n *Node) NewContext(addr string) (*App, error) {
+func (n *Node) NewContext(addr wire.Address) (*App, error) {
 	box := &appBox{
 		q:      ring.NewMPSC[*wire.Message](n.cfg.MailboxSize),
 		signal: make(chan struct{}, 1),
 	}
-	wk, err := n.register(&worker{box: box}, []string{addr})
+	wk, err := n.register(&worker{box: box}, []wire.Address{addr})
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func (b *appBox) wake() {
 // Receive returns the next message for this app context, waiting up to
 // timeout (< 0: forever). The caller owns the message and must Release
 // it. A message this context sent that was dropped on its way off the
-// node (Node.Bounce) comes back as a *BounceError saying why. Only an app
+// node (Host.Bounce) comes back as a *BounceError saying why. Only an app
 // context can receive: a worker gets its messages through HandleMessage.
 func (a *App) Receive(timeout time.Duration) (*wire.Message, error) {
 	c := &a.Context

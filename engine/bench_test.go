@@ -44,10 +44,10 @@ func (p *pinger) HandleMessage(ctx *Context, m *wire.Message) error {
 func pingPong(b *testing.B, n *Node, route wire.Route, hopsPerRound, payload int) {
 	b.Helper()
 	p := &pinger{route: route, rounds: b.N, done: make(chan struct{})}
-	if err := n.StartWorkerOn(0, p, "pinger"); err != nil {
+	if err := n.StartWorkerOn(0, p, wire.LocalAddr("pinger")); err != nil {
 		b.Fatal(err)
 	}
-	app, err := n.NewContext("bench")
+	app, err := n.NewContext(wire.LocalAddr("bench"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func BenchmarkSameLoopHop(b *testing.B) {
 	for _, size := range payloadSizes {
 		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
 			n := benchNode(b, 2)
-			n.StartWorkerOn(0, Echo{}, "echo")
+			n.StartWorkerOn(0, Echo{}, wire.LocalAddr("echo"))
 			pingPong(b, n, wire.MustParseRoute("echo"), 2, size)
 		})
 	}
@@ -89,7 +89,7 @@ func BenchmarkCrossLoopPingPong(b *testing.B) {
 	for _, size := range payloadSizes {
 		b.Run(fmt.Sprintf("payload=%d", size), func(b *testing.B) {
 			n := benchNode(b, 2)
-			n.StartWorkerOn(1, Echo{}, "echo")
+			n.StartWorkerOn(1, Echo{}, wire.LocalAddr("echo"))
 			pingPong(b, n, wire.MustParseRoute("echo"), 2, size)
 		})
 	}
@@ -101,9 +101,9 @@ func BenchmarkCrossLoopPingPong(b *testing.B) {
 func BenchmarkCrossLoopPipelined(b *testing.B) {
 	n := benchNode(b, 2)
 	s := &sink{want: b.N, done: make(chan struct{})}
-	n.StartWorkerOn(1, s, "sink")
-	n.StartWorkerOn(0, &source{route: wire.MustParseRoute("sink"), payload: make([]byte, 64), count: b.N}, "source")
-	app, _ := n.NewContext("app")
+	n.StartWorkerOn(1, s, wire.LocalAddr("sink"))
+	n.StartWorkerOn(0, &source{route: wire.MustParseRoute("sink"), payload: make([]byte, 64), count: b.N}, wire.LocalAddr("source"))
+	app, _ := n.NewContext(wire.LocalAddr("app"))
 	b.ReportAllocs()
 	b.ResetTimer()
 	if err := app.Send(wire.MustParseRoute("source"), nil); err != nil {
@@ -120,8 +120,8 @@ func BenchmarkCrossLoopPipelined(b *testing.B) {
 // round is three hops.
 func BenchmarkForward(b *testing.B) {
 	n := benchNode(b, 2)
-	n.StartWorkerOn(0, Echo{}, "echo")
-	n.StartWorkerOn(0, Forwarder{Route: wire.MustParseRoute("echo")}, "fwd")
+	n.StartWorkerOn(0, Echo{}, wire.LocalAddr("echo"))
+	n.StartWorkerOn(0, Forwarder{Route: wire.MustParseRoute("echo")}, wire.LocalAddr("fwd"))
 	pingPong(b, n, wire.MustParseRoute("fwd"), 3, 64)
 }
 
@@ -129,8 +129,8 @@ func BenchmarkForward(b *testing.B) {
 // worker: two goroutine hand-offs per operation.
 func BenchmarkEchoRequest(b *testing.B) {
 	n := benchNode(b, 2)
-	n.StartWorker(Echo{}, "echo")
-	app, _ := n.NewContext("app")
+	n.StartWorker(Echo{}, wire.LocalAddr("echo"))
+	app, _ := n.NewContext(wire.LocalAddr("app"))
 	route := wire.MustParseRoute("echo")
 	payload := make([]byte, 64)
 	b.ReportAllocs()
@@ -161,9 +161,9 @@ func BenchmarkChainRoundTrip(b *testing.B) {
 			n := benchNode(b, 2)
 			names := hopNames(k)
 			for _, h := range names {
-				n.StartWorkerOn(0, Hop{}, h)
+				n.StartWorkerOn(0, Hop{}, wire.LocalAddr(h))
 			}
-			n.StartWorkerOn(0, Echo{}, "echo")
+			n.StartWorkerOn(0, Echo{}, wire.LocalAddr("echo"))
 			route := wire.MustParseRoute(strings.Join(append(names, "echo"), "=>"))
 			pingPong(b, n, route, 2*(k+1), 64)
 		})
@@ -227,15 +227,15 @@ func BenchmarkChainPipelined(b *testing.B) {
 				n := benchNode(b, 2)
 				names := hopNames(k)
 				for _, h := range names {
-					n.StartWorkerOn(0, Hop{}, h)
+					n.StartWorkerOn(0, Hop{}, wire.LocalAddr(h))
 				}
 				s := &sink{want: b.N, done: make(chan struct{})}
-				n.StartWorkerOn(0, s, "sink")
-				app, _ := n.NewContext("app")
+				n.StartWorkerOn(0, s, wire.LocalAddr("sink"))
+				app, _ := n.NewContext(wire.LocalAddr("app"))
 				route := wire.MustParseRoute(strings.Join(append(names, "sink"), "=>"))
 				payload := make([]byte, 64)
 				if mode != "app" {
-					n.StartWorkerOn(0, &source{route: route, payload: payload, count: b.N}, "source")
+					n.StartWorkerOn(0, &source{route: route, payload: payload, count: b.N}, wire.LocalAddr("source"))
 				}
 				b.ReportAllocs()
 				b.ResetTimer()

@@ -60,13 +60,8 @@ func (b *bounces) pop() *BounceError {
 	return e
 }
 
-// Bounce tells the sender of m why m was dropped, if the sender is an app
-// context of this node (the nearest address of m's return route): its
-// next Receive returns a *BounceError, and a Request waiting for m's
-// reply returns it at once instead of timing out. Transports call it for
-// messages they drop after Send returned. It does not take m: the caller
-// still releases it. It allocates; it is for the drop path.
-func (n *Node) Bounce(m *wire.Message, err error) {
+// bounce is Host.Bounce.
+func (n *Node) bounce(m *wire.Message, err error) {
 	ret := m.ReturnBytes() // farthest first: the sender is the last, its tag the one before
 	var last, prev = -1, -1
 	for i := 0; i < len(ret); i += 2 + int(ret[i+1]) {

@@ -118,14 +118,14 @@ func (c *Context) take(m *wire.Message) {
 // StopWorker stops the worker at addr from inside a handler. A worker on
 // the same loop stops before StopWorker returns; one on another loop stops
 // when that loop gets to it.
-func (c *Context) StopWorker(addr string) error {
+func (c *Context) StopWorker(addr wire.Address) error {
 	if c.loop == nil {
 		return c.node.StopWorker(addr)
 	}
 	n := c.node
-	wk := n.lookupText(addr)
+	wk := n.lookupAddr(addr)
 	if wk == nil || !n.unregister(wk) {
-		return &AddressError{Input: addr, Err: ErrUnknownWorker}
+		return &AddressError{Input: addr.String(), Err: ErrUnknownWorker}
 	}
 	switch {
 	case wk.box != nil:

@@ -35,8 +35,12 @@ func newNode(t testing.TB, cfg Config) *Node {
 	return n
 }
 
-func mustStart(t testing.TB, n *Node, w Worker, addrs ...string) {
+func mustStart(t testing.TB, n *Node, w Worker, names ...string) {
 	t.Helper()
+	addrs := make([]wire.Address, len(names))
+	for i, s := range names {
+		addrs[i] = wire.LocalAddr(s)
+	}
 	if err := n.StartWorker(w, addrs...); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +48,7 @@ func mustStart(t testing.TB, n *Node, w Worker, addrs ...string) {
 
 func mustContext(t testing.TB, n *Node, addr string) *App {
 	t.Helper()
-	c, err := n.NewContext(addr)
+	c, err := n.NewContext(wire.LocalAddr(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +139,7 @@ func TestUnknownAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.NewInbound().Deliver(n.NewLink(0, false), m); !errors.Is(err, ErrUnknownWorker) {
+	if err := HostOf(n).NewInbound().Deliver(n.newLink(0, false), m); !errors.Is(err, ErrUnknownWorker) {
 		t.Fatalf("Deliver to unknown: %v", err)
 	}
 	if s := n.Stats(); s.UnknownAddress != 2 || s.Undeliverable != 1 {
@@ -152,19 +156,19 @@ func TestUnknownAddress(t *testing.T) {
 func TestBadStarts(t *testing.T) {
 	n := newNode(t, Config{Loops: 2})
 	mustStart(t, n, Echo{}, "echo")
-	if err := n.StartWorker(Echo{}, "other", "echo"); !errors.Is(err, ErrAddressInUse) {
+	if err := n.StartWorker(Echo{}, wire.LocalAddr("other"), wire.LocalAddr("echo")); !errors.Is(err, ErrAddressInUse) {
 		t.Errorf("duplicate address: %v", err)
 	}
-	if _, err := n.NewContext("other"); err != nil {
+	if _, err := n.NewContext(wire.LocalAddr("other")); err != nil {
 		t.Errorf("a failed start must not keep its addresses: %v", err)
 	}
 	if err := n.StartWorker(Echo{}); !errors.Is(err, ErrNoAddress) {
 		t.Errorf("no address: %v", err)
 	}
-	if err := n.StartWorker(Echo{}, ""); !errors.Is(err, wire.ErrEmptyAddress) {
+	if err := n.StartWorker(Echo{}, wire.LocalAddr("")); !errors.Is(err, wire.ErrEmptyAddress) {
 		t.Errorf("empty address: %v", err)
 	}
-	if err := n.StartWorkerOn(2, Echo{}, "x"); !errors.Is(err, ErrBadLoop) {
+	if err := n.StartWorkerOn(2, Echo{}, wire.LocalAddr("x")); !errors.Is(err, ErrBadLoop) {
 		t.Errorf("loop out of range: %v", err)
 	}
 	if _, err := NewNode(Config{MaxFrame: 10}); err == nil {
@@ -256,7 +260,7 @@ func TestWorkerSendToFullMailboxFailsFast(t *testing.T) {
 	const size = 4
 	n := newNode(t, Config{Loops: 2, MailboxSize: size})
 	g := newGate()
-	if err := n.StartWorkerOn(1, g, "gate"); err != nil {
+	if err := n.StartWorkerOn(1, g, wire.LocalAddr("gate")); err != nil {
 		t.Fatal(err)
 	}
 	errs := make(chan error, 1)
@@ -267,7 +271,7 @@ func TestWorkerSendToFullMailboxFailsFast(t *testing.T) {
 		}
 		errs <- err
 		return nil
-	}), "flood"); err != nil {
+	}), wire.LocalAddr("flood")); err != nil {
 		t.Fatal(err)
 	}
 	app := mustContext(t, n, "app")
@@ -297,7 +301,7 @@ func TestStopWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Release()
-	if err := n.StopWorker("svc"); err != nil {
+	if err := n.StopWorker(wire.LocalAddr("svc")); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-s.stopped; got != "svc" {
@@ -306,7 +310,7 @@ func TestStopWorker(t *testing.T) {
 	if err := app.Send(wire.MustParseRoute("svc-alias"), nil); !errors.Is(err, ErrUnknownWorker) {
 		t.Fatalf("send to a stopped worker's alias: %v", err)
 	}
-	if err := n.StopWorker("svc"); !errors.Is(err, ErrUnknownWorker) {
+	if err := n.StopWorker(wire.LocalAddr("svc")); !errors.Is(err, ErrUnknownWorker) {
 		t.Fatalf("second stop: %v", err)
 	}
 	mustStart(t, n, Echo{}, "svc") // the address is free again
@@ -322,7 +326,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 	s := stopper{make(chan string, 1)}
 	mustStart(t, n, s, "stopper")
 	g := newGate()
-	if err := n.StartWorkerOn(0, g, "gate"); err != nil {
+	if err := n.StartWorkerOn(0, g, wire.LocalAddr("gate")); err != nil {
 		t.Fatal(err)
 	}
 	mustStart(t, n, Echo{}, "echo")
@@ -375,7 +379,7 @@ func TestConcurrentTraffic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			app, err := n.NewContext(fmt.Sprintf("app%d", s))
+			app, err := n.NewContext(wire.LocalAddr(fmt.Sprintf("app%d", s)))
 			if err != nil {
 				errs <- err
 				return
@@ -421,7 +425,7 @@ func TestOrderAcrossLoops(t *testing.T) {
 			got <- nil
 		}
 		return nil
-	}), "sink"); err != nil {
+	}), wire.LocalAddr("sink")); err != nil {
 		t.Fatal(err)
 	}
 	route := wire.MustParseRoute("h => sink")
@@ -466,11 +470,11 @@ func (f directFunc) Take(m *wire.Message) error { return f(m) }
 func TestDirect(t *testing.T) {
 	n := newNode(t, Config{Loops: 2})
 	got := make(chan string, 4)
-	if err := n.StartDirect(directFunc(func(m *wire.Message) error {
+	if err := HostOf(n).StartDirect(directFunc(func(m *wire.Message) error {
 		got <- string(m.Payload())
 		m.Release()
 		return nil
-	}), nil, "0#direct"); err != nil {
+	}), nil, wire.LocalAddr("direct")); err != nil {
 		t.Fatal(err)
 	}
 	mustStart(t, n, Hop{}, "hop")
@@ -486,7 +490,7 @@ func TestDirect(t *testing.T) {
 			t.Fatalf("got %q, want %q", g, want)
 		}
 	}
-	if err := n.StopWorker("direct"); err != nil {
+	if err := n.StopWorker(wire.LocalAddr("direct")); err != nil {
 		t.Fatal(err)
 	}
 	if err := app.Send(wire.MustParseRoute("direct"), nil); !errors.Is(err, ErrUnknownWorker) {
@@ -505,16 +509,16 @@ func TestDeliverWaitsForRoom(t *testing.T) {
 		n := newNode(t, Config{Loops: 1, MailboxSize: size, DeliverWait: tc.wait})
 		g := newGate()
 		mustStart(t, n, g, "gate")
-		if err := n.Allow(AllFlows, "gate"); err != nil {
+		if err := n.Allow(AllFlows, wire.LocalAddr("gate")); err != nil {
 			t.Fatal(err)
 		}
-		link := n.NewLink(0, false)
+		link := n.newLink(0, false)
 		deliver := func() error {
 			m, err := n.Pool().Build(wire.MustParseRoute("gate"), nil, nil)
 			if err != nil {
 				return err
 			}
-			return n.NewInbound().Deliver(link, m)
+			return HostOf(n).NewInbound().Deliver(link, m)
 		}
 		go deliver() // whoever runs the gate blocks in it
 		<-g.entered
@@ -556,7 +560,7 @@ func TestBorrowIsBounded(t *testing.T) {
 			return ctx.Send(wire.MustParseRoute("self"), nil)
 		}
 		return nil
-	}), "self"); err != nil {
+	}), wire.LocalAddr("self")); err != nil {
 		t.Fatal(err)
 	}
 	app := mustContext(t, n, "app")
@@ -594,10 +598,10 @@ func TestInboundResolutionFollowsTheRegistry(t *testing.T) {
 		})
 	}
 	mustStart(t, n, worker("first"), "svc")
-	if err := n.Allow(AllFlows, "svc"); err != nil {
+	if err := n.Allow(AllFlows, wire.LocalAddr("svc")); err != nil {
 		t.Fatal(err)
 	}
-	in, link := n.NewInbound(), n.NewLink(0, false)
+	in, link := HostOf(n).NewInbound(), n.newLink(0, false)
 	deliver := func() error {
 		m, err := n.Pool().Build(wire.MustParseRoute("svc"), nil, nil)
 		if err != nil {
@@ -613,14 +617,14 @@ func TestInboundResolutionFollowsTheRegistry(t *testing.T) {
 			t.Fatalf("got %q, want %q", g, want)
 		}
 	}
-	if err := n.StopWorker("svc"); err != nil {
+	if err := n.StopWorker(wire.LocalAddr("svc")); err != nil {
 		t.Fatal(err)
 	}
 	if err := deliver(); !errors.Is(err, ErrUnknownWorker) {
 		t.Fatalf("deliver to a stopped worker: %v", err)
 	}
 	mustStart(t, n, worker("second"), "svc")
-	if err := n.Allow(AllFlows, "svc"); err != nil {
+	if err := n.Allow(AllFlows, wire.LocalAddr("svc")); err != nil {
 		t.Fatal(err)
 	}
 	if err := deliver(); err != nil {
@@ -642,10 +646,10 @@ func TestShutdownFromAHandler(t *testing.T) {
 	if err := n.StartWorker(WorkerFunc(func(*Context, *wire.Message) error {
 		returned <- n.Shutdown(done)
 		return nil
-	}), "stopper"); err != nil {
+	}), wire.LocalAddr("stopper")); err != nil {
 		t.Fatal(err)
 	}
-	app, err := n.NewContext("app")
+	app, err := n.NewContext(wire.LocalAddr("app"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,9 +60,12 @@ func unknownAddr(t wire.Type, v []byte) error {
 	return &AddressError{Input: strconv.Itoa(int(t)) + "#" + string(v), Err: ErrNoTransport}
 }
 
-// TransportError is AddTransport's refusal of a second transport for an
-// address type.
-type TransportError struct{ Type wire.Type }
+// TransportError says a node has no transport for an address type
+// (ErrNoTransport), or already has one (ErrTransportInUse).
+type TransportError struct {
+	Type wire.Type
+	Err  error
+}
 
 func (e *TransportError) Error() string {
 	name := "type " + strconv.Itoa(int(e.Type))
@@ -74,7 +77,10 @@ func (e *TransportError) Error() string {
 	case wire.Unix:
 		name = "Unix (type 3)"
 	}
+	if e.Err == ErrNoTransport {
+		return "engine: no transport for " + name + " addresses on this node"
+	}
 	return "engine: a transport for " + name + " addresses is already registered on this node"
 }
 
-func (e *TransportError) Unwrap() error { return ErrTransportInUse }
+func (e *TransportError) Unwrap() error { return e.Err }

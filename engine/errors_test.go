@@ -48,7 +48,7 @@ func TestSendOnAClosedContext(t *testing.T) {
 	}
 	// The name is free again, and a second context cannot take a live one.
 	again := mustContext(t, n, "app")
-	if _, err := n.NewContext("app"); !errors.Is(err, ErrAddressInUse) {
+	if _, err := n.NewContext(wire.LocalAddr("app")); !errors.Is(err, ErrAddressInUse) {
 		t.Fatalf("a second context at a live name: %v", err)
 	}
 	if err := again.Send(route, nil); err != nil {
@@ -61,7 +61,7 @@ func TestSendOnAClosedContext(t *testing.T) {
 func TestSecondTransportRefused(t *testing.T) {
 	n := newNode(t, Config{})
 	newFakeTransport(t, n)
-	err := n.AddTransport(&fakeTransport{})
+	err := HostOf(n).AddTransport(&fakeTransport{})
 	var te *TransportError
 	if !errors.Is(err, ErrTransportInUse) || !errors.As(err, &te) || te.Type != fakeType || !strings.Contains(err.Error(), "already registered") {
 		t.Fatalf("second transport: %v", err)
@@ -104,7 +104,7 @@ func TestBounce(t *testing.T) {
 	app := mustContext(t, n, "app")
 	go func() {
 		s := <-f.out // the request left over 9#far: the far side drops it
-		n.Bounce(s.m, errors.New("far side gone"))
+		n.bounce(s.m, errors.New("far side gone"))
 		s.m.Release()
 	}()
 	_, err := app.Request(wire.MustParseRoute("9#far => echo"), nil, wait)
@@ -118,7 +118,7 @@ func TestBounce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Bounce(stale, errors.New("old news"))
+	n.bounce(stale, errors.New("old news"))
 	stale.Release()
 	r, err := app.Request(wire.MustParseRoute("echo"), []byte("fresh"), wait)
 	if err != nil {

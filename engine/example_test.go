@@ -20,11 +20,11 @@ func Example() {
 	}
 	defer node.Close()
 
-	node.StartWorker(engine.Echo{}, "echoer")
+	node.StartWorker(engine.Echo{}, wire.LocalAddr("echoer"))
 	for _, h := range []string{"hopper1", "hopper2", "hopper3"} {
-		node.StartWorker(engine.Hop{}, h)
+		node.StartWorker(engine.Hop{}, wire.LocalAddr(h))
 	}
-	app, _ := node.NewContext("app")
+	app, _ := node.NewContext(wire.LocalAddr("app"))
 	route := wire.MustParseRoute("hopper1 => hopper2 => hopper3 => echoer")
 	reply, err := app.Request(route, []byte("Hello Ockam!"), 5*time.Second)
 	if err != nil {
@@ -50,11 +50,11 @@ func ExampleWorkerFunc() {
 		}
 		return ctx.Reply(m)
 	})
-	node.StartWorker(reverse, "reverse")
-	node.StartWorker(engine.Uppercase{}, "upper")
-	node.StartWorker(engine.Forwarder{Route: wire.MustParseRoute("reverse")}, "fwd")
+	node.StartWorker(reverse, wire.LocalAddr("reverse"))
+	node.StartWorker(engine.Uppercase{}, wire.LocalAddr("upper"))
+	node.StartWorker(engine.Forwarder{Route: wire.MustParseRoute("reverse")}, wire.LocalAddr("fwd"))
 
-	app, _ := node.NewContext("app")
+	app, _ := node.NewContext(wire.LocalAddr("app"))
 	for _, to := range []string{"fwd", "upper"} {
 		reply, err := app.Request(wire.MustParseRoute(to), []byte("stressed"), 5*time.Second)
 		if err != nil {

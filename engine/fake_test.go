@@ -39,8 +39,8 @@ type sent struct {
 }
 
 func newFakeTransport(t *testing.T, n *Node) *fakeTransport {
-	f := &fakeTransport{t: t, node: n, dial: n.NewFlow(), out: make(chan sent, 64), conns: make(map[string]*fakeConn)}
-	if err := n.AddTransport(f); err != nil {
+	f := &fakeTransport{t: t, node: n, dial: n.newFlow(), out: make(chan sent, 64), conns: make(map[string]*fakeConn)}
+	if err := HostOf(n).AddTransport(f); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -54,7 +54,7 @@ func (f *fakeTransport) Send(m *wire.Message) error {
 	c := f.conns[string(v)]
 	f.mu.Unlock()
 	if c == nil {
-		if err := f.node.AdmitDial(m, fakeType, v); err != nil {
+		if err := f.node.admitDial(m, fakeType, v); err != nil {
 			m.Release()
 			return err
 		}
@@ -78,9 +78,51 @@ func (f *fakeTransport) leave(c *fakeConn, m *wire.Message) error {
 
 func (f *fakeTransport) Close() error { return nil }
 
+// Listen returns a listener whose flow accept takes as its spawner.
+func (f *fakeTransport) Listen(addr string) (Listener, error) {
+	a, err := wire.NewAddress(fakeType, addr)
+	if err != nil {
+		return nil, err
+	}
+	l := &fakeListener{addr: a, flow: f.node.newFlow(), done: make(chan struct{})}
+	HostOf(f.node).Listening(l)
+	return l, nil
+}
+
+// Connect opens a dialed connection to name at once.
+func (f *fakeTransport) Connect(name string) (Conn, error) {
+	a, err := wire.NewAddress(fakeType, name)
+	if err != nil {
+		return nil, err
+	}
+	return fakeHandle{f.open(name), a}, nil
+}
+
+type fakeListener struct {
+	addr wire.Address
+	flow uint64
+	once sync.Once
+	done chan struct{}
+}
+
+func (l *fakeListener) Addr() wire.Address    { return l.addr }
+func (l *fakeListener) Flow() uint64          { return l.flow }
+func (l *fakeListener) Done() <-chan struct{} { return l.done }
+func (l *fakeListener) Close() error          { l.once.Do(func() { close(l.done) }); return nil }
+
+type fakeHandle struct {
+	c    *fakeConn
+	addr wire.Address
+}
+
+func (h fakeHandle) Addr() wire.Address    { return h.addr }
+func (h fakeHandle) Flow() uint64          { return h.c.link.Flow() }
+func (h fakeHandle) Done() <-chan struct{} { return h.c.link.Done() }
+func (h fakeHandle) Close() error          { h.c.link.Close(); return nil }
+
 // open makes a connection the node dialed.
 func (f *fakeTransport) open(name string) *fakeConn {
-	c := &fakeConn{name: name, link: f.node.NewLink(f.dial, true), in: f.node.NewInbound()}
+	c := &fakeConn{name: name, link: f.node.newLink(f.dial, true), in: HostOf(f.node).NewInbound()}
 	f.mu.Lock()
 	f.conns[name] = c
 	f.mu.Unlock()
@@ -90,11 +132,11 @@ func (f *fakeTransport) open(name string) *fakeConn {
 // accept opens an inbound connection spawned by listener, with its
 // connection worker.
 func (f *fakeTransport) accept(name string, listener uint64) *fakeConn {
-	c := &fakeConn{name: name, link: f.node.NewLink(listener, false), in: f.node.NewInbound()}
+	c := &fakeConn{name: name, link: f.node.newLink(listener, false), in: HostOf(f.node).NewInbound()}
 	f.mu.Lock()
 	f.conns[name] = c
 	f.mu.Unlock()
-	if err := f.node.StartDirect(directFunc(func(m *wire.Message) error { return f.leave(c, m) }), c.link, "0#"+name); err != nil {
+	if err := HostOf(f.node).StartDirect(directFunc(func(m *wire.Message) error { return f.leave(c, m) }), c.link, wire.LocalAddr(name)); err != nil {
 		f.t.Fatal(err)
 	}
 	return c

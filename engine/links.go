@@ -59,12 +59,12 @@ func (n *Node) Links() []LinkInfo {
 // every link that comes up or goes down from now on (ParseLinkEvent reads
 // it). Events are local messages with an empty return route; one that
 // finds the watcher's mailbox full is dropped and counted (MailboxFull).
-func (n *Node) WatchLinks(addr string) error {
+func (n *Node) WatchLinks(addr wire.Address) error {
 	n.regMu.Lock()
 	defer n.regMu.Unlock()
-	wk := n.lookupText(addr)
+	wk := n.lookupAddr(addr)
 	if wk == nil {
-		return &AddressError{Input: addr, Err: ErrUnknownWorker}
+		return &AddressError{Input: addr.String(), Err: ErrUnknownWorker}
 	}
 	if !slices.Contains(n.watchers, wk) {
 		n.watchers = append(slices.Clip(n.watchers), wk) // copy on write: tell reads it unlocked

@@ -12,13 +12,13 @@ import (
 func TestLinkRegistryAndEvents(t *testing.T) {
 	n := newNode(t, Config{})
 	app := mustContext(t, n, "watcher")
-	if err := n.WatchLinks("watcher"); err != nil {
+	if err := n.WatchLinks(wire.LocalAddr("watcher")); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.WatchLinks("nobody"); err == nil {
+	if err := n.WatchLinks(wire.LocalAddr("nobody")); err == nil {
 		t.Fatal("WatchLinks for an unknown address")
 	}
-	l := n.NewLink(7, true)
+	l := n.newLink(7, true)
 	if len(n.Links()) != 0 {
 		t.Fatal("a link not yet up is listed")
 	}

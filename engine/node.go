@@ -88,11 +88,12 @@ type Node struct {
 	closeMu  sync.Once
 	done     chan struct{}
 
-	flows    atomic.Uint64    // last flow id handed out
-	links    map[uint64]*Link // open links by flow, under regMu
-	watchers []*worker        // WatchLinks; copy on write under regMu
-	gen      atomic.Uint64    // bumped by every change to who may reach what
-	dial     dialPolicy       // Config.AllowDial
+	flows     atomic.Uint64    // last flow id handed out
+	links     map[uint64]*Link // open links by flow, under regMu
+	watchers  []*worker        // WatchLinks; copy on write under regMu
+	listeners []Listener       // Host.Listening, under regMu
+	gen       atomic.Uint64    // bumped by every change to who may reach what
+	dial      dialPolicy       // Config.AllowDial
 
 	deniedLog  atomic.Int64  // UnixNano of the last access-control warning (handlerError)
 	deniedHeld atomic.Uint64 // warnings held back since
@@ -142,8 +143,9 @@ func (e *ConfigError) Error() string { return "engine: Config." + e.Field + " " 
 // Name returns the node's name.
 func (n *Node) Name() string { return n.cfg.Name }
 
-// Pool returns the pool the node's messages come from. Transports build
-// and decode messages with it.
+// Pool returns the pool the node's messages come from: a program that
+// builds a message itself (to hand it to Context.Forward, say) takes it
+// from here, and transports build what they receive from it.
 func (n *Node) Pool() *wire.Pool { return n.pool }
 
 // Loops returns the number of event loops.
@@ -158,16 +160,16 @@ func (n *Node) Logger() *slog.Logger { return n.log }
 // Done is closed when the node has stopped.
 func (n *Node) Done() <-chan struct{} { return n.done }
 
-// StartWorker starts w at the given local addresses ("name" or "0#name")
-// on the next loop in round-robin order.
-func (n *Node) StartWorker(w Worker, addrs ...string) error {
+// StartWorker starts w at the given local addresses (wire.LocalAddr) on
+// the next loop in round-robin order.
+func (n *Node) StartWorker(w Worker, addrs ...wire.Address) error {
 	return n.StartWorkerOn(int(n.place.Add(1)-1)%len(n.loops), w, addrs...)
 }
 
 // StartWorkerOn starts w at the given local addresses on loop i. Workers
 // that pass messages to each other on one loop do so without a goroutine
 // hand-off; that placement is what this is for.
-func (n *Node) StartWorkerOn(i int, w Worker, addrs ...string) error {
+func (n *Node) StartWorkerOn(i int, w Worker, addrs ...wire.Address) error {
 	if i < 0 || i >= len(n.loops) {
 		return ErrBadLoop
 	}
@@ -175,32 +177,21 @@ func (n *Node) StartWorkerOn(i int, w Worker, addrs ...string) error {
 	return err
 }
 
-// StartDirect registers d, a transport's worker for link l, at the given
-// local addresses. Messages for them are handed to d.Take by whoever
-// sends them, on the sender's goroutine, once l.Admit has let them: the
-// engine checks access for d. StopWorker removes it.
-func (n *Node) StartDirect(d Direct, l *Link, addrs ...string) error {
-	_, err := n.register(&worker{direct: d, link: l}, addrs)
-	return err
-}
-
 // register publishes wk, which has its handler, loop, mailbox or Direct
 // set, at addrs.
-func (n *Node) register(wk *worker, addrs []string) (*worker, error) {
-	if len(addrs) == 0 {
+func (n *Node) register(wk *worker, as []wire.Address) (*worker, error) {
+	if len(as) == 0 {
 		return nil, ErrNoAddress
 	}
-	as := make([]wire.Address, len(addrs))
-	names := make([]string, len(addrs))
-	for i, s := range addrs {
-		a, err := wire.ParseAddress(s)
-		if err != nil {
+	names := make([]string, len(as))
+	for i, a := range as {
+		if err := a.Validate(); err != nil {
 			return nil, err
 		}
 		if !a.IsLocal() {
-			return nil, &AddressError{Input: s, Err: ErrNotLocal}
+			return nil, &AddressError{Input: a.String(), Err: ErrNotLocal}
 		}
-		as[i], names[i] = a, a.Value()
+		names[i] = a.Value()
 	}
 	wk.addrs = names
 	ctx := Context{node: n, self: as[0], selfRoute: wire.Route{as[0]}, loop: wk.loop, w: wk, appBox: wk.box}
@@ -222,7 +213,7 @@ func (n *Node) register(wk *worker, addrs []string) (*worker, error) {
 			return nil, &AddressError{Input: s, Err: ErrAddressInUse}
 		}
 	}
-	m := make(map[string]*worker, len(old)+len(addrs))
+	m := make(map[string]*worker, len(old)+len(as))
 	for k, v := range old {
 		m[k] = v
 	}
@@ -268,10 +259,9 @@ func (n *Node) lookup(name []byte) *worker {
 	return (*n.workers.Load())[string(name)]
 }
 
-// lookupText finds the worker at a local address in text form.
-func (n *Node) lookupText(addr string) *worker {
-	a, err := wire.ParseAddress(addr)
-	if err != nil || !a.IsLocal() {
+// lookupAddr finds the worker at a local address.
+func (n *Node) lookupAddr(a wire.Address) *worker {
+	if !a.IsLocal() {
 		return nil
 	}
 	return (*n.workers.Load())[a.Value()]
@@ -281,10 +271,10 @@ func (n *Node) lookupText(addr string) *worker {
 // its Shutdown (if it has one) runs on its loop, and messages still queued
 // for it are released. It waits for the Shutdown to finish; a worker
 // stopping another from its handler uses Context.StopWorker instead.
-func (n *Node) StopWorker(addr string) error {
-	wk := n.lookupText(addr)
+func (n *Node) StopWorker(addr wire.Address) error {
+	wk := n.lookupAddr(addr)
 	if wk == nil || !n.unregister(wk) {
-		return &AddressError{Input: addr, Err: ErrUnknownWorker}
+		return &AddressError{Input: addr.String(), Err: ErrUnknownWorker}
 	}
 	switch {
 	case wk.box != nil:
@@ -301,20 +291,6 @@ func (n *Node) StopWorker(addr string) error {
 	case <-done:
 	case <-n.done:
 	}
-	return nil
-}
-
-// AddTransport makes n hand messages whose next address has t's type to t.
-func (n *Node) AddTransport(t Transport) error {
-	n.regMu.Lock()
-	defer n.regMu.Unlock()
-	old := n.transports.Load()
-	if old[t.Type()] != nil {
-		return &TransportError{Type: t.Type()}
-	}
-	next := *old
-	next[t.Type()] = t
-	n.transports.Store(&next)
 	return nil
 }
 
@@ -407,9 +383,6 @@ type Inbound struct {
 	node *Node
 	hops hopCache
 }
-
-// NewInbound returns an Inbound for a transport's reader.
-func (n *Node) NewInbound() *Inbound { return &Inbound{node: n} }
 
 // Deliver routes m, which arrived over link l, and owns it from the call
 // on, on error too. It stamps m with l's origin (access control) and

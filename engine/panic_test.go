@@ -127,7 +127,7 @@ func TestPanicOnTheLoopGoroutine(t *testing.T) {
 		w    Worker
 		addr string
 	}{{0, g, "gate"}, {0, b, "bomb"}, {0, Echo{}, "echo"}, {1, Hop{}, "hop"}} {
-		if err := n.StartWorkerOn(w.loop, w.w, w.addr); err != nil {
+		if err := n.StartWorkerOn(w.loop, w.w, wire.LocalAddr(w.addr)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -284,7 +284,7 @@ func TestPanicInShutdown(t *testing.T) {
 	app := mustContext(t, n, "app")
 
 	stopped := make(chan error, 1)
-	go func() { stopped <- n.StopWorker("first") }()
+	go func() { stopped <- n.StopWorker(wire.LocalAddr("first")) }()
 	select {
 	case err := <-stopped:
 		if err != nil {

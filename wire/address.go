@@ -43,6 +43,24 @@ func NewAddress(t Type, v string) (Address, error) {
 	return Address{typ: t, val: v}, nil
 }
 
+// LocalAddr returns the local address (type 0) of the worker named name,
+// the address the route text "name" parses to: what StartWorker, Allow and
+// NewContext take. It does not check name; an empty one, or one longer
+// than MaxAddressLen, makes an address that Validate, routes and the
+// engine refuse. It does not allocate.
+func LocalAddr(name string) Address { return Address{typ: Local, val: name} }
+
+// Validate reports why a cannot be encoded (an *AddressError), or nil.
+func (a Address) Validate() error {
+	switch {
+	case a.val == "":
+		return addrErr(a.val, ErrEmptyAddress)
+	case len(a.val) > MaxAddressLen:
+		return addrErr(a.val, ErrAddressTooLong)
+	}
+	return nil
+}
+
 // ParseAddress parses the text form "TYPE#VALUE" where TYPE is a decimal
 // number 0..255. Text without a leading "digits#" is a local address name.
 func ParseAddress(s string) (Address, error) {
@@ -81,8 +99,8 @@ func (a Address) Type() Type { return a.typ }
 // Value returns the address's value: a worker name, "host:port", ...
 func (a Address) Value() string { return a.val }
 
-// IsValid reports whether a is not the zero Address.
-func (a Address) IsValid() bool { return a.val != "" }
+// IsValid reports whether a is not the zero Address and can be encoded.
+func (a Address) IsValid() bool { return a.val != "" && len(a.val) <= MaxAddressLen }
 
 // IsLocal reports whether a names a worker on the node itself.
 func (a Address) IsLocal() bool { return a.typ == Local && a.val != "" }

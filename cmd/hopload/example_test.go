@@ -6,6 +6,7 @@ import (
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/tcp"
+	"github.com/hopwire/hopwire/wire"
 )
 
 // Load an echo service on a node, as `hopload --to '1#ADDR => echoer'
@@ -15,12 +16,12 @@ func ExampleRun() {
 	// --echo echoer` starts.
 	node, _ := engine.NewNode(engine.Config{Name: "n1"})
 	defer node.Close()
-	_ = node.StartWorker(engine.Echo{}, "echoer")
+	_ = node.StartWorker(engine.Echo{}, wire.LocalAddr("echoer"))
 	tr, _ := tcp.New(node, tcp.Config{})
 	l, _ := tr.Listen("127.0.0.1:0")
-	_ = node.Allow(l.Flow(), "echoer")
+	_ = node.Allow(l.Flow(), wire.LocalAddr("echoer"))
 
-	res, err := Run(context.Background(), Config{Route: "1#" + l.Addr() + " => echoer", Count: 1000, Window: 8})
+	res, err := Run(context.Background(), Config{Route: l.Addr().String() + " => echoer", Count: 1000, Window: 8})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -58,12 +58,12 @@ func startServer(t testing.TB, useUDP bool, extra services) *server {
 	for name, w := range extra {
 		all[name] = w
 	}
-	var names []string
+	var names []wire.Address
 	for name, w := range all {
-		if err := n.StartWorker(w, name); err != nil {
+		if err := n.StartWorker(w, wire.LocalAddr(name)); err != nil {
 			t.Fatal(err)
 		}
-		names = append(names, name)
+		names = append(names, wire.LocalAddr(name))
 	}
 	s := &server{node: n}
 	var flow uint64
@@ -72,11 +72,11 @@ func startServer(t testing.TB, useUDP bool, extra services) *server {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sock, err := tr.Bind("127.0.0.1:0")
+		sock, err := tr.Listen("127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.addr, flow = sock.Addr(), sock.Flow()
+		s.addr, flow = sock.Addr().Value(), sock.Flow()
 	} else {
 		tr, err := tcp.New(n, tcp.Config{})
 		if err != nil {
@@ -86,7 +86,7 @@ func startServer(t testing.TB, useUDP bool, extra services) *server {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.addr, flow = l.Addr(), l.Flow()
+		s.addr, flow = l.Addr().Value(), l.Flow()
 	}
 	if err := n.Allow(flow, names...); err != nil {
 		t.Fatal(err)

@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	senders := make([]*sender, cfg.Concurrency)
 	for i := range senders {
-		app, err := node.NewContext(fmt.Sprintf("hopload-%d", i))
+		app, err := node.NewContext(wire.LocalAddr(fmt.Sprintf("hopload-%d", i)))
 		if err != nil {
 			return nil, err
 		}

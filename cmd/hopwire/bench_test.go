@@ -41,12 +41,12 @@ func BenchmarkSeedThreeProcesses(b *testing.B) {
 func benchSeed(b *testing.B, env []string) {
 	route := seedProcesses(b, env...)
 	n := initiatorNode(b)
-	app, err := n.NewContext("app")
+	app, err := n.NewContext(wire.LocalAddr("app"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	pinger := &requester{route: route, payload: make([]byte, 64), hist: newHist(), done: make(chan struct{}, 1)}
-	if err := n.StartWorker(pinger, "pinger"); err != nil {
+	if err := n.StartWorker(pinger, wire.LocalAddr("pinger")); err != nil {
 		b.Fatal(err)
 	}
 	echo := startProcEnv(b, env, "raw-echo")

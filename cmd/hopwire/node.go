@@ -127,46 +127,33 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 		return err
 	}
 	ready := fmt.Sprintf("node %s ready", s.name)
-	var tcpTr *tcp.Transport
-	var udpTr *udp.Transport
-	if s.tcpListen != "" {
-		tr, err := tcp.New(node, tcp.Config{EventLoops: s.eventLoops})
-		if err != nil {
-			return err
-		}
-		tcpTr = tr
-		l, err := tr.Listen(s.tcpListen)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w", s.tcpListen, err)
-		}
-		if len(services) > 0 {
-			if err := node.Allow(l.Flow(), services...); err != nil {
-				return err
-			}
-		}
-		ready += " tcp=" + l.Addr()
-	} else if tcpTr, err = tcp.New(node, tcp.Config{EventLoops: s.eventLoops}); err != nil {
-		// Without a listener the node can still route out over TCP.
+	// Without a listener the node still routes out over TCP.
+	tcpTr, err := tcp.New(node, tcp.Config{EventLoops: s.eventLoops})
+	if err != nil {
 		return err
 	}
+	var udpTr *udp.Transport
 	if s.udpBind != "" || routesUseUDP(s.forward) {
-		tr, err := udp.New(node, udp.Config{ClientAddr: s.clientAddr(), BusyPoll: s.udpPoll})
-		if err != nil {
+		if udpTr, err = udp.New(node, udp.Config{ClientAddr: s.clientAddr(), BusyPoll: s.udpPoll}); err != nil {
 			return fmt.Errorf("udp: %w", err)
 		}
-		udpTr = tr
-		if s.udpBind != "" {
-			sock, err := tr.Bind(s.udpBind)
-			if err != nil {
-				return fmt.Errorf("bind udp %s: %w", s.udpBind, err)
-			}
-			if len(services) > 0 {
-				if err := node.Allow(sock.Flow(), services...); err != nil {
-					return err
-				}
-			}
-			ready += " udp=" + sock.Addr()
+	}
+	for _, ls := range []struct {
+		typ  wire.Type
+		addr string
+		name string
+	}{{wire.TCP, s.tcpListen, "tcp"}, {wire.UDP, s.udpBind, "udp"}} {
+		if ls.addr == "" {
+			continue
 		}
+		l, err := node.Listen(ls.typ, ls.addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s %s: %w", ls.name, ls.addr, err)
+		}
+		if err := node.Allow(l.Flow(), services...); err != nil {
+			return err
+		}
+		ready += " " + ls.name + "=" + l.Addr().Value()
 	}
 	fmt.Fprintln(stdout, ready)
 
@@ -223,13 +210,14 @@ func routesUseUDP(forward []string) bool {
 }
 
 // startServices starts what the flags ask for and returns their addresses.
-func startServices(node *engine.Node, s nodeSpec) ([]string, error) {
-	var addrs []string
-	start := func(w engine.Worker, addr string) error {
-		if err := node.StartWorker(w, addr); err != nil {
+func startServices(node *engine.Node, s nodeSpec) ([]wire.Address, error) {
+	var addrs []wire.Address
+	start := func(w engine.Worker, name string) error {
+		a := wire.LocalAddr(name)
+		if err := node.StartWorker(w, a); err != nil {
 			return err
 		}
-		addrs = append(addrs, addr)
+		addrs = append(addrs, a)
 		return nil
 	}
 	for _, a := range s.echo {

@@ -169,7 +169,7 @@ func seedProcesses(t testing.TB, env ...string) wire.Route {
 
 func initiator(t testing.TB) *engine.App {
 	t.Helper()
-	app, err := initiatorNode(t).NewContext("app")
+	app, err := initiatorNode(t).NewContext(wire.LocalAddr("app"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestUDPToTCPProcesses(t *testing.T) {
 	if _, err := udp.New(n, udp.Config{ClientAddr: "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}
-	app, err := n.NewContext("app")
+	app, err := n.NewContext(wire.LocalAddr("app"))
 	if err != nil {
 		t.Fatal(err)
 	}

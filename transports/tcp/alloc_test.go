@@ -19,12 +19,12 @@ func TestForwardedMessagesDoNotAllocate(t *testing.T) {
 	responder.start(t, engine.Echo{}, "echoer")
 	lr := responder.listen(t, "echoer")
 	middle := newTestNode(t, "middle", Config{})
-	middle.start(t, engine.Forwarder{Route: wire.MustParseRoute("1#" + lr.Addr() + " => echoer")}, "forward_to_responder")
+	middle.start(t, engine.Forwarder{Route: wire.MustParseRoute(lr.Addr().String() + " => echoer")}, "forward_to_responder")
 	lm := middle.listen(t, "forward_to_responder")
 	initiator := newTestNode(t, "initiator", Config{})
 
 	const rounds = 100
-	p := &nodetest.Pinger{Route: wire.MustParseRoute("1#" + lm.Addr() + " => forward_to_responder"), Rounds: rounds, Hist: nodetest.NewHist(), Done: make(chan struct{}, 1)}
+	p := &nodetest.Pinger{Route: wire.MustParseRoute(lm.Addr().String() + " => forward_to_responder"), Rounds: rounds, Hist: nodetest.NewHist(), Done: make(chan struct{}, 1)}
 	initiator.start(t, p, "pinger")
 	app := initiator.app(t, "app")
 	kickRoute := wire.MustParseRoute("pinger")

@@ -118,7 +118,7 @@ func BenchmarkTCPHopRoundTrip(b *testing.B) {
 			l := server.listen(b, "echoer")
 			client := benchNode(b, "client", 0)
 			const block = 200
-			p := nodetest.NewPinger(wire.MustParseRoute("1#" + l.Addr() + " => echoer"))
+			p := nodetest.NewPinger(wire.MustParseRoute(l.Addr().String() + " => echoer"))
 			client.start(b, p, "pinger")
 			app := client.app(b, "bench")
 			payload := make([]byte, size)
@@ -222,7 +222,7 @@ func pipelined(b *testing.B, size int) {
 	l := server.listen(b, "sink")
 	client := benchNode(b, "client", 0)
 	app := client.app(b, "bench")
-	route := wire.MustParseRoute("1#" + l.Addr() + " => sink")
+	route := wire.MustParseRoute(l.Addr().String() + " => sink")
 	payload := make([]byte, size)
 	// Open the connection and warm the pools.
 	warm := min(1000, 64<<20/size)
@@ -236,7 +236,7 @@ func pipelined(b *testing.B, size int) {
 	before := server.tr.Stats().Undeliverable
 
 	src := &source{route: route, payload: payload, count: b.N}
-	if err := client.StartWorker(src, "source"); err != nil {
+	if err := client.StartWorker(src, wire.LocalAddr("source")); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

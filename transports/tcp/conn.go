@@ -42,7 +42,7 @@ type conn struct {
 	addr wire.Address    // 0#id: the connection worker
 	key  string          // host:port (a path, Unix) for a dialed connection: its routing key; "" if accepted
 	link *engine.Link    // its flow, what it may carry (access control)
-	lis  *Listener       // the listener that accepted it; nil if dialed
+	lis  *listener       // the listener that accepted it; nil if dialed
 
 	// Set on the gnet loop in OnOpen: gc and peer before opened is
 	// stored, the rest before open is. Other goroutines read them only
@@ -77,6 +77,26 @@ type conn struct {
 	errFull *ConnError // ErrQueueFull for this connection, made once: a full queue is a hot path
 }
 
+// A dialed connection is its owner's engine.Conn (Transport.Connect).
+
+// Addr returns the connection's worker address, 0#<32 hex>: a route
+// through it leaves the node over the connection.
+func (c *conn) Addr() wire.Address { return c.addr }
+
+// Flow returns the connection's own flow, for node.Allow.
+func (c *conn) Flow() uint64 { return c.link.Flow() }
+
+// Done is closed when the connection has closed and been cleaned up.
+func (c *conn) Done() <-chan struct{} { return c.done }
+
+// Close closes the connection; frames still queued on it are dropped and
+// counted. It does not wait (a handler may be running on the connection's
+// own gnet loop, which finishes the close): Done says when it is over.
+func (c *conn) Close() error {
+	c.shutdown(closeLocal, ErrClosed)
+	return nil
+}
+
 // closeKind says why a connection closed, for logs and counters.
 type closeKind uint8
 
@@ -98,14 +118,14 @@ var closeKindText = [...]string{"closed", "local", "i/o error", "bad handshake",
 	"slow consumer", "frame timeout", "pending-frame budget exceeded"}
 
 // newConn makes a connection: dialed to key, or accepted by lis.
-func (t *Transport) newConn(key string, lis *Listener) *conn {
+func (t *Transport) newConn(key string, lis *listener) *conn {
 	var b [idLen]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on supported platforms
 	id := hex.EncodeToString(b[:])
 	local, _ := wire.NewAddress(wire.Local, id)
 	c := &conn{
 		t:     t,
-		in:    t.node.NewInbound(),
+		in:    t.host.NewInbound(),
 		id:    id,
 		addr:  local,
 		key:   key,
@@ -114,9 +134,9 @@ func (t *Transport) newConn(key string, lis *Listener) *conn {
 		done:  make(chan struct{}),
 	}
 	if lis != nil {
-		c.link = t.node.NewLink(lis.flow, false)
+		c.link = t.host.NewLink(lis.flow, false)
 	} else {
-		c.link = t.node.NewLink(t.dialedFlow, true)
+		c.link = t.host.NewLink(t.dialedFlow, true)
 	}
 	c.rd.budget = &t.pending
 	c.rd.evict = c
@@ -148,12 +168,11 @@ func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	c.wfd = &wfd{fd: fd}
-	n := c.t.node
 	// The engine asks the connection's link before it hands the worker a
 	// message (engine/access.go): a reply to what came in over it, a
 	// reply path it was granted, local traffic, or the hop bridging onto
 	// a connection this node dialed.
-	if err := n.StartDirect(connWorker{c}, c.link, c.addr.String()); err != nil {
+	if err := c.t.host.StartDirect(connWorker{c}, c.link, c.addr); err != nil {
 		c.setWhy(closeLocal, err)
 		return nil, gnet.Close
 	}
@@ -240,7 +259,7 @@ func (c *conn) cleanup() {
 		}
 		c.t.forget(c)
 		if c.worker {
-			_ = c.t.node.StopWorker(c.addr.String())
+			_ = c.t.host.Node().StopWorker(c.addr)
 		}
 		c.link.Close() // revokes the connection's flow: what it was allowed and granted
 		c.out.shut()

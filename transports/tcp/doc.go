@@ -4,13 +4,13 @@
 // # Using it
 //
 //	tr, _ := tcp.New(node, tcp.Config{})  // registers for wire.TCP addresses
-//	l, _ := tr.Listen("127.0.0.1:4000")
-//	node.Allow(l.Flow(), "echoer")        // default deny for the network
+//	l, _ := tr.Listen("127.0.0.1:4000")   // an engine.Listener; or node.Listen(wire.TCP, ...)
+//	node.Allow(l.Flow(), wire.LocalAddr("echoer")) // default deny for the network
 //
 // and on another node a route through "1#127.0.0.1:4000 => echoer"
 // reaches the echoer: the first send dials, later ones reuse the
-// connection. Connect dials explicitly and returns the address of the
-// connection's worker.
+// connection. Connect dials explicitly and returns the connection as an
+// engine.Conn, whose Addr is its worker's (0#<32 hex>).
 //
 // # Unix-domain sockets
 //
@@ -40,7 +40,7 @@
 // the front of the return route, so a reply goes back over the same
 // connection: a message routed to the connection worker leaves over its
 // connection. A route names one connection either way: 0#<32 hex>, its
-// worker (what Connect returns), or 1#<32 hex>, the TCP address of the
+// worker (the Addr of what Connect returns), or 1#<32 hex>, the TCP address of the
 // same id.
 // Every message that comes in spends one of its hops (wire's hop budget,
 // engine.Inbound.Deliver).
@@ -48,7 +48,7 @@
 // # Access control
 //
 // Each connection is an engine.Link with a flow of its own, spawned by
-// its listener's flow (Listener.Flow) or, for a connection the transport
+// its listener's flow (engine.Listener.Flow) or, for a connection the transport
 // dialed, by Transport.DialedFlow. Messages that arrive over it carry that
 // origin for as long as they are on the node, hops and forwarders
 // included, and reach only the workers allowed for the connection or its
@@ -172,7 +172,7 @@
 // nothing from its connections meanwhile: their kernel buffers fill and
 // TCP's flow control stops the upstream sender, whose own queue then
 // fills. When the node's loop handles the message instead, the loop
-// waits, its mailbox fills and Node.Deliver waits
+// waits, its mailbox fills and Inbound.Deliver waits
 // (engine.Config.DeliverWait), with the same effect.
 // TestBackpressureReachesUpstream shows it across three nodes.
 //

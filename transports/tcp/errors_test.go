@@ -44,7 +44,7 @@ func TestErrorTexts(t *testing.T) {
 func TestRequestOverAFailedDialSaysWhy(t *testing.T) {
 	n := newTestNode(t, "client", Config{})
 	closed := n.listen(t)
-	addr := closed.Addr()
+	addr := closed.Addr().Value()
 	closed.Close() // nothing listens there now
 	app := n.app(t, "app")
 	began := time.Now()

@@ -44,7 +44,7 @@ func (h *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 }
 
 // accept makes the conn of a socket a listener accepted.
-func (t *Transport) accept(l *Listener) (*conn, error) {
+func (t *Transport) accept(l *listener) (*conn, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed.Load() {

@@ -17,20 +17,20 @@ func Example() {
 	server, _ := engine.NewNode(engine.Config{Name: "server"})
 	defer server.Close()
 	str, _ := tcp.New(server, tcp.Config{})
-	server.StartWorker(engine.Echo{}, "echoer")
+	server.StartWorker(engine.Echo{}, wire.LocalAddr("echoer"))
 	l, err := str.Listen("127.0.0.1:0")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	server.Allow(l.Flow(), "echoer")
+	server.Allow(l.Flow(), wire.LocalAddr("echoer"))
 
 	client, _ := engine.NewNode(engine.Config{Name: "client"})
 	defer client.Close()
 	tcp.New(client, tcp.Config{})
-	app, _ := client.NewContext("app")
+	app, _ := client.NewContext(wire.LocalAddr("app"))
 
-	route := wire.MustParseRoute("1#" + l.Addr() + " => echoer")
+	route := wire.MustParseRoute(l.Addr().String() + " => echoer")
 	reply, err := app.Request(route, []byte("Hello Ockam!"), 5*time.Second)
 	if err != nil {
 		fmt.Println(err)
@@ -44,27 +44,27 @@ func Example() {
 	// back over a connection worker: true, from 0#echoer
 }
 
-// Connect opens a connection of its own and returns its worker's
-// address: a route through it uses that connection, whatever else is
-// open to the same peer.
+// Connect opens a connection of its own: a route through its address
+// (its worker's) uses that connection, whatever else is open to the same
+// peer.
 func ExampleTransport_Connect() {
 	server, _ := engine.NewNode(engine.Config{Name: "server"})
 	defer server.Close()
 	str, _ := tcp.New(server, tcp.Config{})
-	server.StartWorker(engine.Uppercase{}, "upper")
+	server.StartWorker(engine.Uppercase{}, wire.LocalAddr("upper"))
 	l, _ := str.Listen("127.0.0.1:0")
-	server.Allow(l.Flow(), "upper")
+	server.Allow(l.Flow(), wire.LocalAddr("upper"))
 
 	client, _ := engine.NewNode(engine.Config{Name: "client"})
 	defer client.Close()
 	ctr, _ := tcp.New(client, tcp.Config{})
-	conn, err := ctr.Connect(l.Addr())
+	conn, err := ctr.Connect(l.Addr().Value())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	app, _ := client.NewContext("app")
-	reply, err := app.Request(wire.Route{conn, wire.MustParseAddress("upper")}, []byte("over my own connection"), 5*time.Second)
+	app, _ := client.NewContext(wire.LocalAddr("app"))
+	reply, err := app.Request(wire.Route{conn.Addr(), wire.MustParseAddress("upper")}, []byte("over my own connection"), 5*time.Second)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -84,31 +84,31 @@ func Example_accessThroughAHop() {
 	responder, _ := engine.NewNode(engine.Config{Name: "responder"})
 	defer responder.Close()
 	rtr, _ := tcp.New(responder, tcp.Config{})
-	responder.StartWorker(engine.Echo{}, "echoer")
+	responder.StartWorker(engine.Echo{}, wire.LocalAddr("echoer"))
 	rl, _ := rtr.Listen("127.0.0.1:0")
-	responder.Allow(rl.Flow(), "echoer")
+	responder.Allow(rl.Flow(), wire.LocalAddr("echoer"))
 
-	middle, _ := engine.NewNode(engine.Config{Name: "middle", AllowDial: []string{"1#" + rl.Addr()}})
+	middle, _ := engine.NewNode(engine.Config{Name: "middle", AllowDial: []string{rl.Addr().String()}})
 	defer middle.Close()
 	mtr, _ := tcp.New(middle, tcp.Config{})
-	middle.StartWorker(engine.Hop{}, "hop")
-	middle.StartWorker(engine.Uppercase{}, "private") // not allowed for the listener
+	middle.StartWorker(engine.Hop{}, wire.LocalAddr("hop"))
+	middle.StartWorker(engine.Uppercase{}, wire.LocalAddr("private")) // not allowed for the listener
 	ml, _ := mtr.Listen("127.0.0.1:0")
-	middle.Allow(ml.Flow(), "hop")
+	middle.Allow(ml.Flow(), wire.LocalAddr("hop"))
 
 	client, _ := engine.NewNode(engine.Config{Name: "client"})
 	defer client.Close()
 	tcp.New(client, tcp.Config{})
-	app, _ := client.NewContext("app")
+	app, _ := client.NewContext(wire.LocalAddr("app"))
 
 	for _, try := range []struct {
 		to   string
 		wait time.Duration
 	}{
-		{"hop => 1#" + rl.Addr() + " => echoer", 5 * time.Second},
+		{"hop => " + rl.Addr().String() + " => echoer", 5 * time.Second},
 		{"hop => private", 300 * time.Millisecond}, // denied: no answer comes
 	} {
-		reply, err := app.Request(wire.MustParseRoute("1#"+ml.Addr()+" => "+try.to), []byte("hello"), try.wait)
+		reply, err := app.Request(wire.MustParseRoute(ml.Addr().String()+" => "+try.to), []byte("hello"), try.wait)
 		if err != nil {
 			fmt.Println("no answer:", err)
 			continue

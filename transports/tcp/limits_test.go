@@ -36,11 +36,11 @@ func loggedNode(t *testing.T, name string, cfg Config) (*testNode, *nodetest.Log
 // pingWhile keeps a request-reply going from a good client to l's echoer
 // with payloads of size bytes until stop is closed, and returns how many
 // went through; a failed request fails the test.
-func pingWhile(t *testing.T, l *Listener, size int, stop chan struct{}) func() int64 {
+func pingWhile(t *testing.T, l engine.Listener, size int, stop chan struct{}) func() int64 {
 	t.Helper()
 	client := newTestNode(t, "good client", Config{})
 	app := client.app(t, "app")
-	route := wire.MustParseRoute("1#" + l.Addr() + " => echoer")
+	route := wire.MustParseRoute(l.Addr().String() + " => echoer")
 	payload := make([]byte, size)
 	if r, err := app.Request(route, payload, wait); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestLengthPrefixAloneReservesLittle(t *testing.T) {
 	start := binary.BigEndian.AppendUint32(nil, declared)
 	start = append(start, 1, 0, 0, 6) // the start of a header
 	for i := 0; i < peers; i++ {
-		nc := rawDial(t, l.Addr(), nil)
+		nc := rawDial(t, l.Addr().Value(), nil)
 		if _, err := nc.Write(start); err != nil {
 			t.Fatal(err)
 		}
@@ -128,12 +128,12 @@ func TestIncompleteFrameTimesOut(t *testing.T) {
 	pings := pingWhile(t, l, 256<<10, stop)
 	began := time.Now()
 
-	half := rawDial(t, l.Addr(), nil)
+	half := rawDial(t, l.Addr().Value(), nil)
 	f := frame(encoded(t, "echoer", "me", string(make([]byte, 1000))))
 	if _, err := half.Write(f[:len(f)/2]); err != nil {
 		t.Fatal(err)
 	}
-	prefix := rawDial(t, l.Addr(), nil)
+	prefix := rawDial(t, l.Addr().Value(), nil)
 	if _, err := prefix.Write(f[:2]); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestPendingBudget(t *testing.T) {
 		{small, 3, 1},
 		{small, 3, 2}, // cannot start
 	} {
-		nc := rawDial(t, l.Addr(), nil)
+		nc := rawDial(t, l.Addr().Value(), nil)
 		go nc.Write(step.send) // the server may close it before it is all written
 		eventually(t, "the server to read it or close it", func() bool {
 			s := server.tr.Stats()
@@ -212,9 +212,9 @@ func TestConnectionCap(t *testing.T) {
 	l := server.listen(t, "echoer")
 	var conns []net.Conn
 	for i := 0; i < 4; i++ {
-		conns = append(conns, rawDial(t, l.Addr(), nil))
+		conns = append(conns, rawDial(t, l.Addr().Value(), nil))
 	}
-	fifth, err := net.DialTimeout("tcp", l.Addr(), wait)
+	fifth, err := net.DialTimeout("tcp", l.Addr().Value(), wait)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestConnectionCap(t *testing.T) {
 	}
 	conns[0].Close()
 	eventually(t, "the server to see a connection go", func() bool { return server.tr.Stats().Open == 3 })
-	echo(rawDial(t, l.Addr(), nil), "let in")
+	echo(rawDial(t, l.Addr().Value(), nil), "let in")
 }
 
 // The accept loop waits longer after each failed accept, up to the
@@ -296,7 +296,7 @@ func TestAcceptErrorsBackOff(t *testing.T) {
 		t.Skipf("setrlimit: %v", err)
 	}
 	began := time.Now()
-	nc, err := net.DialTimeout("tcp", l.Addr(), wait)
+	nc, err := net.DialTimeout("tcp", l.Addr().Value(), wait)
 	if err != nil {
 		restore()
 		if errors.Is(err, syscall.EMFILE) {
@@ -345,12 +345,12 @@ func TestNetworkLogsRateLimited(t *testing.T) {
 	began := time.Now()
 	const bad = 20
 	for i := 0; i < bad; i++ {
-		nc := rawDial(t, l.Addr(), []byte{1})
+		nc := rawDial(t, l.Addr().Value(), []byte{1})
 		waitClosed(t, nc)
 	}
 	eventually(t, "the connections to close", func() bool { return server.tr.Stats().Open == 0 })
 	for i := 0; i < bad; i++ {
-		nc := rawDial(t, l.Addr(), nil)
+		nc := rawDial(t, l.Addr().Value(), nil)
 		if _, err := nc.Write(frame(encoded(t, "echoer", "me", "denied"))); err != nil {
 			t.Fatal(err)
 		}
@@ -359,10 +359,10 @@ func TestNetworkLogsRateLimited(t *testing.T) {
 		eventually(t, "the connection to close", func() bool { return server.tr.Stats().Open == 0 })
 	}
 	for i := 0; i < 2; i++ {
-		rawDial(t, l.Addr(), nil)
+		rawDial(t, l.Addr().Value(), nil)
 	}
 	for i := 0; i < bad; i++ {
-		nc, err := net.DialTimeout("tcp", l.Addr(), wait)
+		nc, err := net.DialTimeout("tcp", l.Addr().Value(), wait)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -411,13 +411,13 @@ func TestStalledFramesYieldTheBudget(t *testing.T) {
 	server.start(t, engine.Echo{}, "echoer")
 	l := server.listen(t, "echoer")
 	for i := 0; i < 20; i++ { // prefixes alone
-		nc := rawDial(t, l.Addr(), nil)
+		nc := rawDial(t, l.Addr().Value(), nil)
 		if _, err := nc.Write(binary.BigEndian.AppendUint32(nil, 16<<20)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := 0; i < 3; i++ { // frames started, then nothing
-		nc := rawDial(t, l.Addr(), nil)
+		nc := rawDial(t, l.Addr().Value(), nil)
 		if _, err := nc.Write(append(binary.BigEndian.AppendUint32(nil, 4<<20), make([]byte, 1000)...)); err != nil {
 			t.Fatal(err)
 		}
@@ -426,7 +426,7 @@ func TestStalledFramesYieldTheBudget(t *testing.T) {
 	time.Sleep(stallEvict + 100*time.Millisecond) // let them go stale
 
 	// A peer that sends a frame in two parts needs room for it.
-	good := rawDial(t, l.Addr(), nil)
+	good := rawDial(t, l.Addr().Value(), nil)
 	f := frame(encoded(t, "echoer", "me", string(make([]byte, 150<<10))))
 	if _, err := good.Write(f[:100<<10]); err != nil {
 		t.Fatal(err)

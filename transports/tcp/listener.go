@@ -2,31 +2,37 @@ package tcp
 
 import (
 	"errors"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Listener accepts connections for a Transport. Messages that arrive
-// over them carry the listener's flow: they reach only the workers
-// allowed for it (node.Allow(l.Flow(), ...)): not the node's connection
-// workers, so a peer cannot route over another peer's connection.
+// listener accepts connections for a Transport: its engine.Listener.
+// Messages that arrive over them carry the listener's flow: they reach
+// only the workers allowed for it (node.Allow(l.Flow(), ...)): not the
+// node's connection workers, so a peer cannot route over another peer's
+// connection.
 //
 // Accepting is Go's: a goroutine blocked in Accept on Go's poller hands
 // each socket to the transport's (shared) gnet engine with EnrollContext,
 // which runs it from then on like a dialed one. At most Config.MaxConns
 // of a listener's connections are open at once; one accepted over it is
 // closed at once.
-type Listener struct {
-	t    *Transport
-	flow uint64
-	addr string // bound host:port
-	ln   net.Listener
+type listener struct {
+	t     *Transport
+	flow  uint64
+	addr  string       // bound host:port, or a socket's path
+	route wire.Address // 1#addr (3#path): what Addr returns
+	ln    net.Listener
 
 	conns     atomic.Int64  // its connections open now, for Config.MaxConns
 	closing   chan struct{} // closed when Close begins: ends an accept backoff
 	accepting chan struct{} // closed when the accept goroutine has returned
+	done      chan struct{} // closed when Close has finished
 	once      sync.Once
 }
 
@@ -50,11 +56,11 @@ func nextBackoff(d time.Duration) time.Duration {
 // Listen binds addr ("host:port"; port 0 picks a free one) and accepts
 // connections on it. For a Unix transport addr is the socket's path:
 // see NewUnix for how the file is made and removed.
-func (t *Transport) Listen(addr string) (*Listener, error) {
+func (t *Transport) Listen(addr string) (engine.Listener, error) {
 	if err := t.checkAddr(addr); err != nil {
 		return nil, err
 	}
-	l := &Listener{t: t, flow: t.node.NewFlow(), closing: make(chan struct{}), accepting: make(chan struct{})}
+	l := &listener{t: t, flow: t.host.NewFlow(), closing: make(chan struct{}), accepting: make(chan struct{}), done: make(chan struct{})}
 	if t.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -69,8 +75,13 @@ func (t *Transport) Listen(addr string) (*Listener, error) {
 		return nil, ErrClosed
 	}
 	l.ln, l.addr = ln, ln.Addr().String()
+	if l.route, err = wire.NewAddress(t.typ, l.addr); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	t.listeners[l] = struct{}{}
 	go l.acceptLoop()
+	t.host.Listening(l)
 	return l, nil
 }
 
@@ -78,7 +89,7 @@ func (t *Transport) Listen(addr string) (*Listener, error) {
 // gets its conn first, then goes to gnet; EnrollContext returns once
 // OnOpen has run on its loop. A socket over Config.MaxConns is closed at
 // once.
-func (l *Listener) acceptLoop() {
+func (l *listener) acceptLoop() {
 	defer close(l.accepting)
 	t := l.t
 	var backoff time.Duration
@@ -134,7 +145,7 @@ func (l *Listener) acceptLoop() {
 
 // pause waits d, or less if the listener closes meanwhile; it reports
 // whether the listener is still open.
-func (l *Listener) pause(d time.Duration) bool {
+func (l *listener) pause(d time.Duration) bool {
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {
@@ -145,16 +156,19 @@ func (l *Listener) pause(d time.Duration) bool {
 	}
 }
 
-// Addr returns the bound address, host:port, or a Unix socket's path.
-func (l *Listener) Addr() string { return l.addr }
+// Addr returns the bound address: 1#host:port, or 3#path for a Unix socket.
+func (l *listener) Addr() wire.Address { return l.route }
+
+// Done is closed when Close has finished.
+func (l *listener) Done() <-chan struct{} { return l.done }
 
 // Flow returns the flow id stamped on messages that arrive through the
 // listener's connections, for node.Allow.
-func (l *Listener) Flow() uint64 { return l.flow }
+func (l *listener) Flow() uint64 { return l.flow }
 
 // Close stops accepting and closes the listener's connections. It waits
 // until they are closed; calling it again does nothing.
-func (l *Listener) Close() error {
+func (l *listener) Close() error {
 	l.once.Do(func() {
 		close(l.closing)
 		_ = l.ln.Close()
@@ -166,12 +180,13 @@ func (l *Listener) Close() error {
 			}
 		}
 		l.t.forgetListener(l)
+		close(l.done)
 	})
-	<-l.accepting
+	<-l.done
 	return nil
 }
 
-func (t *Transport) forgetListener(l *Listener) {
+func (t *Transport) forgetListener(l *listener) {
 	t.mu.Lock()
 	delete(t.listeners, l)
 	t.mu.Unlock()

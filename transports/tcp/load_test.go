@@ -33,12 +33,12 @@ func TestManyConnections(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < conns; i += workers {
-				a, err := client.tr.Connect(l.Addr())
+				c, err := client.tr.Connect(l.Addr().Value())
 				if err != nil {
 					errs <- fmt.Errorf("connect %d: %w", i, err)
 					return
 				}
-				addrs[i] = a
+				addrs[i] = c.Addr()
 			}
 		}(w)
 	}
@@ -57,7 +57,7 @@ func TestManyConnections(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			app, err := client.NewContext(fmt.Sprintf("app%d", w))
+			app, err := client.NewContext(wire.LocalAddr(fmt.Sprintf("app%d", w)))
 			if err != nil {
 				t.Error(err)
 				return
@@ -128,23 +128,23 @@ func TestConcurrentSendersOneConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := &seqChecker{next: make([]uint32, senders)}
-	if err := server.StartWorker(check, "check"); err != nil {
+	if err := server.StartWorker(check, wire.LocalAddr("check")); err != nil {
 		t.Fatal(err)
 	}
 	l, err := str.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	server.Allow(l.Flow(), "check")
+	server.Allow(l.Flow(), wire.LocalAddr("check"))
 
 	client := newTestNode(t, "client", Config{QueueLen: 64, QueueBytes: 8 << 10})
-	route := wire.MustParseRoute("1#" + l.Addr() + " => check")
+	route := wire.MustParseRoute(l.Addr().String() + " => check")
 	var wg sync.WaitGroup
 	for s := 0; s < senders; s++ {
 		wg.Add(1)
 		go func(s int) {
 			defer wg.Done()
-			app, err := client.NewContext(fmt.Sprintf("sender%d", s))
+			app, err := client.NewContext(wire.LocalAddr(fmt.Sprintf("sender%d", s)))
 			if err != nil {
 				t.Error(err)
 				return

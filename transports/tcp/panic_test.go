@@ -25,18 +25,18 @@ func TestPanicOverTCP(t *testing.T) {
 
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
-	if err := app.Send(wire.MustParseRoute("1#"+l.Addr()+" => bomb"), []byte("from the network")); err != nil {
+	if err := app.Send(wire.MustParseRoute(l.Addr().String()+" => bomb"), []byte("from the network")); err != nil {
 		t.Fatal(err)
 	}
 	if stack := <-stacks; !strings.Contains(stack, "gnet") {
 		t.Fatalf("the handler did not run on the connection's reader:\n%s", stack)
 	}
 	eventually(t, "the panic to be counted", func() bool { return server.Stats().Panics == 1 })
-	if got, _ := request(t, app, "1#"+l.Addr()+" => echoer", "still here"); got != "still here" {
+	if got, _ := request(t, app, l.Addr().String()+" => echoer", "still here"); got != "still here" {
 		t.Fatalf("reply %q", got)
 	}
 	// The worker is gone: what is sent to it now is dropped as unknown.
-	if err := app.Send(wire.MustParseRoute("1#"+l.Addr()+" => bomb"), nil); err != nil {
+	if err := app.Send(wire.MustParseRoute(l.Addr().String()+" => bomb"), nil); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the message to the stopped worker to be dropped", func() bool { return server.Stats().UnknownAddress == 1 })

@@ -109,7 +109,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
-	request(t, app, "1#"+l.Addr()+" => echoer", "warm up")
+	request(t, app, l.Addr().String()+" => echoer", "warm up")
 
 	stop := make(chan struct{})
 	var pings atomic.Int64
@@ -117,7 +117,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		route := wire.MustParseRoute("1#" + l.Addr() + " => echoer")
+		route := wire.MustParseRoute(l.Addr().String() + " => echoer")
 		for i := 0; i < 1_000_000; i++ {
 			select {
 			case <-stop:
@@ -169,12 +169,12 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 			var nc net.Conn
 			if tc.hello == nil {
 				var err error
-				if nc, err = net.DialTimeout("tcp", l.Addr(), wait); err != nil {
+				if nc, err = net.DialTimeout("tcp", l.Addr().Value(), wait); err != nil {
 					t.Fatal(err)
 				}
 				defer nc.Close()
 			} else {
-				nc = rawDial(t, l.Addr(), tc.hello)
+				nc = rawDial(t, l.Addr().Value(), tc.hello)
 			}
 			if tc.send != nil {
 				if _, err := nc.Write(tc.send); err != nil {
@@ -188,7 +188,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 
 	t.Run("truncated frame then close", func(t *testing.T) {
 		before := server.tr.Stats().Truncated
-		nc := rawDial(t, l.Addr(), nil)
+		nc := rawDial(t, l.Addr().Value(), nil)
 		f := frame(encoded(t, "echoer", "x", "a payload that will not all arrive"))
 		if _, err := nc.Write(f[:len(f)-5]); err != nil {
 			t.Fatal(err)
@@ -199,7 +199,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 
 	t.Run("good frames on a raw connection", func(t *testing.T) {
 		// Two frames in one write and one split in three: all answered.
-		nc := rawDial(t, l.Addr(), nil)
+		nc := rawDial(t, l.Addr().Value(), nil)
 		f := frame(encoded(t, "echoer", "me", "one"))
 		g := frame(encoded(t, "echoer", "me", "two"))
 		h := frame(encoded(t, "echoer", "me", "three"))
@@ -245,7 +245,7 @@ func TestPeerDisconnectAndReconnect(t *testing.T) {
 
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
-	route := "1#" + l.Addr() + " => echoer"
+	route := l.Addr().String() + " => echoer"
 	_, ret := request(t, app, route, "before")
 	connWorker := ret[0] // the client's connection worker
 
@@ -334,7 +334,7 @@ func TestSlowReaderBackpressure(t *testing.T) {
 func TestSilentPeer(t *testing.T) {
 	server := newTestNode(t, "server", Config{HandshakeTimeout: 50 * time.Millisecond})
 	l := server.listen(t)
-	nc, err := net.DialTimeout("tcp", l.Addr(), wait)
+	nc, err := net.DialTimeout("tcp", l.Addr().Value(), wait)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestBackpressureReachesUpstream(t *testing.T) {
 
 	origin := newTestNode(t, "origin", Config{QueueLen: queueLen, QueueBytes: queueBytes, SendWait: -1})
 	app := origin.app(t, "app")
-	route := wire.MustParseRoute("1#" + ml.Addr() + " => hop => 1#" + ln.Addr().String() + " => sink")
+	route := wire.MustParseRoute(ml.Addr().String() + " => hop => 1#" + ln.Addr().String() + " => sink")
 	payload := make([]byte, 16<<10)
 	if err := app.Send(route, payload); err != nil {
 		t.Fatal(err)

@@ -20,13 +20,13 @@ func TestThreeNodesForwarder(t *testing.T) {
 	lr := responder.listen(t, "echoer")
 
 	middle := newTestNode(t, "middle", Config{})
-	middle.start(t, engine.Forwarder{Route: wire.MustParseRoute("1#" + lr.Addr() + " => echoer")}, "forward_to_responder")
+	middle.start(t, engine.Forwarder{Route: wire.MustParseRoute(lr.Addr().String() + " => echoer")}, "forward_to_responder")
 	lm := middle.listen(t, "forward_to_responder")
 
 	initiator := newTestNode(t, "initiator", Config{})
 	app := initiator.app(t, "app")
 	for i := 0; i < 3; i++ {
-		got, ret := request(t, app, "1#"+lm.Addr()+" => forward_to_responder", "Hello Ockam!")
+		got, ret := request(t, app, lm.Addr().String()+" => forward_to_responder", "Hello Ockam!")
 		if got != "Hello Ockam!" {
 			t.Fatalf("reply %q", got)
 		}
@@ -70,7 +70,7 @@ func TestFourNodeChainThroughHops(t *testing.T) {
 
 	n1 := newTestNode(t, "n1", Config{})
 	app := n1.app(t, "app")
-	route := "1#" + l2.Addr() + " => hop2 => 1#" + l3.Addr() + " => hop3 => 1#" + l4.Addr() + " => echoer"
+	route := l2.Addr().String() + " => hop2 => " + l3.Addr().String() + " => hop3 => " + l4.Addr().String() + " => echoer"
 	for i := 0; i < 3; i++ {
 		got, ret := request(t, app, route, "through three links")
 		if got != "through three links" {
@@ -101,7 +101,7 @@ func TestAccessControl(t *testing.T) {
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
 
-	if _, err := app.Request(wire.MustParseRoute("1#"+l.Addr()+" => secret"), []byte("psst"), 200*1e6); !errors.Is(err, engine.ErrTimeout) {
+	if _, err := app.Request(wire.MustParseRoute(l.Addr().String()+" => secret"), []byte("psst"), 200*1e6); !errors.Is(err, engine.ErrTimeout) {
 		t.Fatalf("request to a worker not allowed: %v, want a timeout", err)
 	}
 	if s := server.tr.Stats(); s.Denied != 1 {
@@ -111,7 +111,7 @@ func TestAccessControl(t *testing.T) {
 		t.Fatalf("server node stats %+v, want Denied 1", s)
 	}
 	// The connection is still up and allowed workers answer on it.
-	if got, _ := request(t, app, "1#"+l.Addr()+" => echoer", "hi"); got != "hi" {
+	if got, _ := request(t, app, l.Addr().String()+" => echoer", "hi"); got != "hi" {
 		t.Fatalf("reply %q", got)
 	}
 	// Locally the worker is there.
@@ -120,7 +120,7 @@ func TestAccessControl(t *testing.T) {
 		t.Fatalf("local reply %q", got)
 	}
 	// A network message may not leave the node by a transport address.
-	if _, err := app.Request(wire.MustParseRoute("1#"+l.Addr()+" => 1#"+l.Addr()+" => echoer"), []byte("relay me"), 200*1e6); !errors.Is(err, engine.ErrTimeout) {
+	if _, err := app.Request(wire.MustParseRoute(l.Addr().String()+" => "+l.Addr().String()+" => echoer"), []byte("relay me"), 200*1e6); !errors.Is(err, engine.ErrTimeout) {
 		t.Fatalf("relay through the server: %v, want a timeout", err)
 	}
 	if s := server.tr.Stats(); s.Denied != 2 || s.Dialed != 0 {
@@ -139,14 +139,15 @@ func TestConnect(t *testing.T) {
 	l := server.listen(t, "echoer")
 
 	client := newTestNode(t, "client", Config{})
-	a1, err := client.tr.Connect(l.Addr())
+	c1, err := client.tr.Connect(l.Addr().Value())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, err := client.tr.Connect(l.Addr())
+	c2, err := client.tr.Connect(l.Addr().Value())
 	if err != nil {
 		t.Fatal(err)
 	}
+	a1, a2 := c1.Addr(), c2.Addr()
 	if a1 == a2 || a1.Type() != wire.Local || !isConnID([]byte(a1.Value())) {
 		t.Fatalf("Connect returned %v and %v", a1, a2)
 	}
@@ -165,7 +166,7 @@ func TestConnect(t *testing.T) {
 		t.Fatalf("Connect(no-port): %v", err)
 	}
 	closed := server.listen(t)
-	addr := closed.Addr()
+	addr := closed.Addr().Value()
 	closed.Close()
 	if _, err := client.tr.Connect(addr); err == nil {
 		t.Fatal("Connect to a closed listener succeeded")
@@ -201,7 +202,7 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 	inbox := make(chan wire.Route, 1)
 	victim.start(t, recorder{inbox}, "inbox")
 	vapp := victim.app(t, "app")
-	request(t, vapp, "1#"+l.Addr()+" => recorder", "hello")
+	request(t, vapp, l.Addr().String()+" => recorder", "hello")
 	ret := <-rec.ch // [server's worker for the victim's connection, app, the request's tag]
 	if len(ret) != 3 || !isConnID([]byte(ret[0].Value())) {
 		t.Fatalf("return route at the server %v", ret)
@@ -210,11 +211,11 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 
 	attacker := newTestNode(t, "attacker", Config{})
 	aapp := attacker.app(t, "app")
-	request(t, aapp, "1#"+l.Addr()+" => recorder", "warm up")
+	request(t, aapp, l.Addr().String()+" => recorder", "warm up")
 	<-rec.ch
 	for _, route := range []string{
-		"1#" + l.Addr() + " => " + victimConn + " => inbox",
-		"1#" + l.Addr() + " => " + victimConn + " => app",
+		l.Addr().String() + " => " + victimConn + " => inbox",
+		l.Addr().String() + " => " + victimConn + " => app",
 	} {
 		if _, err := aapp.Request(wire.MustParseRoute(route), []byte("sneak"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
 			t.Fatalf("%s: %v, want a timeout", route, err)
@@ -224,9 +225,9 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 	// Nor through the public hop: onto the victim's connection, or out
 	// to a new address (the node would be an open relay).
 	for _, route := range []string{
-		"1#" + l.Addr() + " => hop => " + victimConn + " => inbox",
-		"1#" + l.Addr() + " => hop => " + victimConn + " => app",
-		"1#" + l.Addr() + " => hop => 1#" + target.Addr().String() + " => x",
+		l.Addr().String() + " => hop => " + victimConn + " => inbox",
+		l.Addr().String() + " => hop => " + victimConn + " => app",
+		l.Addr().String() + " => hop => 1#" + target.Addr().String() + " => x",
 	} {
 		if _, err := aapp.Request(wire.MustParseRoute(route), []byte("sneak"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
 			t.Fatalf("%s: %v, want a timeout", route, err)
@@ -247,7 +248,7 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 		t.Fatalf("victim stats %+v: nothing should have reached it", s)
 	}
 	// The victim's connection still works, both ways.
-	if got, _ := request(t, vapp, "1#"+l.Addr()+" => recorder", "still here"); got != "still here" {
+	if got, _ := request(t, vapp, l.Addr().String()+" => recorder", "still here"); got != "still here" {
 		t.Fatalf("reply %q", got)
 	}
 	<-rec.ch
@@ -271,18 +272,18 @@ func TestDialedFlow(t *testing.T) {
 	client.start(t, engine.WorkerFunc(func(*engine.Context, *wire.Message) error { inbox <- struct{}{}; return nil }), "inbox")
 	app := client.app(t, "app")
 	// A reply reaches the app that sent the request: its reply path.
-	if got, _ := request(t, app, "1#"+l.Addr()+" => echoer", "hi"); got != "hi" {
+	if got, _ := request(t, app, l.Addr().String()+" => echoer", "hi"); got != "hi" {
 		t.Fatalf("reply %q", got)
 	}
 	// The server may not write to a worker the client did not send from.
-	if err := app.Send(wire.MustParseRoute("1#"+l.Addr()+" => pusher"), []byte("push")); err != nil {
+	if err := app.Send(wire.MustParseRoute(l.Addr().String()+" => pusher"), []byte("push")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the push denied", func() bool { return client.tr.Stats().Denied == 1 })
-	if err := client.Allow(client.tr.DialedFlow(), "inbox"); err != nil {
+	if err := client.Allow(client.tr.DialedFlow(), wire.LocalAddr("inbox")); err != nil {
 		t.Fatal(err)
 	}
-	if err := app.Send(wire.MustParseRoute("1#"+l.Addr()+" => pusher"), []byte("push")); err != nil {
+	if err := app.Send(wire.MustParseRoute(l.Addr().String()+" => pusher"), []byte("push")); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -307,7 +308,7 @@ func TestShutdownFromANetworkHandler(t *testing.T) {
 	l := server.listen(t, "stopper")
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
-	if err := app.Send(wire.MustParseRoute("1#"+l.Addr()+" => stopper"), []byte("stop")); err != nil {
+	if err := app.Send(wire.MustParseRoute(l.Addr().String()+" => stopper"), []byte("stop")); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -324,15 +325,15 @@ func TestConnectionsListedAndWatched(t *testing.T) {
 	server.start(t, engine.Echo{}, "echoer")
 	l := server.listen(t, "echoer")
 	watcher := server.app(t, "watcher")
-	if err := server.WatchLinks("watcher"); err != nil {
+	if err := server.WatchLinks(wire.LocalAddr("watcher")); err != nil {
 		t.Fatal(err)
 	}
 	client := newTestNode(t, "client", Config{})
-	addr, err := client.tr.Connect(l.Addr())
+	c, err := client.tr.Connect(l.Addr().Value())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ls := client.Links(); len(ls) != 1 || ls[0].Addr != addr || !ls[0].Dialed || ls[0].Type != wire.TCP || ls[0].Peer != l.Addr() {
+	if ls := client.Links(); len(ls) != 1 || ls[0].Addr != c.Addr() || !ls[0].Dialed || ls[0].Type != wire.TCP || ls[0].Peer != l.Addr().Value() {
 		t.Fatalf("client's links %+v", ls)
 	}
 	next := func() engine.LinkEvent {

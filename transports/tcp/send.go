@@ -468,7 +468,7 @@ func (o *outbound) shut() {
 }
 
 // dropAll releases the batch in hand and everything queued, telling
-// their senders why (engine.Node.Bounce). Role holder only, once the
+// their senders why (engine.Host.Bounce). Role holder only, once the
 // connection is closed.
 func (o *outbound) dropAll() {
 	dropped, freed := 0, 0
@@ -479,7 +479,7 @@ func (o *outbound) dropAll() {
 			if why == nil {
 				why = o.c.closeError()
 			}
-			o.c.t.node.Bounce(o.batch[o.head], why) // the sender hears why, if it waits
+			o.c.t.host.Bounce(o.batch[o.head], why) // the sender hears why, if it waits
 			o.batch[o.head].Release()
 			o.batch[o.head] = nil
 			dropped++

@@ -82,10 +82,10 @@ func TestSlowConsumerDoesNotStallOthers(t *testing.T) {
 
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
-	route := wire.MustParseRoute("1#" + l.Addr() + " => echoer")
-	request(t, app, "1#"+l.Addr()+" => echoer", "warm up")
+	route := wire.MustParseRoute(l.Addr().String() + " => echoer")
+	request(t, app, l.Addr().String()+" => echoer", "warm up")
 
-	attacker := rawDial(t, l.Addr(), nil)
+	attacker := rawDial(t, l.Addr().Value(), nil)
 	attacker.SetDeadline(time.Now().Add(2 * wait))
 	stop := make(chan struct{})
 	defer close(stop)
@@ -142,7 +142,7 @@ func TestCongestedPeerRecovers(t *testing.T) {
 	server.start(t, countingEcho{&handled}, "echoer")
 	l := server.listen(t, "echoer")
 
-	nc := rawDial(t, l.Addr(), nil)
+	nc := rawDial(t, l.Addr().Value(), nil)
 	nc.SetDeadline(time.Now().Add(2 * wait))
 	c := acceptedConn(t, server.tr)
 	stop := make(chan struct{})
@@ -253,7 +253,7 @@ func TestSteadyDialedPeerIsNotCut(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			app, err := client.NewContext("sender" + strconv.Itoa(i))
+			app, err := client.NewContext(wire.LocalAddr("sender" + strconv.Itoa(i)))
 			if err != nil {
 				t.Error(err)
 				return
@@ -281,7 +281,7 @@ func TestSteadyDialedPeerIsNotCut(t *testing.T) {
 func connectStalled(t *testing.T, client *testNode) (wire.Address, net.Conn) {
 	t.Helper()
 	ln, accepted := stalledPeer(t, 0)
-	worker, err := client.tr.Connect(ln.Addr().String())
+	c, err := client.tr.Connect(ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,5 +290,5 @@ func connectStalled(t *testing.T, client *testNode) (wire.Address, net.Conn) {
 		t.Fatal("accept failed")
 	}
 	t.Cleanup(func() { nc.Close() })
-	return worker, nc
+	return c.Addr(), nc
 }

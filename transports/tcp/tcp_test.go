@@ -46,14 +46,14 @@ func newTestNodeWith(t testing.TB, ecfg engine.Config, cfg Config) *testNode {
 	return &testNode{n, tr}
 }
 
-func (n *testNode) listen(t testing.TB, allow ...string) *Listener {
+func (n *testNode) listen(t testing.TB, allow ...string) engine.Listener {
 	t.Helper()
 	l, err := n.tr.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(allow) > 0 {
-		if err := n.Allow(l.Flow(), allow...); err != nil {
+	for _, name := range allow {
+		if err := n.Allow(l.Flow(), wire.LocalAddr(name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,14 +62,14 @@ func (n *testNode) listen(t testing.TB, allow ...string) *Listener {
 
 func (n *testNode) start(t testing.TB, w engine.Worker, addr string) {
 	t.Helper()
-	if err := n.StartWorker(w, addr); err != nil {
+	if err := n.StartWorker(w, wire.LocalAddr(addr)); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (n *testNode) app(t testing.TB, addr string) *engine.App {
 	t.Helper()
-	c, err := n.NewContext(addr)
+	c, err := n.NewContext(wire.LocalAddr(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestTwoNodesRequestReply(t *testing.T) {
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
 	for i := 0; i < 3; i++ {
-		got, ret := request(t, app, "1#"+l.Addr()+" => echoer", "Hello Ockam!")
+		got, ret := request(t, app, l.Addr().String()+" => echoer", "Hello Ockam!")
 		if got != "Hello Ockam!" {
 			t.Fatalf("reply %q", got)
 		}

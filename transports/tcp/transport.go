@@ -27,7 +27,7 @@ import (
 // the handshake, framing, access control, write path and limits are the
 // same; only how a socket is named, bound and dialed differs (unix.go).
 type Transport struct {
-	node     *engine.Node
+	host     engine.Host
 	cfg      Config
 	network  string    // "tcp" or "unix", for net.Dial and net.Listen
 	typ      wire.Type // wire.TCP or wire.Unix: the addresses it serves
@@ -43,7 +43,7 @@ type Transport struct {
 	mu        sync.Mutex // serialises writers of the maps below, listeners, closed
 	byKey     *connMap   // dialed connections by the host:port routes name
 	byID      *connMap   // every connection by its id
-	listeners map[*Listener]struct{}
+	listeners map[*listener]struct{}
 	closed    atomic.Bool
 
 	ctx      context.Context // ends at Close: cancels dials under way
@@ -76,14 +76,14 @@ func newTransport(node *engine.Node, cfg Config, network string, typ wire.Type) 
 		return nil, err
 	}
 	t := &Transport{
-		node:      node,
+		host:      engine.HostOf(node),
 		cfg:       cfg,
 		network:   network,
 		typ:       typ,
 		log:       node.Logger().With("transport", network),
 		pool:      node.Pool(),
 		maxFrame:  cfg.MaxFrame,
-		listeners: make(map[*Listener]struct{}),
+		listeners: make(map[*listener]struct{}),
 		byKey:     newConnMap(),
 		byID:      newConnMap(),
 		pending:   budget{max: cfg.MaxPendingBytes},
@@ -91,7 +91,7 @@ func newTransport(node *engine.Node, cfg Config, network string, typ wire.Type) 
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if t.dialedFlow = cfg.DialedFlow; t.dialedFlow == 0 {
-		t.dialedFlow = node.NewFlow()
+		t.dialedFlow = t.host.NewFlow()
 	}
 
 	eng, err := acquireEngine(t)
@@ -101,7 +101,7 @@ func newTransport(node *engine.Node, cfg Config, network string, typ wire.Type) 
 	}
 	t.eng, t.client = eng, eng.cli
 	go t.sweep() // ends when t.ctx does
-	if err := node.AddTransport(t); err != nil {
+	if err := t.host.AddTransport(t); err != nil {
 		t.cancel()
 		<-t.swept
 		_ = eng.release()
@@ -145,7 +145,7 @@ func (t *Transport) DialedFlow() uint64 { return t.dialedFlow }
 // waits for the network. A full queue refuses the message with
 // ErrQueueFull. A message from the network may leave only as access
 // control says (engine/access.go): the connection's link admits it, and
-// a new dial needs the node's leave (engine.Node.AdmitDial). Safe for
+// a new dial needs the node's leave (engine.Host.AdmitDial). Safe for
 // concurrent use; it does not allocate once the connection is open.
 func (t *Transport) Send(m *wire.Message) error {
 	typ, v, ok := m.Next()
@@ -163,7 +163,7 @@ func (t *Transport) Send(m *wire.Message) error {
 			return t.refuse(m, &ConnError{Conn: "0#" + string(v), Err: ErrNoConnection})
 		}
 	} else if c = t.byKey.load()[string(v)]; c == nil {
-		if err := t.node.AdmitDial(m, t.typ, v); err != nil {
+		if err := t.host.AdmitDial(m, t.typ, v); err != nil {
 			return t.refuse(m, err)
 		}
 		var err error
@@ -213,22 +213,22 @@ func isConnID(v []byte) bool {
 // through "1#host:port" use, if none was there.
 //
 // For a Unix transport hostport is the socket's path.
-func (t *Transport) Connect(hostport string) (wire.Address, error) {
+func (t *Transport) Connect(hostport string) (engine.Conn, error) {
 	if err := t.checkAddr(hostport); err != nil {
-		return wire.Address{}, err
+		return nil, err
 	}
 	c, _, err := t.newDialed(hostport, false)
 	if err != nil {
-		return wire.Address{}, err
+		return nil, err
 	}
 	t.dial(c) // counted in t.dials by newDialed
 	// Once gnet has the socket, the connection's handshake timer bounds
 	// the wait; a failed dial has closed it already.
 	select {
 	case <-c.ready:
-		return c.addr, nil
+		return c, nil
 	case <-c.done:
-		return wire.Address{}, c.closeError()
+		return nil, c.closeError()
 	}
 }
 
@@ -328,7 +328,7 @@ func (t *Transport) Close() error {
 func (t *Transport) close() {
 	t.mu.Lock()
 	t.closed.Store(true)
-	ls := make([]*Listener, 0, len(t.listeners))
+	ls := make([]*listener, 0, len(t.listeners))
 	for l := range t.listeners {
 		ls = append(ls, l)
 	}

@@ -145,7 +145,7 @@ func bindUnix(path string) (net.Listener, error) {
 // peerAddr is the name of a connection's other end for logs and errors:
 // its host:port over TCP. A Unix peer that dials is usually unnamed
 // (Go says "@" or ""): then the listener's path says where it came in.
-func (t *Transport) peerAddr(a net.Addr, lis *Listener) string {
+func (t *Transport) peerAddr(a net.Addr, lis *listener) string {
 	if a == nil {
 		return ""
 	}

@@ -84,7 +84,7 @@ func TestReceiveDoesNotAllocate(t *testing.T) {
 	}), "sink")
 	bound := n.bind(t, "sink")
 	client := n.tr.client
-	if err := n.Allow(n.tr.ClientFlow(), "sink"); err != nil { // as a reply path would
+	if err := n.Allow(n.tr.ClientFlow(), wire.LocalAddr("sink")); err != nil { // as a reply path would
 		t.Fatal(err)
 	}
 
@@ -113,7 +113,7 @@ func TestReceiveDoesNotAllocate(t *testing.T) {
 	const runs = 1000
 	for _, tc := range []struct {
 		name      string
-		s         *Socket
+		s         *socket
 		c         *fakeConn
 		delivered int64
 		bad       uint64
@@ -158,7 +158,7 @@ func TestRoundTripAllocatesOnlyInGnet(t *testing.T) {
 	server.start(t, engine.Echo{}, "echoer")
 	s := server.bind(t, "echoer")
 	client := newTestNode(t, "client", Config{})
-	p := nodetest.NewPinger(wire.MustParseRoute("2#" + s.Addr() + " => echoer"))
+	p := nodetest.NewPinger(wire.MustParseRoute(s.Addr().String() + " => echoer"))
 	client.start(t, p, "pinger")
 	app := client.app(t, "kick")
 	kickRoute := wire.MustParseRoute("pinger")

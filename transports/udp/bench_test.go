@@ -129,7 +129,7 @@ func BenchmarkUDPHopRoundTrip(b *testing.B) {
 			s := server.bind(b, "echoer")
 			client := benchNodeCfg(b, "client", Config{BusyPoll: c.poll})
 			const block = 200
-			p := nodetest.NewPinger(wire.MustParseRoute("2#" + s.Addr() + " => echoer"))
+			p := nodetest.NewPinger(wire.MustParseRoute(s.Addr().String() + " => echoer"))
 			client.start(b, p, "pinger")
 			app := client.app(b, "bench")
 			payload := make([]byte, size)
@@ -392,7 +392,7 @@ func BenchmarkUDPThroughput(b *testing.B) {
 			s := server.bind(b, "sink")
 			client := benchNode(b, "client")
 			app := client.app(b, "source")
-			route := wire.MustParseRoute("2#" + s.Addr() + " => sink")
+			route := wire.MustParseRoute(s.Addr().String() + " => sink")
 			payload := make([]byte, size)
 			hopSend := func() error { return app.Send(route, payload) }
 

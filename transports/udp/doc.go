@@ -5,8 +5,8 @@
 // # Using it
 //
 //	tr, _ := udp.New(node, udp.Config{})  // registers for wire.UDP addresses
-//	s, _ := tr.Bind("127.0.0.1:4000")
-//	node.Allow(s.Flow(), "echoer")        // default deny for the network
+//	s, _ := tr.Listen("127.0.0.1:4000")  // a bound socket
+//	node.Allow(s.Flow(), wire.LocalAddr("echoer")) // default deny for the network
 //
 // and on another node a route through "2#127.0.0.1:4000 => echoer"
 // reaches the echoer. There is nothing to dial: the first send to a
@@ -52,11 +52,11 @@
 // the node talking to itself; a loop between nodes ends when the
 // message's hop budget does.
 //
-// A transport has bound sockets (Bind) and one client socket, bound in
+// A transport has bound sockets (Listen) and one client socket, bound in
 // New to Config.ClientAddr (default "0.0.0.0:0": an ephemeral port on the
 // unspecified address, so that it can reach any IPv4 destination).
 //
-//   - Messages received on a bound socket carry its flow (Socket.Flow) as
+//   - Messages received on a bound socket carry its flow (its Flow) as
 //     their peer's spawner and reach only the workers the node allowed for
 //     it. Default deny. A peer heard first on one socket and then on
 //     another has, on the second, that socket's rights; its replies leave
@@ -143,7 +143,7 @@
 //     Conn.RemoteAddr is the sender, a *net.UDPAddr. The gnet.Conn itself
 //     is released after OnTraffic: it is not kept.
 //   - Engine.Stop: starts the shutdown at once but polls every 500 ms
-//     for its end, so Socket.Close waits for gnet.Run to return instead.
+//     for its end, so socket.Close waits for gnet.Run to return instead.
 //
 // # Allocations
 //

@@ -16,20 +16,20 @@ func Example() {
 	server, _ := engine.NewNode(engine.Config{Name: "server"})
 	defer server.Close()
 	str, _ := udp.New(server, udp.Config{ClientAddr: "127.0.0.1:0"})
-	server.StartWorker(engine.Echo{}, "echoer")
-	sock, err := str.Bind("127.0.0.1:0")
+	server.StartWorker(engine.Echo{}, wire.LocalAddr("echoer"))
+	sock, err := str.Listen("127.0.0.1:0")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	server.Allow(sock.Flow(), "echoer")
+	server.Allow(sock.Flow(), wire.LocalAddr("echoer"))
 
 	client, _ := engine.NewNode(engine.Config{Name: "client"})
 	defer client.Close()
 	udp.New(client, udp.Config{ClientAddr: "127.0.0.1:0"})
-	app, _ := client.NewContext("app")
+	app, _ := client.NewContext(wire.LocalAddr("app"))
 
-	route := wire.MustParseRoute("2#" + sock.Addr() + " => echoer")
+	route := wire.MustParseRoute(sock.Addr().String() + " => echoer")
 	reply, err := app.Request(route, []byte("Hello Ockam!"), 5*time.Second)
 	if err != nil {
 		fmt.Println(err)
@@ -37,7 +37,7 @@ func Example() {
 	}
 	defer reply.Release()
 	ret := reply.Return() // [the server's UDP address, echoer]
-	fmt.Printf("%s\nfrom the server's socket: %v, its %v\n", reply.Payload(), ret[0].String() == "2#"+sock.Addr(), ret[1])
+	fmt.Printf("%s\nfrom the server's socket: %v, its %v\n", reply.Payload(), ret[0] == sock.Addr(), ret[1])
 	// Output:
 	// Hello Ockam!
 	// from the server's socket: true, its 0#echoer
@@ -52,15 +52,15 @@ func ExampleConfig_busyPoll() {
 	server, _ := engine.NewNode(engine.Config{Name: "server"})
 	defer server.Close()
 	str, _ := udp.New(server, cfg)
-	server.StartWorker(engine.Echo{}, "echoer")
-	sock, _ := str.Bind("127.0.0.1:0")
-	server.Allow(sock.Flow(), "echoer")
+	server.StartWorker(engine.Echo{}, wire.LocalAddr("echoer"))
+	sock, _ := str.Listen("127.0.0.1:0")
+	server.Allow(sock.Flow(), wire.LocalAddr("echoer"))
 
 	client, _ := engine.NewNode(engine.Config{Name: "client"})
 	defer client.Close()
 	udp.New(client, cfg)
-	app, _ := client.NewContext("app")
-	route := wire.MustParseRoute("2#" + sock.Addr() + " => echoer")
+	app, _ := client.NewContext(wire.LocalAddr("app"))
+	route := wire.MustParseRoute(sock.Addr().String() + " => echoer")
 	for i := 0; i < 3; i++ {
 		reply, err := app.Request(route, []byte("ping"), 5*time.Second)
 		if err != nil {

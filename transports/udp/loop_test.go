@@ -27,7 +27,7 @@ func TestDatagramFromOwnSocketDropped(t *testing.T) {
 	var answered atomic.Int64
 	n.start(t, countingEcho{&answered}, "echoer")
 	s := n.bind(t, "echoer")
-	self, err := net.ResolveUDPAddr("udp", s.Addr())
+	self, err := net.ResolveUDPAddr("udp", s.Addr().Value())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestEchoLoopEnds(t *testing.T) {
 	var answered atomic.Int64
 	a.start(t, countingEcho{&answered}, "echoer")
 	sa := a.bind(t, "echoer")
-	to, err := net.ResolveUDPAddr("udp", sa.Addr())
+	to, err := net.ResolveUDPAddr("udp", sa.Addr().Value())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestEchoLoopEnds(t *testing.T) {
 		}
 		reflected <- n
 	}()
-	sendRaw(t, mirror, sa.Addr(), encode(t, a.Pool(), "echoer", "echoer", []byte("ping")))
+	sendRaw(t, mirror, sa.Addr().Value(), encode(t, a.Pool(), "echoer", "echoer", []byte("ping")))
 	waitFor(t, "the loop to end", func() bool { return a.Stats().HopsExhausted == 1 })
 	n := <-reflected
 	if got := answered.Load(); got > wire.DefaultHops || int64(n) != got {
@@ -97,13 +97,13 @@ func TestLinkWatcherSends(t *testing.T) {
 		}
 		return nil
 	}), "watcher")
-	if err := n.WatchLinks("watcher"); err != nil {
+	if err := n.WatchLinks(wire.LocalAddr("watcher")); err != nil {
 		t.Fatal(err)
 	}
 	n.start(t, engine.Echo{}, "echoer")
 	s := n.bind(t, "echoer")
 	client := rawConn(t)
-	sendRaw(t, client, s.Addr(), encode(t, n.Pool(), "echoer", "me", []byte("hi")))
+	sendRaw(t, client, s.Addr().Value(), encode(t, n.Pool(), "echoer", "me", []byte("hi")))
 	_ = out.SetReadDeadline(time.Now().Add(wait))
 	buf := make([]byte, 512)
 	if _, _, err := out.ReadFromUDP(buf); err != nil {

@@ -15,7 +15,7 @@ type peer struct {
 	addr wire.Address // 2#ip:port, canonical text
 	ap   netip.AddrPort
 	sa   sockaddr
-	sock *Socket
+	sock *socket
 	link *engine.Link // its flow: what it may reach, what may be sent to it
 }
 
@@ -78,7 +78,7 @@ func (t *Transport) learnText(text string) (*peer, error) {
 
 // learnAP returns the peer for an address sock received from, making it
 // if it is new: replies to it leave from sock.
-func (t *Transport) learnAP(ap netip.AddrPort, sock *Socket) (*peer, error) {
+func (t *Transport) learnAP(ap netip.AddrPort, sock *socket) (*peer, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.peers.Load().byAP[ap]; p != nil {
@@ -99,7 +99,7 @@ func (t *Transport) learnAP(ap netip.AddrPort, sock *Socket) (*peer, error) {
 // newPeer makes a peer whose datagrams leave from sock, with a link of
 // its own: spawned by sock's flow, or dialed (the transport's client
 // flow) for a peer this node sends to first.
-func (t *Transport) newPeer(ap netip.AddrPort, sock *Socket) (*peer, error) {
+func (t *Transport) newPeer(ap netip.AddrPort, sock *socket) (*peer, error) {
 	a, err := wire.NewAddress(wire.UDP, ap.String())
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func (t *Transport) newPeer(ap netip.AddrPort, sock *Socket) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{addr: a, ap: ap, sa: sa, sock: sock, link: t.node.NewLink(sock.flow, sock.client)}
+	p := &peer{addr: a, ap: ap, sa: sa, sock: sock, link: t.host.NewLink(sock.flow, sock.client)}
 	p.link.Describe(wire.UDP, a, ap.String())
 	return p, nil
 }
@@ -148,24 +148,53 @@ func (t *Transport) publish(p *peer, alias string) {
 
 // forgetSocket removes the peers whose datagrams leave from s: the next
 // send to one of them goes from the client socket.
-func (t *Transport) forgetSocket(s *Socket) {
+func (t *Transport) forgetSocket(s *socket) { t.forget(func(p *peer) bool { return p.sock == s }) }
+
+// forget removes the peers gone says are, and closes their links.
+func (t *Transport) forget(gone func(*peer) bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := t.peers.Load()
 	tab := newPeerTable(len(old.byText))
 	for k, v := range old.byText {
-		if v.sock != s {
+		if !gone(v) {
 			tab.byText[k] = v
 		}
 	}
 	for k, v := range old.byAP {
-		if v.sock != s {
+		if !gone(v) {
 			tab.byAP[k] = v
 		} else {
 			v.link.Close()
 		}
 	}
 	t.peers.Store(tab)
+}
+
+// Connect makes addr ("ip:port") a peer of the node, as a send to it
+// would: datagrams to it leave from the client socket (or the socket it
+// was heard on, if it was), and its replies are taken. There is no
+// handshake; the Conn's Close forgets the peer.
+func (t *Transport) Connect(addr string) (engine.Conn, error) {
+	p, err := t.learnText(addr)
+	if err != nil {
+		return nil, err
+	}
+	return peerConn{t, p}, nil
+}
+
+// peerConn is a peer as an engine.Conn.
+type peerConn struct {
+	t *Transport
+	p *peer
+}
+
+func (c peerConn) Addr() wire.Address    { return c.p.addr }
+func (c peerConn) Flow() uint64          { return c.p.link.Flow() }
+func (c peerConn) Done() <-chan struct{} { return c.p.link.Done() }
+func (c peerConn) Close() error {
+	c.t.forget(func(p *peer) bool { return p == c.p })
+	return nil
 }
 
 // fromSelf reports whether ap is one of the transport's own sockets: a

@@ -36,7 +36,7 @@ func newPoller(cfg *Config) *poller {
 // Stats.Polled is a shared counter: it is brought up to date when the
 // socket is found empty (where the loop only spins) and at the end, not
 // per datagram.
-func (s *Socket) busyPoll() {
+func (s *socket) busyPoll() {
 	p := s.poll
 	last := nanotime()
 	counted := 0

@@ -33,7 +33,7 @@ func TestBusyPollReadsWhatComesNext(t *testing.T) {
 	c := rawConn(t)
 	const k = 20
 	for i := 0; i < k; i++ {
-		sendRaw(t, c, s.Addr(), encode(t, n.Pool(), "sink", "app", []byte{byte(i)}))
+		sendRaw(t, c, s.Addr().Value(), encode(t, n.Pool(), "sink", "app", []byte{byte(i)}))
 	}
 	waitFor(t, "every datagram delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == k })
 	for i, b := range got {
@@ -48,7 +48,7 @@ func TestBusyPollReadsWhatComesNext(t *testing.T) {
 		t.Fatalf("stats %+v, want Polled %d", st, k-1)
 	}
 	// What busy polling reads is checked like the rest.
-	sendRaw(t, c, s.Addr(), []byte("garbage"))
+	sendRaw(t, c, s.Addr().Value(), []byte("garbage"))
 	waitFor(t, "the bad datagram counted", func() bool { return n.tr.Stats().BadDatagram == 1 })
 	waitFor(t, "the polled datagrams counted", func() bool { return n.tr.Stats().Polled >= k })
 	if st := n.tr.Stats(); st.Polled != k {
@@ -66,7 +66,7 @@ func TestBusyPollRoundTripsDoNotAllocate(t *testing.T) {
 	server.start(t, engine.Echo{}, "echoer")
 	s := server.bind(t, "echoer")
 	client := newTestNode(t, "client", Config{BusyPoll: longPoll})
-	p := nodetest.NewPinger(wire.MustParseRoute("2#" + s.Addr() + " => echoer"))
+	p := nodetest.NewPinger(wire.MustParseRoute(s.Addr().String() + " => echoer"))
 	client.start(t, p, "pinger")
 	app := client.app(t, "kick")
 	kickRoute := wire.MustParseRoute("pinger")
@@ -109,7 +109,7 @@ func TestBusyPollCloseUnderLoad(t *testing.T) {
 	s := n.bind(t, "sink")
 	c := rawConn(t)
 	msg := encode(t, n.Pool(), "sink", "app", make([]byte, 64))
-	to, err := net.ResolveUDPAddr("udp", s.Addr())
+	to, err := net.ResolveUDPAddr("udp", s.Addr().Value())
 	if err != nil {
 		t.Fatal(err)
 	}

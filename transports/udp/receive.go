@@ -16,7 +16,7 @@ import (
 // event loop.
 type events struct {
 	gnet.BuiltinEventEngine
-	s *Socket
+	s *socket
 }
 
 // OnBoot runs once, before the engine's loop starts.
@@ -33,7 +33,7 @@ func (h *events) OnTraffic(gc gnet.Conn) gnet.Action {
 }
 
 // receive takes in the datagram gnet read. Loop only.
-func (s *Socket) receive(gc gnet.Conn) {
+func (s *socket) receive(gc gnet.Conn) {
 	// Next(-1) is a view of the loop's read buffer, valid until
 	// OnTraffic returns: take copies the datagram out.
 	buf, _ := gc.Next(-1)
@@ -50,7 +50,7 @@ func (s *Socket) receive(gc gnet.Conn) {
 // checked, its sender put on the return route, handed to the node. A bad
 // datagram is dropped, counted and logged; the socket carries on. Loop
 // only.
-func (s *Socket) take(buf []byte, ap netip.AddrPort) {
+func (s *socket) take(buf []byte, ap netip.AddrPort) {
 	t := s.t
 	if t.fromSelf(ap) {
 		t.stats.spoofed.Add(1)
@@ -135,7 +135,7 @@ func (s *Socket) take(buf []byte, ap netip.AddrPort) {
 // visitor returns the link of a peer at home on another socket, as seen
 // on s: it has s's rights, and its replies, which leave from its home
 // socket, are let out over its home link. Loop only.
-func (s *Socket) visitor(p *peer) *engine.Link {
+func (s *socket) visitor(p *peer) *engine.Link {
 	if v := s.visitors[p.ap]; v.home == p {
 		return v.link
 	} else if v.link != nil {
@@ -147,7 +147,7 @@ func (s *Socket) visitor(p *peer) *engine.Link {
 	if s.visitors == nil {
 		s.visitors = make(map[netip.AddrPort]visitor)
 	}
-	l := s.t.node.NewLink(s.flow, false)
+	l := s.t.host.NewLink(s.flow, false)
 	p.link.Accept(l)
 	s.visitors[p.ap] = visitor{home: p, link: l}
 	return l
@@ -155,7 +155,7 @@ func (s *Socket) visitor(p *peer) *engine.Link {
 
 // closeVisitors closes the visitors' links and forgets them. Loop only,
 // or once the loop has stopped.
-func (s *Socket) closeVisitors() {
+func (s *socket) closeVisitors() {
 	for _, v := range s.visitors {
 		v.link.Close()
 	}
@@ -169,7 +169,7 @@ func (s *Socket) closeVisitors() {
 // or an error already made, never one built for the call: a flood of bad
 // datagrams costs a counter and a clock read each, and an allocation
 // only for the line that goes out.
-func (s *Socket) warn(msg string, peer netip.AddrPort, err error) {
+func (s *socket) warn(msg string, peer netip.AddrPort, err error) {
 	if n, ok := s.t.warns.Get(msg).Allow(); ok {
 		s.t.log.Warn(msg, "socket", s.addr, "peer", peer.String(), "flow", s.flow, "err", err, "suppressed", n)
 	}

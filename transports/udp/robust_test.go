@@ -90,9 +90,9 @@ func TestGarbageDatagrams(t *testing.T) {
 	const rounds = 20
 	for i := 0; i < rounds; i++ {
 		for _, g := range garbage {
-			sendRaw(t, raw, s.Addr(), g)
+			sendRaw(t, raw, s.Addr().Value(), g)
 		}
-		if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "ping"); got != "ping" {
+		if got, _ := request(t, app, s.Addr().String()+" => echoer", "ping"); got != "ping" {
 			t.Fatalf("round %d: reply %q", i, got)
 		}
 	}
@@ -101,15 +101,15 @@ func TestGarbageDatagrams(t *testing.T) {
 
 	// The raw socket speaks the protocol: it gets the echo back, with
 	// the onward route it gave as return route and the echoer as return.
-	sendRaw(t, raw, s.Addr(), good)
+	sendRaw(t, raw, s.Addr().Value(), good)
 	_ = raw.SetReadDeadline(time.Now().Add(wait))
 	buf := make([]byte, 2048)
 	n, from, err := raw.ReadFromUDPAddrPort(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if from.String() != s.Addr() {
-		t.Fatalf("reply from %v, want the server's socket %v", from, s.Addr())
+	if from.String() != s.Addr().Value() {
+		t.Fatalf("reply from %v, want the server's socket %v", from, s.Addr().Value())
 	}
 	body, err := wire.DatagramMessage(buf[:n])
 	if err != nil {
@@ -147,14 +147,14 @@ func TestTooLarge(t *testing.T) {
 	s := server.bind(t, "echoer")
 	client := newTestNode(t, "client", Config{MaxDatagram: 512})
 	app := client.app(t, "app")
-	route := wire.MustParseRoute("2#" + s.Addr() + " => echoer")
+	route := wire.MustParseRoute(s.Addr().String() + " => echoer")
 
 	err := app.Send(route, make([]byte, 1000))
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Send: %v, want ErrTooLarge", err)
 	}
 	var se *SizeError
-	if !errors.As(err, &se) || se.Limit != 512 || se.Size <= 1000 || se.Peer != s.Addr() {
+	if !errors.As(err, &se) || se.Limit != 512 || se.Size <= 1000 || se.Peer != s.Addr().Value() {
 		t.Fatalf("error %#v", err)
 	}
 	if !strings.Contains(err.Error(), "512") {
@@ -164,7 +164,7 @@ func TestTooLarge(t *testing.T) {
 		t.Fatalf("client stats %+v, want TooLarge 1", st)
 	}
 	// One that fits goes.
-	if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", strings.Repeat("a", 400)); len(got) != 400 {
+	if got, _ := request(t, app, s.Addr().String()+" => echoer", strings.Repeat("a", 400)); len(got) != 400 {
 		t.Fatalf("reply of %d bytes", len(got))
 	}
 }
@@ -219,8 +219,8 @@ func TestClose(t *testing.T) {
 	s2 := server.bind(t, "echoer")
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
-	for _, s := range []*Socket{s1, s2} {
-		if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "x"); got != "x" {
+	for _, s := range []*socket{s1, s2} {
+		if got, _ := request(t, app, s.Addr().String()+" => echoer", "x"); got != "x" {
 			t.Fatalf("reply %q", got)
 		}
 	}
@@ -232,19 +232,19 @@ func TestClose(t *testing.T) {
 	if st := server.tr.Stats(); st.Sockets != 1 || st.Peers != 0 {
 		t.Fatalf("server stats after closing a socket %+v", st)
 	}
-	if got, _ := request(t, app, "2#"+s2.Addr()+" => echoer", "y"); got != "y" {
+	if got, _ := request(t, app, s2.Addr().String()+" => echoer", "y"); got != "y" {
 		t.Fatalf("reply %q", got)
 	}
 	_ = server.tr.Close()
 	_ = server.tr.Close()
-	if err := app.Send(wire.MustParseRoute("2#"+s2.Addr()+" => echoer"), nil); err != nil {
+	if err := app.Send(wire.MustParseRoute(s2.Addr().String()+" => echoer"), nil); err != nil {
 		t.Fatalf("client send after the server closed: %v (UDP does not know)", err)
 	}
 	local := server.app(t, "local")
-	if err := local.Send(wire.MustParseRoute("2#"+s2.Addr()+" => echoer"), nil); !errors.Is(err, ErrClosed) {
+	if err := local.Send(wire.MustParseRoute(s2.Addr().String()+" => echoer"), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("send on a closed transport: %v, want ErrClosed", err)
 	}
-	if _, err := server.tr.Bind("127.0.0.1:0"); !errors.Is(err, ErrClosed) {
+	if _, err := server.tr.Listen("127.0.0.1:0"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("bind on a closed transport: %v, want ErrClosed", err)
 	}
 }
@@ -273,7 +273,7 @@ func TestConcurrentSendAndClose(t *testing.T) {
 	server.start(t, engine.Echo{}, "echoer")
 	s := server.bind(t, "echoer")
 	client := newTestNode(t, "client", Config{})
-	route := wire.MustParseRoute("2#" + s.Addr() + " => echoer")
+	route := wire.MustParseRoute(s.Addr().String() + " => echoer")
 	const senders, perSender = 4, 2000
 	done := make(chan error, senders)
 	for i := 0; i < senders; i++ {
@@ -337,13 +337,13 @@ func TestBadDatagramLogged(t *testing.T) {
 	began := time.Now()
 	const each = 10
 	for i := 0; i < 2; i++ {
-		s, err := tr.Bind("127.0.0.1:0")
+		s, err := tr.Listen("127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for j := 0; j < each; j++ {
-			sendRaw(t, raw, s.Addr(), []byte{wire.Version, 0xff, 0xff})
-			sendRaw(t, raw, s.Addr(), make([]byte, 2000))
+			sendRaw(t, raw, s.Addr().Value(), []byte{wire.Version, 0xff, 0xff})
+			sendRaw(t, raw, s.Addr().Value(), make([]byte, 2000))
 		}
 	}
 	waitFor(t, "the garbage to be counted", func() bool { return tr.Stats().BadDatagram == 4*each })

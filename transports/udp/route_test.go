@@ -25,7 +25,7 @@ func TestUDPToTCPBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n3.Allow(l3.Flow(), "echoer"); err != nil {
+	if err := n3.Allow(l3.Flow(), wire.LocalAddr("echoer")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -47,14 +47,14 @@ func TestUDPToTCPBridge(t *testing.T) {
 		}
 	})
 	app := n1.app(t, "app")
-	route := "2#" + s2.Addr() + " => hop => 1#" + l3.Addr() + " => echoer"
+	route := s2.Addr().String() + " => hop => " + l3.Addr().String() + " => echoer"
 	for i := 0; i < 3; i++ {
 		got, ret := request(t, app, route, "over UDP then TCP")
 		if got != "over UDP then TCP" {
 			t.Fatalf("reply %q", got)
 		}
 		// [2#<n2 udp socket>, hop, 0#<n2's TCP connection worker>, echoer]
-		if len(ret) != 4 || ret[0] != wire.MustParseAddress("2#"+s2.Addr()) || ret[1] != wire.MustParseAddress("hop") ||
+		if len(ret) != 4 || ret[0] != s2.Addr() || ret[1] != wire.MustParseAddress("hop") ||
 			ret[2].Type() != wire.Local || len(ret[2].Value()) != 32 || ret[3] != wire.MustParseAddress("echoer") {
 			t.Fatalf("return route at n1 %v", ret)
 		}
@@ -83,17 +83,17 @@ func TestClientFlow(t *testing.T) {
 	inbox := make(chan struct{}, 1)
 	client.start(t, engine.WorkerFunc(func(*engine.Context, *wire.Message) error { inbox <- struct{}{}; return nil }), "inbox")
 	app := client.app(t, "app")
-	if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "hi"); got != "hi" {
+	if got, _ := request(t, app, s.Addr().String()+" => echoer", "hi"); got != "hi" {
 		t.Fatalf("reply %q", got)
 	}
-	if err := app.Send(wire.MustParseRoute("2#"+s.Addr()+" => pusher"), []byte("push")); err != nil {
+	if err := app.Send(wire.MustParseRoute(s.Addr().String()+" => pusher"), []byte("push")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the push denied", func() bool { return client.tr.Stats().Denied == 1 })
-	if err := client.Allow(client.tr.ClientFlow(), "inbox"); err != nil {
+	if err := client.Allow(client.tr.ClientFlow(), wire.LocalAddr("inbox")); err != nil {
 		t.Fatal(err)
 	}
-	if err := app.Send(wire.MustParseRoute("2#"+s.Addr()+" => pusher"), []byte("push")); err != nil {
+	if err := app.Send(wire.MustParseRoute(s.Addr().String()+" => pusher"), []byte("push")); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -17,14 +17,15 @@ import (
 	"github.com/hopwire/hopwire/wire"
 )
 
-// Socket is a bound UDP socket of a Transport. Messages that arrive on it
+// socket is a bound UDP socket of a Transport. Messages that arrive on it
 // carry its flow: they reach only the workers allowed for it
 // (node.Allow(s.Flow(), ...)). Replies to its peers leave from it.
-type Socket struct {
+type socket struct {
 	t      *Transport
 	flow   uint64
 	client bool            // the transport's client socket: Config.ClientFlow, solicited peers only
 	addr   string          // bound ip:port, set before booted is closed
+	route  wire.Address    // 2#addr, set with addr
 	family int             // unix.AF_INET or AF_INET6, set before booted is closed
 	fd     int             // our dup of gnet's descriptor, for sendto; -1 if none
 	in     *engine.Inbound // delivers what the socket's gnet loop reads
@@ -43,6 +44,7 @@ type Socket struct {
 	booted  chan struct{} // closed once gnet has bound the socket
 	stopped chan struct{} // closed when gnet.Run has returned
 	runErr  error         // gnet.Run's result, before stopped is closed
+	done    chan struct{} // closed when Close has finished
 	once    sync.Once
 }
 
@@ -51,20 +53,21 @@ type Socket struct {
 // gnet sets SO_REUSEPORT on UDP sockets: binding a port another
 // SO_REUSEPORT socket of the same user holds succeeds, and the kernel
 // splits the datagrams between the two.
-func (t *Transport) Bind(addr string) (*Socket, error) {
-	s, err := t.bind(addr, t.node.NewFlow(), false)
+func (t *Transport) Listen(addr string) (engine.Listener, error) {
+	s, err := t.bind(addr, t.host.NewFlow(), false)
 	if err != nil {
 		return nil, err
 	}
 	t.stats.sockets.Add(1)
+	t.host.Listening(s)
 	return s, nil
 }
 
-func (t *Transport) bind(addr string, flow uint64, client bool) (*Socket, error) {
+func (t *Transport) bind(addr string, flow uint64, client bool) (*socket, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, &wire.AddressError{Input: addr, Err: ErrBadAddress}
 	}
-	s := &Socket{t: t, flow: flow, client: client, fd: -1, in: t.node.NewInbound(), stray: t.node.NewLink(flow, false), poll: newPoller(&t.cfg), booted: make(chan struct{}), stopped: make(chan struct{})}
+	s := &socket{t: t, flow: flow, client: client, fd: -1, in: t.host.NewInbound(), stray: t.host.NewLink(flow, false), poll: newPoller(&t.cfg), booted: make(chan struct{}), stopped: make(chan struct{}), done: make(chan struct{})}
 	t.mu.Lock()
 	if t.closed.Load() {
 		t.mu.Unlock()
@@ -96,7 +99,7 @@ func (t *Transport) bind(addr string, flow uint64, client bool) (*Socket, error)
 
 // onBoot keeps a dup of the socket for sending and learns the bound
 // address: gnet binds port 0 without telling.
-func (s *Socket) onBoot(eng gnet.Engine) gnet.Action {
+func (s *socket) onBoot(eng gnet.Engine) gnet.Action {
 	fd, err := eng.Dup()
 	if err != nil {
 		s.t.log.Error("udp: socket: duplicating the descriptor", "err", err)
@@ -109,6 +112,7 @@ func (s *Socket) onBoot(eng gnet.Engine) gnet.Action {
 		return gnet.Shutdown
 	}
 	s.fd, s.family, s.addr, s.eng = fd, family, ap.String(), eng
+	s.route, _ = wire.NewAddress(wire.UDP, s.addr) // never too long
 	close(s.booted)
 	return gnet.None
 }
@@ -119,16 +123,19 @@ type visitor struct {
 	link *engine.Link
 }
 
-// Addr returns the bound address, ip:port.
-func (s *Socket) Addr() string { return s.addr }
+// Addr returns the bound address, 2#ip:port.
+func (s *socket) Addr() wire.Address { return s.route }
+
+// Done is closed when Close has finished.
+func (s *socket) Done() <-chan struct{} { return s.done }
 
 // Flow returns the flow id stamped on messages that arrive on the
 // socket, for node.Allow.
-func (s *Socket) Flow() uint64 { return s.flow }
+func (s *socket) Flow() uint64 { return s.flow }
 
 // send writes one datagram. Safe for concurrent use; it does not block
 // and does not allocate.
-func (s *Socket) send(b []byte, sa *sockaddr) error {
+func (s *socket) send(b []byte, sa *sockaddr) error {
 	s.senders.Add(1)
 	if s.closed.Load() {
 		s.senders.Add(-1)
@@ -142,7 +149,7 @@ func (s *Socket) send(b []byte, sa *sockaddr) error {
 // Close stops receiving, forgets the peers whose replies left from the
 // socket and closes it. It waits until gnet has let go of it; calling it
 // again does nothing.
-func (s *Socket) Close() error {
+func (s *socket) Close() error {
 	s.once.Do(func() {
 		s.closed.Store(true)
 		s.t.forgetSocket(s)
@@ -168,14 +175,15 @@ func (s *Socket) Close() error {
 		if s.t.forgetSock(s) && !s.client {
 			s.t.stats.sockets.Add(-1)
 		}
+		close(s.done)
 	})
-	<-s.stopped
+	<-s.done
 	return nil
 }
 
 // closeFD closes the send descriptor once no sender is using it. Senders
 // never block, so the wait is short.
-func (s *Socket) closeFD() {
+func (s *socket) closeFD() {
 	s.closed.Store(true)
 	for s.senders.Load() != 0 {
 		runtime.Gosched()
@@ -188,7 +196,7 @@ func (s *Socket) closeFD() {
 
 // forgetSock removes s from the transport's sockets and reports whether
 // it was there.
-func (t *Transport) forgetSock(s *Socket) bool {
+func (t *Transport) forgetSock(s *socket) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	_, ok := t.sockets[s]
@@ -201,7 +209,7 @@ func (t *Transport) forgetSock(s *Socket) bool {
 }
 
 // addOwn adds s's bound address to those fromSelf knows.
-func (t *Transport) addOwn(s *Socket) {
+func (t *Transport) addOwn(s *socket) {
 	ap, err := netip.ParseAddrPort(s.addr)
 	if err != nil {
 		return

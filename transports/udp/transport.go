@@ -18,18 +18,18 @@ import (
 // transport for wire.UDP addresses: a route through "2#ip:port" reaches
 // the node bound there. Its methods are safe for concurrent use.
 type Transport struct {
-	node *engine.Node
+	host engine.Host
 	cfg  Config
 	log  *slog.Logger
 	pool *wire.Pool
 
-	client *Socket // sends to peers not heard from; set before the transport is registered
+	client *socket // sends to peers not heard from; set before the transport is registered
 
 	own atomic.Pointer[[]netip.AddrPort] // every socket's bound address (fromSelf); copy on write under mu
 
 	mu      sync.Mutex // serialises writers of peers, sockets, closed
 	peers   atomic.Pointer[peerTable]
-	sockets map[*Socket]struct{} // every socket, the client's included
+	sockets map[*socket]struct{} // every socket, the client's included
 	closed  atomic.Bool
 	closing sync.Once
 
@@ -45,24 +45,24 @@ func New(node *engine.Node, cfg Config) (*Transport, error) {
 		return nil, err
 	}
 	t := &Transport{
-		node:    node,
+		host:    engine.HostOf(node),
 		cfg:     cfg,
 		log:     node.Logger().With("transport", "udp"),
 		pool:    node.Pool(),
-		sockets: make(map[*Socket]struct{}),
+		sockets: make(map[*socket]struct{}),
 	}
 	t.peers.Store(newPeerTable(0))
 	t.own.Store(new([]netip.AddrPort))
 	clientFlow := cfg.ClientFlow
 	if clientFlow == 0 {
-		clientFlow = node.NewFlow()
+		clientFlow = t.host.NewFlow()
 	}
 	c, err := t.bind(cfg.ClientAddr, clientFlow, true)
 	if err != nil {
 		return nil, err
 	}
 	t.client = c
-	if err := node.AddTransport(t); err != nil {
+	if err := t.host.AddTransport(t); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (t *Transport) Stats() Stats {
 // refused with a *SizeError (ErrTooLarge). A message from the network
 // leaves only as access control says (engine/access.go): the peer's link
 // admits it, and a peer not yet known needs the node's leave
-// (engine.Node.AdmitDial). Safe for concurrent use; once the peer is
+// (engine.Host.AdmitDial). Safe for concurrent use; once the peer is
 // known it does not allocate.
 func (t *Transport) Send(m *wire.Message) error {
 	typ, v, ok := m.Next()
@@ -126,7 +126,7 @@ func (t *Transport) Send(m *wire.Message) error {
 	}
 	p := t.peerByText(v)
 	if p == nil {
-		if err := t.node.AdmitDial(m, wire.UDP, v); err != nil {
+		if err := t.host.AdmitDial(m, wire.UDP, v); err != nil {
 			return t.refuse(m, err)
 		}
 		var err error
@@ -178,7 +178,7 @@ func (t *Transport) Close() error {
 	t.closing.Do(func() {
 		t.mu.Lock()
 		t.closed.Store(true)
-		ss := make([]*Socket, 0, len(t.sockets))
+		ss := make([]*socket, 0, len(t.sockets))
 		for s := range t.sockets {
 			ss = append(ss, s)
 		}

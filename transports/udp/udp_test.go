@@ -51,30 +51,30 @@ func newTestNodeWith(t testing.TB, ecfg engine.Config, cfg Config) *testNode {
 	return &testNode{n, tr}
 }
 
-func (n *testNode) bind(t testing.TB, allow ...string) *Socket {
+func (n *testNode) bind(t testing.TB, allow ...string) *socket {
 	t.Helper()
-	s, err := n.tr.Bind("127.0.0.1:0")
+	l, err := n.tr.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(allow) > 0 {
-		if err := n.Allow(s.Flow(), allow...); err != nil {
+	for _, name := range allow {
+		if err := n.Allow(l.Flow(), wire.LocalAddr(name)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return s
+	return l.(*socket)
 }
 
 func (n *testNode) start(t testing.TB, w engine.Worker, addr string) {
 	t.Helper()
-	if err := n.StartWorker(w, addr); err != nil {
+	if err := n.StartWorker(w, wire.LocalAddr(addr)); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (n *testNode) app(t testing.TB, addr string) *engine.App {
 	t.Helper()
-	c, err := n.NewContext(addr)
+	c, err := n.NewContext(wire.LocalAddr(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +94,13 @@ func TestTwoNodesRequestReply(t *testing.T) {
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
 	for i := 0; i < 3; i++ {
-		got, ret := request(t, app, "2#"+s.Addr()+" => echoer", "Hello Ockam!")
+		got, ret := request(t, app, s.Addr().String()+" => echoer", "Hello Ockam!")
 		if got != "Hello Ockam!" {
 			t.Fatalf("reply %q", got)
 		}
 		// The reply came from the server's socket, which the client put
 		// in front of the return route: [2#<server socket>, echoer].
-		want := wire.Route{wire.MustParseAddress("2#" + s.Addr()), wire.MustParseAddress("echoer")}
+		want := wire.Route{s.Addr(), wire.MustParseAddress("echoer")}
 		if !ret.Equal(want) {
 			t.Fatalf("return route %v, want %v", ret, want)
 		}
@@ -133,7 +133,7 @@ func TestReturnRouteAtReceiver(t *testing.T) {
 	s := server.bind(t, "echoer")
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
-	if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "x"); got != "x" {
+	if got, _ := request(t, app, s.Addr().String()+" => echoer", "x"); got != "x" {
 		t.Fatalf("reply %q", got)
 	}
 	want := wire.Route{wire.MustParseAddress("2#" + client.tr.ClientAddr()), wire.MustParseAddress("app"), wire.MustParseAddress("~req-1")}
@@ -156,7 +156,7 @@ func TestAccessControl(t *testing.T) {
 	app := client.app(t, "app")
 	const short = 200 * time.Millisecond
 
-	if _, err := app.Request(wire.MustParseRoute("2#"+s.Addr()+" => secret"), []byte("psst"), short); !errors.Is(err, engine.ErrTimeout) {
+	if _, err := app.Request(wire.MustParseRoute(s.Addr().String()+" => secret"), []byte("psst"), short); !errors.Is(err, engine.ErrTimeout) {
 		t.Fatalf("request to a worker not allowed: %v, want a timeout", err)
 	}
 	if st := server.tr.Stats(); st.Denied != 1 {
@@ -166,11 +166,11 @@ func TestAccessControl(t *testing.T) {
 		t.Fatalf("server node stats %+v, want Denied 1", st)
 	}
 	// Allowing on one socket allows nothing on another.
-	if _, err := app.Request(wire.MustParseRoute("2#"+other.Addr()+" => echoer"), []byte("hi"), short); !errors.Is(err, engine.ErrTimeout) {
+	if _, err := app.Request(wire.MustParseRoute(other.Addr().String()+" => echoer"), []byte("hi"), short); !errors.Is(err, engine.ErrTimeout) {
 		t.Fatalf("request through a socket with nothing allowed: %v, want a timeout", err)
 	}
 	// Allowed workers answer.
-	if got, _ := request(t, app, "2#"+s.Addr()+" => echoer", "hi"); got != "hi" {
+	if got, _ := request(t, app, s.Addr().String()+" => echoer", "hi"); got != "hi" {
 		t.Fatalf("reply %q", got)
 	}
 	// Locally the worker is there.
@@ -179,7 +179,7 @@ func TestAccessControl(t *testing.T) {
 		t.Fatalf("local reply %q", got)
 	}
 	// A network message may not leave the node by a transport address.
-	if _, err := app.Request(wire.MustParseRoute("2#"+s.Addr()+" => 2#"+s.Addr()+" => echoer"), []byte("relay me"), short); !errors.Is(err, engine.ErrTimeout) {
+	if _, err := app.Request(wire.MustParseRoute(s.Addr().String()+" => "+s.Addr().String()+" => echoer"), []byte("relay me"), short); !errors.Is(err, engine.ErrTimeout) {
 		t.Fatalf("relay through the server: %v, want a timeout", err)
 	}
 	if st := server.tr.Stats(); st.Denied != 3 {
@@ -188,7 +188,7 @@ func TestAccessControl(t *testing.T) {
 	// Nor through a public hop: the node sends to no address for a peer,
 	// UDP or TCP, unless it allows that destination.
 	server.start(t, engine.Hop{}, "hop")
-	if err := server.Allow(s.Flow(), "hop"); err != nil {
+	if err := server.Allow(s.Flow(), wire.LocalAddr("hop")); err != nil {
 		t.Fatal(err)
 	}
 	// The target: a new address, and a peer the server knows (it heard
@@ -196,11 +196,11 @@ func TestAccessControl(t *testing.T) {
 	target := rawConn(t)
 	victim := newTestNode(t, "victim", Config{})
 	vapp := victim.app(t, "app")
-	if got, _ := request(t, vapp, "2#"+s.Addr()+" => echoer", "hello"); got != "hello" {
+	if got, _ := request(t, vapp, s.Addr().String()+" => echoer", "hello"); got != "hello" {
 		t.Fatalf("victim's reply %q", got)
 	}
 	for _, to := range []string{"2#" + target.LocalAddr().String(), "2#" + victim.tr.ClientAddr()} {
-		if _, err := app.Request(wire.MustParseRoute("2#"+s.Addr()+" => hop => "+to+" => app"), []byte("relay me"), short); !errors.Is(err, engine.ErrTimeout) {
+		if _, err := app.Request(wire.MustParseRoute(s.Addr().String()+" => hop => "+to+" => app"), []byte("relay me"), short); !errors.Is(err, engine.ErrTimeout) {
 			t.Fatalf("relay through the hop to %s: %v, want a timeout", to, err)
 		}
 	}

@@ -26,22 +26,22 @@ func Example() {
 	server, _ := engine.NewNode(engine.Config{Name: "server"})
 	defer server.Close()
 	str, _ := unix.New(server, unix.Config{})
-	server.StartWorker(engine.Echo{}, "echoer")
+	server.StartWorker(engine.Echo{}, wire.LocalAddr("echoer"))
 	l, err := str.Listen(filepath.Join(dir, "server.sock"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	server.Allow(l.Flow(), "echoer")
-	fi, _ := os.Stat(l.Addr())
+	server.Allow(l.Flow(), wire.LocalAddr("echoer"))
+	fi, _ := os.Stat(l.Addr().Value())
 	fmt.Println("socket file mode:", fi.Mode().Perm())
 
 	client, _ := engine.NewNode(engine.Config{Name: "client"})
 	defer client.Close()
 	unix.New(client, unix.Config{})
-	app, _ := client.NewContext("app")
+	app, _ := client.NewContext(wire.LocalAddr("app"))
 
-	route := wire.MustParseRoute("3#" + l.Addr() + " => echoer")
+	route := wire.MustParseRoute(l.Addr().String() + " => echoer")
 	reply, err := app.Request(route, []byte("Hello over a Unix socket!"), 5*time.Second)
 	if err != nil {
 		fmt.Println(err)

@@ -10,10 +10,6 @@ import (
 // take socket paths.
 type Transport = tcp.Transport
 
-// Listener accepts connections on a socket file (tcp.Listener); Addr
-// returns its path.
-type Listener = tcp.Listener
-
 // Config configures a Transport; its zero value means defaults, as for
 // TCP (tcp.Config).
 type Config = tcp.Config

@@ -41,14 +41,14 @@ func newNode(t *testing.T, cfg engine.Config) (*engine.Node, *unix.Transport) {
 	return n, tr
 }
 
-func listen(t *testing.T, n *engine.Node, tr *unix.Transport, path string, allow ...string) *unix.Listener {
+func listen(t *testing.T, n *engine.Node, tr *unix.Transport, path string, allow ...string) engine.Listener {
 	t.Helper()
 	l, err := tr.Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(allow) > 0 {
-		if err := n.Allow(l.Flow(), allow...); err != nil {
+	for _, name := range allow {
+		if err := n.Allow(l.Flow(), wire.LocalAddr(name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,7 +57,7 @@ func listen(t *testing.T, n *engine.Node, tr *unix.Transport, path string, allow
 
 func app(t *testing.T, n *engine.Node, addr string) *engine.App {
 	t.Helper()
-	a, err := n.NewContext(addr)
+	a, err := n.NewContext(wire.LocalAddr(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,12 +67,12 @@ func app(t *testing.T, n *engine.Node, addr string) *engine.App {
 func TestRequestReply(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.sock")
 	server, str := newNode(t, engine.Config{Name: "server"})
-	if err := server.StartWorker(engine.Echo{}, "echoer"); err != nil {
+	if err := server.StartWorker(engine.Echo{}, wire.LocalAddr("echoer")); err != nil {
 		t.Fatal(err)
 	}
 	l := listen(t, server, str, path, "echoer")
-	if l.Addr() != path {
-		t.Fatalf("Addr %q, want %q", l.Addr(), path)
+	if l.Addr() != wire.MustParseAddress("3#"+path) {
+		t.Fatalf("Addr %v, want 3#%s", l.Addr(), path)
 	}
 
 	client, ctr := newNode(t, engine.Config{Name: "client"})
@@ -98,7 +98,7 @@ func TestRequestReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := a.Request(wire.Route{conn, wire.MustParseAddress("echoer")}, []byte("mine"), wait)
+	r, err := a.Request(wire.Route{conn.Addr(), wire.MustParseAddress("echoer")}, []byte("mine"), wait)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestStaleAndBusyPaths(t *testing.T) {
 	}
 
 	server, str := newNode(t, engine.Config{Name: "server"})
-	if err := server.StartWorker(engine.Echo{}, "echoer"); err != nil {
+	if err := server.StartWorker(engine.Echo{}, wire.LocalAddr("echoer")); err != nil {
 		t.Fatal(err)
 	}
 	listen(t, server, str, stale, "echoer")
@@ -217,7 +217,7 @@ func TestAccessControl(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.sock")
 	server, str := newNode(t, engine.Config{Name: "server"})
 	for w, name := range map[engine.Worker]string{engine.Echo{}: "echoer", engine.Uppercase{}: "secret"} {
-		if err := server.StartWorker(w, name); err != nil {
+		if err := server.StartWorker(w, wire.LocalAddr(name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -245,14 +245,14 @@ func TestUnixInTCPOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := responder.StartWorker(engine.Echo{}, "echoer"); err != nil {
+	if err := responder.StartWorker(engine.Echo{}, wire.LocalAddr("echoer")); err != nil {
 		t.Fatal(err)
 	}
 	rl, err := rtr.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := responder.Allow(rl.Flow(), "echoer"); err != nil {
+	if err := responder.Allow(rl.Flow(), wire.LocalAddr("echoer")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -262,7 +262,7 @@ func TestUnixInTCPOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := middle.StartWorker(engine.Forwarder{Route: wire.MustParseRoute("1#" + rl.Addr() + " => echoer")}, "fwd"); err != nil {
+	if err := middle.StartWorker(engine.Forwarder{Route: wire.MustParseRoute(rl.Addr().String() + " => echoer")}, wire.LocalAddr("fwd")); err != nil {
 		t.Fatal(err)
 	}
 	listen(t, middle, mux, path, "fwd")

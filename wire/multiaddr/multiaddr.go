@@ -113,8 +113,7 @@ func Parse(s string) (MultiAddr, error) {
 		case p == 0:
 			return fail(ErrUnknownProto, "unknown protocol "+quote(name))
 		case prev.Proto.isHost() && !p.isPort():
-			seg = prevSeg
-			return fail(ErrOrder, "/"+prev.Proto.String()+" needs /tcp/PORT or /udp/PORT after it")
+			return MultiAddr{}, needsPort(s, prev.Proto, prevSeg)
 		case p.isPort() && !prev.Proto.isHost():
 			return fail(ErrOrder, quote(name)+" must follow /ip4, /ip6 or /dnsaddr")
 		case p == UDP && prev.Proto == DNSAddr:
@@ -138,9 +137,15 @@ func Parse(s string) (MultiAddr, error) {
 		prev, prevSeg = Segment{p, v}, seg
 	}
 	if prev.Proto.isHost() {
-		return MultiAddr{}, newErr(s, prevSeg, ErrOrder, "/"+prev.Proto.String()+" needs /tcp/PORT or /udp/PORT after it")
+		return MultiAddr{}, needsPort(s, prev.Proto, prevSeg)
 	}
 	return MultiAddr{string(b)}, nil
+}
+
+// needsPort is the error of a host segment seg, of protocol p, without its
+// port segment after it.
+func needsPort(s string, p Proto, seg string) error {
+	return newErr(s, seg, ErrOrder, "/"+p.String()+" needs /tcp/PORT or /udp/PORT after it")
 }
 
 // MustParse is Parse that panics on error. For tests.

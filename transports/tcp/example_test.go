@@ -122,3 +122,40 @@ func Example_accessThroughAHop() {
 	// no answer: engine: receive timed out
 	// denied on the middle node: 1
 }
+
+// Once the transport is registered, the node drives it by address type:
+// what it listens on and what it opened are engine handles, listed by the
+// node and closed through them.
+func Example_throughTheNode() {
+	node, _ := engine.NewNode(engine.Config{})
+	defer node.Close()
+	tcp.New(node, tcp.Config{})
+	node.StartWorker(engine.Echo{}, wire.LocalAddr("echo"))
+
+	l, err := node.Listen(wire.TCP, "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	node.Allow(l.Flow(), wire.LocalAddr("echo"))
+	conn, err := node.Connect(wire.TCP, l.Addr().Value()) // to itself, for the example
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	app, _ := node.NewContext(wire.LocalAddr("app"))
+	reply, err := app.Request(wire.Route{conn.Addr(), wire.LocalAddr("echo")}, []byte("hi"), 5*time.Second)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%s; listeners: %d, links: %d\n", reply.Payload(), len(node.Listeners()), len(node.Links()))
+	reply.Release()
+	conn.Close()
+	<-conn.Done()
+	l.Close()
+	fmt.Println("listeners after Close:", len(node.Listeners()))
+	// Output:
+	// hi; listeners: 1, links: 2
+	// listeners after Close: 0
+}

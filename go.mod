@@ -5,6 +5,11 @@ go 1.26
 require go.uber.org/goleak v1.3.0
 
 require (
+	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
+	github.com/x448/float16 v0.8.4 // indirect
+)
+
+require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/panjf2000/ants/v2 v2.11.3 // indirect

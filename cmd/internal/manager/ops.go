@@ -447,7 +447,7 @@ func (s *Server) opMessageSend(raw cbor.RawMessage) (any, *Error) {
 	if e != nil {
 		return nil, errorf(CodeBadRequest, "bad route %q: %v", clip(a.Route), e)
 	}
-	timeout := DefaultSendTimeout
+	timeout := min(DefaultSendTimeout, s.maxSend)
 	if a.Timeout != 0 {
 		if a.Timeout > uint64(s.maxSend/time.Millisecond) {
 			return nil, errorf(CodeBadRequest, "a timeout of %d ms is over the limit of %v", a.Timeout, s.maxSend)

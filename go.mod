@@ -2,12 +2,12 @@ module github.com/hopwire/hopwire
 
 go 1.26
 
-require go.uber.org/goleak v1.3.0
-
 require (
-	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
-	github.com/x448/float16 v0.8.4 // indirect
+	github.com/fxamacker/cbor/v2 v2.10.0
+	go.uber.org/goleak v1.3.0
 )
+
+require github.com/x448/float16 v0.8.4 // indirect
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2

@@ -97,5 +97,5 @@
 //
 // node.show's counters are "engine" (engine.Stats), "manager"
 // (requests, foreign, busy, failed) and whatever Config.Counters adds
-// (the CLI's node adds "tcp" and "udp").
+// (e.g. the transports' "tcp" and "udp" counters).
 package manager

@@ -42,8 +42,9 @@ type Listener interface {
 	// for Node.Allow; each connection or peer it takes has a flow of its own
 	// as well (Link).
 	Flow() uint64
-	// Close stops taking traffic in; connections it accepted stay open.
-	// It is idempotent.
+	// Close stops taking traffic in and closes what came in through it
+	// (a TCP listener's connections, a UDP socket's peers). It is
+	// idempotent.
 	Close() error
 	// Done is closed when the listener has closed.
 	Done() <-chan struct{}

@@ -231,7 +231,7 @@ func (h Home) Resolve(name string) (wire.Address, error) {
 		return wire.Address{}, err
 	}
 	if !h.Exists(name) {
-		return wire.Address{}, fmt.Errorf("node %s: %w (hopwire node list shows them)", name, ErrNoNode)
+		return wire.Address{}, fmt.Errorf("%w (hopwire node list shows the nodes)", ErrNoNode)
 	}
 	st, s, err := h.Status(name)
 	if err != nil {
@@ -239,9 +239,9 @@ func (h Home) Resolve(name string) (wire.Address, error) {
 	}
 	switch {
 	case st != Running:
-		return wire.Address{}, fmt.Errorf("node %s is not running (hopwire node start %s)", name, name)
+		return wire.Address{}, fmt.Errorf("it is not running (hopwire node start %s)", name)
 	case s.TCP == "":
-		return wire.Address{}, fmt.Errorf("node %s has no TCP listener", name)
+		return wire.Address{}, errors.New("it has no TCP listener")
 	}
 	return wire.NewAddress(wire.TCP, s.TCP)
 }

@@ -109,34 +109,34 @@ type response struct {
 
 // NodeInfo is node.show's answer.
 type NodeInfo struct {
-	Name        string                       `cbor:"1,keyasint"`
-	PID         int                          `cbor:"2,keyasint"`
-	Started     time.Time                    `cbor:"3,keyasint"`
-	Listeners   []ListenerInfo               `cbor:"4,keyasint"`
-	Services    []ServiceInfo                `cbor:"5,keyasint"`
-	Connections []ConnInfo                   `cbor:"6,keyasint"`
-	Counters    map[string]map[string]uint64 `cbor:"7,keyasint"` // "engine", "manager", and the embedder's (Config.Counters)
+	Name        string                       `cbor:"1,keyasint" json:"name"`
+	PID         int                          `cbor:"2,keyasint" json:"pid"`
+	Started     time.Time                    `cbor:"3,keyasint" json:"started"`
+	Listeners   []ListenerInfo               `cbor:"4,keyasint" json:"listeners"`
+	Services    []ServiceInfo                `cbor:"5,keyasint" json:"services"`
+	Connections []ConnInfo                   `cbor:"6,keyasint" json:"connections"`
+	Counters    map[string]map[string]uint64 `cbor:"7,keyasint" json:"counters"` // "engine", "manager", and the embedder's (Config.Counters)
 }
 
 // ListenerInfo describes one of the node's listeners.
 type ListenerInfo struct {
-	Type string `cbor:"1,keyasint"` // "tcp", "udp", "unix"
-	Addr string `cbor:"2,keyasint"` // host:port, or a socket's path
-	Flow uint64 `cbor:"3,keyasint"` // its access-control flow
+	Type string `cbor:"1,keyasint" json:"type"` // "tcp", "udp", "unix"
+	Addr string `cbor:"2,keyasint" json:"addr"` // host:port, or a socket's path
+	Flow uint64 `cbor:"3,keyasint" json:"flow"` // its access-control flow
 }
 
 // ServiceInfo describes a service the node manager started.
 type ServiceInfo struct {
-	Name string `cbor:"1,keyasint"`
-	Kind string `cbor:"2,keyasint"` // "echo", "hop", "uppercase"
+	Name string `cbor:"1,keyasint" json:"name"`
+	Kind string `cbor:"2,keyasint" json:"kind"` // "echo", "hop", "uppercase"
 }
 
 // ConnInfo describes one of the node's connections (links).
 type ConnInfo struct {
-	Addr   string `cbor:"1,keyasint"` // what a route names it by: "0#<32 hex>" (TCP), "2#ip:port" (UDP)
-	Type   string `cbor:"2,keyasint"` // "tcp", "udp", "unix"
-	Peer   string `cbor:"3,keyasint"` // the remote end
-	Dialed bool   `cbor:"4,keyasint"` // the node opened it
+	Addr   string `cbor:"1,keyasint" json:"addr"`   // what a route names it by: "0#<32 hex>" (TCP), "2#ip:port" (UDP)
+	Type   string `cbor:"2,keyasint" json:"type"`   // "tcp", "udp", "unix"
+	Peer   string `cbor:"3,keyasint" json:"peer"`   // the remote end
+	Dialed bool   `cbor:"4,keyasint" json:"dialed"` // the node opened it
 }
 
 // sendReply is message.send's answer.

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hopwire/hopwire/cmd/internal/home"
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/tcp"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// The CLI end to end: the real binary, built once, run as a user would in
+// a state directory of the test's own. Every node a test creates is
+// deleted at cleanup, and the test checks no process of its survives.
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// hopwireBin builds the hopwire binary once per test run.
+func hopwireBin(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hopwire-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "hopwire")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = &buildError{string(out), err}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
+
+// cli runs the binary in one state directory.
+type cli struct {
+	t    testing.TB
+	bin  string
+	home string
+}
+
+// newCLI makes a state directory (short, for the sockets in it) and
+// deletes every node in it at cleanup, checking none survives.
+func newCLI(t testing.TB) *cli {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cli{t: t, bin: hopwireBin(t), home: dir}
+	t.Cleanup(func() {
+		pids := c.pids()
+		c.run("node", "delete", "--all", "--yes")
+		for _, pid := range pids {
+			if home.Alive(pid) {
+				t.Errorf("node process %d survived node delete --all", pid)
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	return c
+}
+
+// pids are the node processes the state directory knows of.
+func (c *cli) pids() []int {
+	h := home.Home{Dir: c.home}
+	names, _ := h.Nodes()
+	var pids []int
+	for _, n := range names {
+		if _, s, err := h.Status(n); err == nil && s.PID > 0 {
+			pids = append(pids, s.PID)
+		}
+	}
+	return pids
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (c *cli) run(args ...string) result {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = append(os.Environ(), home.Env+"="+c.home)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("hopwire %s: %v", strings.Join(args, " "), err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// ok runs a command that must succeed and returns its standard output.
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != 0 {
+		c.t.Fatalf("hopwire %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// fails runs a command that must fail with code and one line on stderr
+// that contains want.
+func (c *cli) fails(code int, want string, args ...string) {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != code || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		c.t.Fatalf("hopwire %s: exit %d, stderr %q; want exit %d and one line containing %q", strings.Join(args, " "), r.code, r.stderr, code, want)
+	}
+}
+
+// The seed's walk-through, verbatim.
+func TestWalkThrough(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("node", "create", "n1"); !strings.HasPrefix(out, "Node n1 created") {
+		t.Fatalf("node create: %q", out)
+	}
+	steps := []struct{ args, want string }{
+		{"message send hello --to /node/n1/service/echo", "hello\n"},
+		{"service start hop --at n1", ""},
+		{"message send hello --to /node/n1/service/hop/service/echo", "hello\n"},
+		{"message send hello --to /node/n1/service/hop/service/hop/service/echo", "hello\n"},
+		{"message send hello --to /node/n1/service/uppercase", "HELLO\n"},
+	}
+	for _, s := range steps {
+		out := c.ok(strings.Fields(s.args)...)
+		if s.want != "" && out != s.want {
+			t.Fatalf("hopwire %s: %q, want %q", s.args, out, s.want)
+		}
+	}
+	pids := c.pids()
+	if len(pids) != 1 {
+		t.Fatalf("pids %v", pids)
+	}
+	c.ok("node", "delete", "--all", "--yes")
+	if home.Alive(pids[0]) {
+		t.Fatalf("node process %d survived node delete --all", pids[0])
+	}
+	if out := c.ok("node", "list"); !strings.Contains(out, "No nodes") {
+		t.Fatalf("node list after delete: %q", out)
+	}
+}
+
+// The seed's UDP to TCP bridge from the CLI: n2 takes UDP and has a TCP
+// connection to n3; a message along UDP, n2's hop and that connection
+// reaches n3's echo and comes back.
+func TestUDPToTCPBridge(t *testing.T) {
+	c := newCLI(t)
+	c.ok("node", "create", "n3")
+	c.ok("node", "create", "n2", "--udp-listener-address", "127.0.0.1:0")
+	c.ok("service", "start", "hop", "--at", "n2")
+	worker := strings.TrimSpace(c.ok("tcp-connection", "create", "--from", "n2", "--to", "/node/n3"))
+	if !regexp.MustCompile(`^/worker/[0-9a-f]{32}$`).MatchString(worker) {
+		t.Fatalf("tcp-connection create printed %q", worker)
+	}
+	var n2 nodeInfo
+	mustJSON(t, c.ok("node", "list", "--output", "json"), &[]nodeInfo{}) // it parses
+	for _, in := range listNodes(t, c) {
+		if in.Name == "n2" {
+			n2 = in
+		}
+	}
+	if n2.UDP == "" {
+		t.Fatalf("n2 has no UDP listener: %+v", n2)
+	}
+	to := "/ip4/127.0.0.1/udp/" + port(n2.UDP) + "/service/hop" + worker + "/service/echo"
+	if out := c.ok("message", "send", "over the bridge", "--to", to); out != "over the bridge\n" {
+		t.Fatalf("bridge: %q", out)
+	}
+	if out := c.ok("message", "send", "from n2", "--from", "n2", "--to", worker+"/service/uppercase"); out != "FROM N2\n" {
+		t.Fatalf("--from n2: %q", out)
+	}
+}
+
+func listNodes(t *testing.T, c *cli) []nodeInfo {
+	var infos []nodeInfo
+	mustJSON(t, c.ok("node", "list", "--output", "json"), &infos)
+	return infos
+}
+
+func mustJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+}
+
+func port(hostport string) string { return hostport[strings.LastIndexByte(hostport, ':')+1:] }
+
+// The errors a user will meet: one line, a non-zero exit, nothing left.
+func TestCLIErrors(t *testing.T) {
+	c := newCLI(t)
+	c.ok("node", "create", "n1")
+	c.fails(1, "node n1 already exists", "node", "create", "n1")
+	c.fails(2, `bad node name "bad name!"`, "node", "create", "bad name!")
+	c.fails(1, `bad address "/ip4/1.2.3/tcp/4": "1.2.3" is not an IPv4 address`, "message", "send", "x", "--to", "/ip4/1.2.3/tcp/4")
+	c.fails(1, `cannot resolve node "nope": no such node`, "message", "send", "x", "--to", "/node/nope/service/echo")
+	c.fails(2, "unknown command", "frobnicate")
+	c.fails(2, "unknown command", "node", "frobnicate")
+	c.fails(2, "unknown flag", "node", "list", "--frob")
+	c.ok("service", "start", "hop", "--at", "n1")
+	c.fails(1, `service "hop" already exists`, "service", "start", "hop", "--at", "n1")
+
+	// A port in use: n2 asks for n1's.
+	var n1 nodeInfo
+	for _, in := range listNodes(t, c) {
+		if in.Name == "n1" {
+			n1 = in
+		}
+	}
+	r := c.run("node", "create", "n2", "--tcp-listener-address", n1.TCP)
+	if r.code != 1 || !strings.Contains(r.stderr, "address already in use") {
+		t.Fatalf("port in use: %+v", r)
+	}
+	if (home.Home{Dir: c.home}).Exists("n2") {
+		t.Fatal("a node that failed to start left its state behind")
+	}
+
+	// A timeout names the address that did not answer: n1's TCP
+	// listener, through a hop, to a node that swallows messages.
+	silent := silentListener(t)
+	c2 := "/ip4/127.0.0.1/tcp/" + port(silent) + "/service/echo"
+	c.fails(1, "no reply from "+c2+" within 300ms", "message", "send", "x", "--to", c2, "--timeout", "300ms")
+
+	// A stale pid: the node's process killed behind the CLI's back.
+	c.ok("node", "create", "n3")
+	_, s, _ := (home.Home{Dir: c.home}).Status("n3")
+	p, _ := os.FindProcess(s.PID)
+	p.Kill()
+	waitGone(s.PID, 5*time.Second)
+	c.fails(1, "node n3 is not running: its process", "node", "show", "n3")
+
+	// $HOPWIRE_HOME not writable.
+	ro := filepath.Join(c.home, "ro")
+	os.Mkdir(ro, 0o500)
+	cmd := exec.Command(c.bin, "node", "list")
+	cmd.Env = append(os.Environ(), home.Env+"="+filepath.Join(ro, "sub"))
+	out, err := cmd.CombinedOutput()
+	if os.Getuid() != 0 && (err == nil || !strings.Contains(string(out), "is not writable")) {
+		t.Fatalf("unwritable home: %v %s", err, out)
+	}
+}
+
+// silentListener is a node on 127.0.0.1 whose echo never answers (its
+// worker drops everything), for timeouts.
+func silentListener(t *testing.T) string {
+	n, err := engine.NewNode(engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	tr, err := tcp.New(n, tcp.Config{EventLoops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.StartWorker(engine.WorkerFunc(func(*engine.Context, *wire.Message) error { return nil }), wire.LocalAddr("echo"))
+	l, err := tr.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Allow(l.Flow(), wire.LocalAddr("echo"))
+	return l.Addr().Value()
+}

@@ -123,4 +123,3 @@ func counters(stats any) map[string]uint64 {
 	}
 	return out
 }
-

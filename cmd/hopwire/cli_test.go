@@ -291,3 +291,90 @@ func silentListener(t *testing.T) string {
 	n.Allow(l.Flow(), wire.LocalAddr("echo"))
 	return l.Addr().Value()
 }
+
+// The node manager answers its owner over its socket only: a message from
+// the TCP listener, straight or through the public hop, is denied (and
+// counted), never handled.
+func TestManagerOnlyForOwner(t *testing.T) {
+	c := newCLI(t)
+	c.ok("node", "create", "n1")
+	c.ok("service", "start", "hop", "--at", "n1")
+	n1 := listNodes(t, c)[0]
+
+	client, err := engine.NewNode(engine.Config{Name: "stranger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := tcp.New(client, tcp.Config{EventLoops: 1}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := client.NewContext(wire.LocalAddr("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := managerRequests(t, c)
+	for _, r := range []string{"1#" + n1.TCP + " => _manager", "1#" + n1.TCP + " => hop => _manager"} {
+		reply, err := app.Request(wire.MustParseRoute(r), []byte("node.show, please"), 300*time.Millisecond)
+		if err == nil {
+			reply.Release()
+			t.Fatalf("%s answered", r)
+		}
+	}
+	var show struct {
+		Counters map[string]map[string]uint64 `json:"counters"`
+	}
+	mustJSON(t, c.ok("node", "show", "n1", "--output", "json"), &show)
+	if d := show.Counters["engine"]["denied"]; d < 2 {
+		t.Fatalf("engine Denied = %d after two attempts on the manager from the network", d)
+	}
+	// node show itself is one request more; the strangers' are none.
+	if got := show.Counters["manager"]["requests"]; got != before+1 {
+		t.Fatalf("manager requests %d, want %d: the network reached it", got, before+1)
+	}
+}
+
+func managerRequests(t *testing.T, c *cli) uint64 {
+	var show struct {
+		Counters map[string]map[string]uint64 `json:"counters"`
+	}
+	mustJSON(t, c.ok("node", "show", "n1", "--output", "json"), &show)
+	return show.Counters["manager"]["requests"]
+}
+
+// stop keeps a node's configuration and ports; start brings it back on
+// them; logs shows what it logged; a stopped node says so.
+func TestStopStartLogs(t *testing.T) {
+	c := newCLI(t)
+	c.ok("node", "create", "n1")
+	first := listNodes(t, c)[0]
+	if out := c.ok("node", "stop", "n1"); !strings.Contains(out, "Node n1 stopped") {
+		t.Fatalf("stop: %q", out)
+	}
+	if home.Alive(first.PID) {
+		t.Fatalf("process %d alive after node stop", first.PID)
+	}
+	if st := listNodes(t, c)[0]; st.Status != "stopped" {
+		t.Fatalf("after stop: %+v", st)
+	}
+	c.fails(1, `cannot resolve node "n1": it is not running`, "message", "send", "x", "--to", "/node/n1/service/echo")
+	c.ok("node", "start", "n1")
+	again := listNodes(t, c)[0]
+	if again.TCP != first.TCP || again.Status != "running" {
+		t.Fatalf("start: %+v, want running on %s", again, first.TCP)
+	}
+	if out := c.ok("message", "send", "back", "--to", "/node/n1/service/echo"); out != "back\n" {
+		t.Fatalf("after start: %q", out)
+	}
+	if out := c.ok("node", "logs", "n1"); !strings.Contains(out, "node ready") || !strings.Contains(out, "stopping") {
+		t.Fatalf("logs lack the node's lines:\n%s", out)
+	}
+	if out := c.ok("--version"); !strings.Contains(out, "hopwire version") {
+		t.Fatalf("--version: %q", out)
+	}
+	for _, cmd := range [][]string{{"node", "create", "--help"}, {"message", "send", "--help"}, {"tcp-connection", "create", "--help"}} {
+		if out := c.ok(cmd...); !strings.Contains(out, "Examples:") {
+			t.Fatalf("%v has no example:\n%s", cmd, out)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"strings"
+	"unicode"
 	"time"
 
 	"github.com/hopwire/hopwire/cmd/internal/home"
@@ -116,10 +118,26 @@ func counters(stats any) map[string]uint64 {
 		f := v.Field(i)
 		switch f.Kind() {
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			out[v.Type().Field(i).Name] = uint64(max(f.Int(), 0))
+			out[snake(v.Type().Field(i).Name)] = uint64(max(f.Int(), 0))
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			out[v.Type().Field(i).Name] = f.Uint()
+			out[snake(v.Type().Field(i).Name)] = f.Uint()
 		}
 	}
 	return out
+}
+
+// snake spells a Stats field as the manager spells the engine's
+// counters: QueueFull is queue_full.
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -10,6 +10,7 @@ all: build test
 
 build:
 	$(GO) build ./...
+	$(GO) build -o bin/ ./cmd/...
 
 # The race detector allocates, so the zero-allocation tests skip under it:
 # the second run is theirs (and a check that nothing depends on -race).

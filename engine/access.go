@@ -351,6 +351,7 @@ func (n *Node) admitDial(m *wire.Message, dest wire.Type, value []byte) error {
 		return nil
 	}
 	n.stats.denied.Add(1)
+	n.refuseDial(m, dest, value)
 	return &AccessError{Addr: unknownAddr(dest, value).(*AddressError).Input, Flow: o.Flow, Dial: true}
 }
 

@@ -28,7 +28,10 @@ import (
 // Never for a notice (no loops), for local traffic (its sender gets the
 // error, or a bounce), for a message whose return route names nothing
 // past the link it came in over (there is no one to tell), or while the
-// node closes.
+// node closes. A worker that answers what it gets with messages of its
+// own (not Reply, whose notice would have no return route to go back
+// along) drops notices, as Echo and Uppercase do, or two nodes could
+// keep each other busy at the rate limit.
 //
 // How it leaves. The notice keeps the refused message's origin (not its
 // Via), so access control treats it as a reply: it reaches only workers
@@ -138,8 +141,17 @@ func (n *Node) notify(m *wire.Message, text string) {
 	nm.SetFlags(wire.FlagError)
 	o := m.Meta()
 	setMeta(nm, wire.Meta{Flow: o.Flow, Spawner: o.Spawner}) // a reply's origin, no Via
+	// Counted in as an external sender, so that Close, which waits for
+	// those before it stops the loops, finds the task queued ahead of its
+	// own: the notice is routed or released, never left behind.
 	l := n.loops[o.Flow%uint64(len(n.loops))]
-	if !l.post(func() { n.sendNotice(l, nm) }) {
+	if !n.enter() {
+		nm.Release()
+		return
+	}
+	posted := l.post(func() { n.sendNotice(l, nm) })
+	n.exit()
+	if !posted {
 		n.stats.noticesHeld.Add(1)
 		nm.Release()
 		return

@@ -51,6 +51,9 @@ import (
 // connection the node dialed reaches only the workers that sent over it
 // and what was allowed for it.
 //
+// Refusal notices (notice.go) keep the origin of the message they
+// answer, with no Via: they go where a reply would and nowhere else.
+//
 // Dialing. A message with an origin never makes the node open a new link
 // (dial a TCP address, send to a UDP address not yet known) unless a
 // Forwarder sends it (its configured route), or the built-in Hop does and
@@ -351,6 +354,7 @@ func (n *Node) admitDial(m *wire.Message, dest wire.Type, value []byte) error {
 		return nil
 	}
 	n.stats.denied.Add(1)
+	n.refuseDial(m, dest, value)
 	return &AccessError{Addr: unknownAddr(dest, value).(*AddressError).Input, Flow: o.Flow, Dial: true}
 }
 

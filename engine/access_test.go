@@ -58,10 +58,13 @@ func TestAccessFromAListener(t *testing.T) {
 		t.Fatalf("echo: %q", got)
 	}
 	// Default deny: a worker not allowed for the listener, an app context.
-	for _, to := range []string{"private", "app"} {
-		if err := a.f.deliver(a.alice, to, "x", "x"); !errors.Is(err, ErrDenied) {
+	// The sender hears of it in a notice that says what one for a
+	// worker that does not exist says.
+	for _, to := range []string{"private", "app", "nosuch"} {
+		if err := a.f.deliver(a.alice, to, "x", "x"); !errors.Is(err, ErrDenied) && to != "nosuch" {
 			t.Fatalf("to %s: %v", to, err)
 		}
+		a.f.expectNotices("alice", "0#"+to+noticeText)
 	}
 	a.denied(t, 2)
 	// Allowed for one connection only.
@@ -75,6 +78,7 @@ func TestAccessFromAListener(t *testing.T) {
 	if err := a.f.deliver(a.mallory, "private", "x", "x"); !errors.Is(err, ErrDenied) {
 		t.Fatalf("another connection of the listener: %v", err)
 	}
+	a.f.expectNotices("mallory", "0#private"+noticeText)
 	a.denied(t, 3)
 	if err := a.n.Revoke(a.alice.link.Flow(), wire.LocalAddr("private")); err != nil {
 		t.Fatal(err)
@@ -82,6 +86,7 @@ func TestAccessFromAListener(t *testing.T) {
 	if err := a.f.deliver(a.alice, "private", "x", "x"); !errors.Is(err, ErrDenied) {
 		t.Fatalf("after Revoke: %v", err)
 	}
+	a.f.expectNotices("alice", "0#private"+noticeText)
 	a.denied(t, 4)
 }
 
@@ -95,6 +100,7 @@ func TestAccessSurvivesHops(t *testing.T) {
 		}
 	}
 	a.denied(t, 4)
+	a.f.expectNotices("mallory", "0#private"+noticeText, "0#app"+noticeText, "0#private"+noticeText, "0#private"+noticeText)
 	a.f.quiet()
 	// Locally the private worker is reachable, through the hop too.
 	r, err := a.app.Request(wire.MustParseRoute("hop => private"), []byte("local"), wait)
@@ -133,6 +139,7 @@ func TestAccessDialing(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.denied(t, 1)
+	a.f.expectNotices("mallory", "hop may not dial 9#anywhere (the node's allow-dial list does not allow it)")
 	a.f.quiet()
 	// A forwarder goes where its configured route says.
 	if err := a.f.deliver(a.alice, "to_backend", "app", "via forwarder"); err != nil {
@@ -162,6 +169,7 @@ func TestAccessDialing(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.denied(t, 1)
+	b.f.expectNotices("mallory", "hop may not dial 9#other (the node's allow-dial list does not allow it)")
 	b.f.quiet()
 }
 
@@ -313,6 +321,9 @@ func TestRefusalsLoggedOnceASecond(t *testing.T) {
 		}
 	}
 	a.denied(t, 5)
+	for i := 0; i < 5; i++ {
+		a.f.expectNotices("mallory", "hop may not dial 9#anywhere (the node's allow-dial list does not allow it)")
+	}
 	if s := a.n.Stats(); s.HandlerErrors != 5 {
 		t.Fatalf("HandlerErrors = %d", s.HandlerErrors)
 	}

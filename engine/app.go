@@ -69,8 +69,10 @@ func (b *appBox) wake() {
 // Receive returns the next message for this app context, waiting up to
 // timeout (< 0: forever). The caller owns the message and must Release
 // it. A message this context sent that was dropped on its way off the
-// node (Host.Bounce) comes back as a *BounceError saying why. Only an app
-// context can receive: a worker gets its messages through HandleMessage.
+// node (Host.Bounce) comes back as a *BounceError saying why; a refusal
+// notice from a node on the way (wire.FlagError) as a *RefusedError with
+// its text, the notice released. Only an app context can receive: a
+// worker gets its messages through HandleMessage.
 func (a *App) Receive(timeout time.Duration) (*wire.Message, error) {
 	c := &a.Context
 	b := c.appBox
@@ -78,7 +80,7 @@ func (a *App) Receive(timeout time.Duration) (*wire.Message, error) {
 		return nil, e
 	}
 	if m, ok := b.pop(); ok {
-		return m, nil
+		return received(m)
 	}
 	var expired <-chan time.Time
 	if timeout >= 0 {
@@ -98,7 +100,7 @@ func (a *App) Receive(timeout time.Duration) (*wire.Message, error) {
 		}
 		if m, ok := b.pop(); ok {
 			b.waiting.Store(false)
-			return m, nil
+			return received(m)
 		}
 		select {
 		case <-b.signal:
@@ -113,9 +115,18 @@ func (a *App) Receive(timeout time.Duration) (*wire.Message, error) {
 			return nil, e
 		}
 		if m, ok := b.pop(); ok {
-			return m, nil
+			return received(m)
 		}
 	}
+}
+
+// received hands the receiver m, or the *RefusedError m says if it is a
+// refusal notice (which it releases).
+func received(m *wire.Message) (*wire.Message, error) {
+	if m.Flags()&wire.FlagError != 0 {
+		return nil, refused(m)
+	}
+	return m, nil
 }
 
 func (b *appBox) pop() (*wire.Message, bool) {
@@ -126,14 +137,17 @@ func (b *appBox) pop() (*wire.Message, bool) {
 }
 
 // Request sends payload along route and waits up to timeout for its
-// reply, or for word that the request was dropped on its way off the node
-// (a *BounceError: a dial that failed, a connection that closed). The
+// reply, or for word that the request was dropped: on its way off the
+// node (a *BounceError: a dial that failed, a connection that closed), or
+// by a node on the way (a *RefusedError: no such worker, access denied, a
+// dial that node may not make). The
 // request's return route is [this context, a tag] (a local
 // address "~req-NN" that names the request, never routed to), so a reply
 // along the return route comes back with the tag behind the context's
 // address: a reply that carries the tag of an earlier request (it came
 // after that request timed out) is released and counted
-// (Stats.StaleReplies), not taken for this one's. A message with no tag
+// (Stats.StaleReplies), not taken for this one's; so is a refusal notice
+// that answers an earlier request. A message with no tag
 // (a responder that answers with a message of its own) is taken as the
 // reply, as is anything else sent to the context meanwhile: give
 // concurrent conversations contexts of their own. It does not allocate
@@ -165,6 +179,10 @@ func (a *App) Request(route wire.Route, payload []byte, timeout time.Duration) (
 		r, err := a.Receive(left)
 		if be, ok := err.(*BounceError); ok && be.tag != "" && be.tag != tag.Value() {
 			continue // an earlier request's
+		}
+		if re, ok := err.(*RefusedError); ok && re.tag != "" && re.tag != tag.Value() {
+			c.node.stats.stale.Add(1) // an earlier request's
+			continue
 		}
 		if err != nil {
 			return nil, err

@@ -32,6 +32,12 @@
 // refusal for a full receiver wraps ErrBackpressure, and every "closed"
 // wraps ErrClosed (errors.go).
 //
+// Refusals. A message from the network that this node drops because it
+// cannot reach its next worker or may not make the node dial is answered
+// with a refusal notice (wire.FlagError) back along its return route,
+// rate-limited; an app context's Receive or Request returns it as a
+// *RefusedError. The rules are in notice.go.
+//
 // Faults. A worker whose handler (or Shutdown) panics is stopped on its
 // own: the panic is recovered on whichever goroutine ran the loop (the
 // loop's, an app's, a transport reader's), counted in Stats.Panics and

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -173,6 +174,31 @@ func (f *fakeTransport) expect(conn string) string {
 	case <-time.After(wait):
 		f.t.Fatalf("nothing left over %s", conn)
 		return ""
+	}
+}
+
+// expectNotices waits for refusal notices to leave over conn, one for
+// each of texts, in any order (one that went through a hop may overtake
+// one that did not), and checks their flags and hop budget. Their return
+// routes are empty but for the hops they went through on the way out.
+func (f *fakeTransport) expectNotices(conn string, texts ...string) {
+	f.t.Helper()
+	want := slices.Sorted(slices.Values(texts))
+	var got []string
+	for range texts {
+		select {
+		case s := <-f.out:
+			if s.conn != conn || s.m.Flags() != wire.FlagError || s.m.Hops() != wire.DefaultHops {
+				f.t.Errorf("left over %s: flags %d, hops %d, payload %q; want a notice over %s", s.conn, s.m.Flags(), s.m.Hops(), s.m.Payload(), conn)
+			}
+			got = append(got, string(s.m.Payload()))
+			s.m.Release()
+		case <-time.After(wait):
+			f.t.Fatalf("no notice left over %s", conn)
+		}
+	}
+	if slices.Sort(got); !slices.Equal(got, want) {
+		f.t.Fatalf("notices over %s say %q, want %q", conn, got, want)
 	}
 }
 

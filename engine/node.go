@@ -98,10 +98,14 @@ type Node struct {
 	deniedLog  atomic.Int64  // UnixNano of the last access-control warning (handlerError)
 	deniedHeld atomic.Uint64 // warnings held back since
 	stats      counters
+
+	named        bool         // Config.Name was given: notices carry it
+	noticeTokens noticeBucket // refusal notices' rate limit (notice.go)
 }
 
 // NewNode starts a node's event loops. Close stops them.
 func NewNode(cfg Config) (*Node, error) {
+	named := cfg.Name != ""
 	cfg.setDefaults()
 	if cfg.MaxFrame != 0 && (cfg.MaxFrame < wire.MinFrame || cfg.MaxFrame > wire.MaxFrameLimit) {
 		return nil, &ConfigError{Field: "MaxFrame", Reason: "must be between wire.MinFrame and wire.MaxFrameLimit"}
@@ -120,6 +124,7 @@ func NewNode(cfg Config) (*Node, error) {
 		done:  make(chan struct{}),
 		links: make(map[uint64]*Link),
 		dial:  dial,
+		named: named,
 	}
 	empty := map[string]*worker{}
 	n.workers.Store(&empty)
@@ -388,7 +393,9 @@ type Inbound struct {
 // on, on error too. It stamps m with l's origin (access control) and
 // spends one of m's hops: a message with none left is dropped and
 // counted (ErrHopsExhausted). A message for an unknown local address is
-// dropped, counted and logged at debug level; the error says why.
+// dropped, counted and logged at debug level; the error says why, and
+// the sender is sent a refusal notice (notice.go), as it is for one
+// access control keeps from its worker.
 //
 // A full mailbox makes Deliver wait up to Config.DeliverWait: the
 // transport's reader stops reading meanwhile, so the kernel's buffers
@@ -443,14 +450,20 @@ func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, wait time.Durati
 	if wk == nil {
 		err := unknownAddr(t, v)
 		n.stats.unknown.Add(1)
-		if m.FromNetwork() && n.log.Enabled(context.Background(), slog.LevelDebug) {
-			n.log.Debug("dropped message for unknown address", "addr", string(v), "flow", m.Meta().Flow)
+		if m.FromNetwork() {
+			if n.log.Enabled(context.Background(), slog.LevelDebug) {
+				n.log.Debug("dropped message for unknown address", "addr", string(v), "flow", m.Meta().Flow)
+			}
+			n.refuseUnknown(m, v)
 		}
 		m.Release()
 		return err
 	}
 	if m.FromNetwork() && wk.link == nil && !wk.allows(m.Meta()) {
-		return n.deny(wk.addrs[0], m) // a connection worker's link decides (deliver)
+		// The notice says what an unknown worker's says (v is still m's);
+		// a connection worker's link decides for itself (deliver).
+		n.refuseUnknown(m, v)
+		return n.deny(wk.addrs[0], m)
 	}
 	return wk.deliver(from, m, wait)
 }

@@ -18,12 +18,14 @@ type Stats struct {
 	Denied         uint64 // messages from the network refused by access control: a worker, a link or a dial their origin may not reach
 	HopsExhausted  uint64 // messages from the network that arrived with no hop budget left: a routing loop, ended
 	Panics         uint64 // handlers and Shutdown hooks that panicked (each stops its worker)
-	StaleReplies   uint64 // replies an app context's Request got after their request had timed out, released
+	StaleReplies   uint64 // replies (and refusal notices) an app context's Request got after their request had timed out, released
+	NoticesSent    uint64 // refusal notices sent to remote senders (notice.go)
+	NoticesHeld    uint64 // refusals owed a notice that got none: over the notices' rate limit, or no room
 }
 
 type counters struct {
 	unknown, full, handler, undeliverable, denied, expired, panics atomic.Uint64
-	stale                                                          atomic.Uint64
+	stale, noticesSent, noticesHeld                                atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -36,6 +38,8 @@ func (c *counters) snapshot() Stats {
 		HopsExhausted:  c.expired.Load(),
 		Panics:         c.panics.Load(),
 		StaleReplies:   c.stale.Load(),
+		NoticesSent:    c.noticesSent.Load(),
+		NoticesHeld:    c.noticesHeld.Load(),
 	}
 }
 

@@ -2,15 +2,21 @@ package engine
 
 import "github.com/hopwire/hopwire/wire"
 
-// Echo replies to every message with its own payload.
+// Echo replies to every message with its own payload; a refusal notice
+// (wire.FlagError) it drops: answering one would send it back.
 type Echo struct{}
 
 // HandleMessage turns m round.
-func (Echo) HandleMessage(ctx *Context, m *wire.Message) error { return ctx.Reply(m) }
+func (Echo) HandleMessage(ctx *Context, m *wire.Message) error {
+	if m.Flags()&wire.FlagError != 0 {
+		return nil
+	}
+	return ctx.Reply(m)
+}
 
 // Hop passes every message on to the next address of its onward route,
 // putting its own address on the return route so replies come back
-// through it.
+// through it; refusal notices too, as Forwarder does.
 type Hop struct{}
 
 // HandleMessage moves m one hop on.
@@ -22,11 +28,15 @@ func (Hop) HandleMessage(ctx *Context, m *wire.Message) error {
 }
 
 // Uppercase replies to every message with its payload's ASCII letters
-// upper-cased, in place.
+// upper-cased, in place; a refusal notice (wire.FlagError) it drops, as
+// Echo does.
 type Uppercase struct{}
 
 // HandleMessage upper-cases m's payload and turns m round.
 func (Uppercase) HandleMessage(ctx *Context, m *wire.Message) error {
+	if m.Flags()&wire.FlagError != 0 {
+		return nil
+	}
 	p := m.Payload()
 	for i, c := range p {
 		if 'a' <= c && c <= 'z' {

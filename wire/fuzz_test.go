@@ -28,6 +28,17 @@ func FuzzDecode(f *testing.F) {
 		f.Add(bytes.Clone(m.Bytes()))
 		m.Release()
 	}
+	// A refusal notice: flag FlagError, an onward route, no return route,
+	// one line of text.
+	n, err := p.Build(MustParseRoute("0#0123456789abcdef0123456789abcdef=>app=>~req-1"), nil, []byte("n1: 0#echo: no such worker reachable from your link"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	n.SetFlags(FlagError)
+	f.Add(bytes.Clone(n.Bytes()))
+	n.Release()
+	f.Add([]byte{byte(FlagError), 1, 1, 0, 0, 1, 'a'})
+	f.Add([]byte{byte(KnownFlags) + 1, 1, 1, 0, 0, 1, 'a'})
 	f.Add([]byte{})
 	f.Add([]byte{255, 255})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -97,6 +108,10 @@ func FuzzHandshake(f *testing.F) {
 func FuzzDatagram(f *testing.F) {
 	p := NewPool(MinFrame * 64)
 	m, _ := p.Build(MustParseRoute("echoer"), MustParseRoute("2#127.0.0.1:9"), []byte("x"))
+	f.Add(bytes.Clone(m.Datagram()))
+	m.Release()
+	m, _ = p.Build(MustParseRoute("app=>~req-3"), nil, []byte("n2: 0#nosuch: no such worker reachable from your link"))
+	m.SetFlags(FlagError)
 	f.Add(bytes.Clone(m.Datagram()))
 	m.Release()
 	f.Add([]byte{1, 2, 3})

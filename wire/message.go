@@ -53,11 +53,21 @@ const DefaultHops = 64
 // refuses bits outside KnownFlags.
 type Flags uint8
 
-// FlagCompressed marks a compressed payload (negotiated per connection).
-const FlagCompressed Flags = 1 << 0
+// Flag bits.
+const (
+	// FlagCompressed marks a compressed payload (negotiated per connection).
+	FlagCompressed Flags = 1 << 0
+	// FlagError marks a refusal notice: the payload is one line of UTF-8
+	// text from a node on the way saying why the message it answers was
+	// dropped there (a worker it cannot reach, a dial it may not make).
+	// The notice travels the refused message's return route, nearest
+	// first, with an empty return route of its own: nothing answers a
+	// notice. It needs no negotiation; it says nothing about encoding.
+	FlagError Flags = 1 << 1
+)
 
 // KnownFlags are the flag bits this version of the wire defines.
-const KnownFlags = FlagCompressed
+const KnownFlags = FlagCompressed | FlagError
 
 // Message is a pooled, encoded message: backing buffer, header offsets and
 // node-local metadata. Its header is rewritten in place; its payload is

@@ -338,7 +338,7 @@ func TestDecodeErrors(t *testing.T) {
 		field  string
 	}{
 		{[]byte{0, 9, 1}, ErrTruncated, 3, "header"},
-		{[]byte{2, 9, 1, 0}, ErrBadFlags, 0, "flags"},
+		{[]byte{4, 9, 1, 0}, ErrBadFlags, 0, "flags"},
 		{[]byte{0, 9, 1, 0}, ErrTruncated, 4, "onward[0].header"},
 		{[]byte{0, 9, 1, 0, 0, 0}, ErrEmptyAddress, 5, "onward[0].len"},
 		{[]byte{0, 9, 1, 0, 0, 5, 'a'}, ErrTruncated, 6, "onward[0].value"},

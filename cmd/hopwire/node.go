@@ -56,7 +56,10 @@ Routes out of the node may use TCP (1#HOST:PORT) always, and UDP
 address. Traffic from the network never makes the node connect to a new
 address through a --hop service unless --allow-dial allows it (a
 --forward route needs no leave: it is the node's own configuration); a
-hop does bridge onto connections the node opened itself.
+hop does bridge onto connections the node opened itself. A message the
+node drops for that reason, or for a worker it has not or does not let
+the sender reach, is answered with a one-line refusal naming this node
+(at most 100 a second), so the sender sees why instead of a timeout.
 
 Datagrams to peers that have not sent to the node leave from a client
 socket on --udp-client (by default the --udp-bind IP, port 0).

@@ -29,8 +29,9 @@
 // logged (a peer of hopwire's first protocol, which sent a lone version
 // byte, is refused, not served). Then frames, as wire/frame.go lays
 // them out: a u32 big-endian length, then the encoded message. No
-// capability is offered yet, so a message with flags closes the
-// connection.
+// capability is offered yet, so a message with a flag that needs one
+// (wire.FlagCompressed) closes the connection; wire.FlagError, a node's
+// refusal notice, needs none.
 //
 // # Hops
 //

@@ -106,7 +106,7 @@ func Example_accessThroughAHop() {
 		wait time.Duration
 	}{
 		{"hop => " + rl.Addr().String() + " => echoer", 5 * time.Second},
-		{"hop => private", 300 * time.Millisecond}, // denied: no answer comes
+		{"hop => private", 5 * time.Second}, // denied: the middle node says so
 	} {
 		reply, err := app.Request(wire.MustParseRoute(ml.Addr().String()+" => "+try.to), []byte("hello"), try.wait)
 		if err != nil {
@@ -119,7 +119,7 @@ func Example_accessThroughAHop() {
 	fmt.Println("denied on the middle node:", middle.Stats().Denied)
 	// Output:
 	// hello
-	// no answer: engine: receive timed out
+	// no answer: engine: refused: middle: 0#private: no such worker reachable from your link
 	// denied on the middle node: 1
 }
 

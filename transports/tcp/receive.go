@@ -328,8 +328,9 @@ func (c *conn) receive(m *wire.Message) gnet.Action {
 		m.Release()
 		return c.protocolError(closeFrame, err)
 	}
-	if m.Flags() != 0 {
-		// No capability that gives a flag a meaning was negotiated.
+	if m.Flags()&^wire.FlagError != 0 {
+		// No capability that gives a flag a meaning was negotiated;
+		// FlagError (a refusal notice) needs none.
 		m.Release()
 		return c.protocolError(closeFrame, errFlagsNotNegotiated)
 	}

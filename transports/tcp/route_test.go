@@ -101,8 +101,11 @@ func TestAccessControl(t *testing.T) {
 	client := newTestNode(t, "client", Config{})
 	app := client.app(t, "app")
 
-	if _, err := app.Request(wire.MustParseRoute(l.Addr().String()+" => secret"), []byte("psst"), 200*1e6); !errors.Is(err, engine.ErrTimeout) {
-		t.Fatalf("request to a worker not allowed: %v, want a timeout", err)
+	// The server says so in a notice: what it says of a worker that
+	// does not exist.
+	var re *engine.RefusedError
+	if _, err := app.Request(wire.MustParseRoute(l.Addr().String()+" => secret"), []byte("psst"), wait); !errors.As(err, &re) || re.Text != "server: 0#secret: no such worker reachable from your link" {
+		t.Fatalf("request to a worker not allowed: %v, want a *RefusedError", err)
 	}
 	if s := server.tr.Stats(); s.Denied != 1 {
 		t.Fatalf("server transport stats %+v, want Denied 1", s)
@@ -119,9 +122,10 @@ func TestAccessControl(t *testing.T) {
 	if got, _ := request(t, local, "secret", "psst"); got != "PSST" {
 		t.Fatalf("local reply %q", got)
 	}
-	// A network message may not leave the node by a transport address.
-	if _, err := app.Request(wire.MustParseRoute(l.Addr().String()+" => "+l.Addr().String()+" => echoer"), []byte("relay me"), 200*1e6); !errors.Is(err, engine.ErrTimeout) {
-		t.Fatalf("relay through the server: %v, want a timeout", err)
+	// A network message may not leave the node by a transport address:
+	// the server says so.
+	if _, err := app.Request(wire.MustParseRoute(l.Addr().String()+" => "+l.Addr().String()+" => echoer"), []byte("relay me"), wait); !errors.As(err, &re) || re.Text != "server: remote traffic may not make this node dial "+l.Addr().String() {
+		t.Fatalf("relay through the server: %v, want a *RefusedError", err)
 	}
 	if s := server.tr.Stats(); s.Denied != 2 || s.Dialed != 0 {
 		t.Fatalf("server transport stats %+v, want Denied 2, nothing dialed", s)
@@ -223,15 +227,19 @@ func TestConnectionWorkersUnreachableFromTheNetwork(t *testing.T) {
 	}
 	eventually(t, "both denials counted", func() bool { return server.tr.Stats().Denied == 2 })
 	// Nor through the public hop: onto the victim's connection, or out
-	// to a new address (the node would be an open relay).
+	// to a new address (the node would be an open relay), which the
+	// server refuses with a notice.
 	for _, route := range []string{
 		l.Addr().String() + " => hop => " + victimConn + " => inbox",
 		l.Addr().String() + " => hop => " + victimConn + " => app",
-		l.Addr().String() + " => hop => 1#" + target.Addr().String() + " => x",
 	} {
 		if _, err := aapp.Request(wire.MustParseRoute(route), []byte("sneak"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
 			t.Fatalf("%s: %v, want a timeout", route, err)
 		}
+	}
+	route := l.Addr().String() + " => hop => 1#" + target.Addr().String() + " => x"
+	if _, err := aapp.Request(wire.MustParseRoute(route), []byte("sneak"), wait); !errors.Is(err, engine.ErrDenied) {
+		t.Fatalf("%s: %v, want a *RefusedError", route, err)
 	}
 	eventually(t, "the hop's denials counted", func() bool { return server.Stats().Denied == 5 })
 	if s := server.tr.Stats(); s.Dialed != 0 {
@@ -261,7 +269,12 @@ func TestDialedFlow(t *testing.T) {
 	server := newTestNode(t, "server", Config{})
 	server.start(t, engine.WorkerFunc(func(ctx *engine.Context, m *wire.Message) error {
 		// Writes to the worker "inbox" behind the connection the request
-		// came over: not a reply.
+		// came over: not a reply. The client's notice that it may not,
+		// it drops: answering a notice with a message of its own would
+		// make a loop.
+		if m.Flags()&wire.FlagError != 0 {
+			return nil
+		}
 		return ctx.Send(wire.Route{m.Return()[0], wire.MustParseAddress("inbox")}, m.Payload())
 	}), "pusher")
 	server.start(t, engine.Echo{}, "echoer")

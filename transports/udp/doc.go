@@ -17,8 +17,11 @@
 // A datagram is a version byte (wire.Version) and one encoded message
 // (wire/message.go): header and payload, no length prefix — the
 // datagram's length is the frame (wire/frame.go). A datagram of another
-// version is dropped and counted; so is one with flags, which no
-// capability gives a meaning over UDP yet. A datagram over
+// version is dropped and counted; so is one with a flag that needs a
+// capability (wire.FlagCompressed), which there is no handshake to offer;
+// wire.FlagError, a node's refusal notice, is taken like any message. A
+// notice the node sends over UDP is never larger than the datagram it
+// answers (engine/notice.go). A datagram over
 // Config.MaxDatagram (default 65507, the IPv4 UDP maximum) is refused at
 // Send with a *SizeError (errors.Is ErrTooLarge) and counted. There is no
 // fragmentation: splitting a message over datagrams would need

@@ -89,8 +89,9 @@ func (s *socket) take(buf []byte, ap netip.AddrPort) {
 		s.warn("udp: dropped undecodable datagram", ap, err)
 		return
 	}
-	if m.Flags() != 0 {
-		// No flag has a meaning over UDP yet.
+	if m.Flags()&^wire.FlagError != 0 {
+		// No flag but FlagError (a refusal notice) has a meaning over
+		// UDP: there is no handshake to negotiate compression in.
 		m.Release()
 		t.stats.bad.Add(1)
 		s.warn("udp: dropped datagram with flags", ap, wire.ErrBadFlags)

@@ -77,7 +77,10 @@ func TestGarbageDatagrams(t *testing.T) {
 	oldVersion := []byte{1, 1, 0, 0, 1, 'x'}
 	tooBig := make([]byte, 2000)
 	copy(tooBig, good)
+	compressed := bytes.Clone(good) // a flag that needs a capability: none over UDP
+	compressed[1] = byte(wire.FlagCompressed)
 	garbage := [][]byte{
+		compressed,
 		{},
 		{0xff},
 		[]byte("GET / HTTP/1.1\r\n\r\n"),

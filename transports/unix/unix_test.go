@@ -225,8 +225,9 @@ func TestAccessControl(t *testing.T) {
 
 	client, _ := newNode(t, engine.Config{Name: "client"})
 	a := app(t, client, "app")
-	if _, err := a.Request(wire.MustParseRoute("3#"+path+" => secret"), []byte("psst"), 200*time.Millisecond); !errors.Is(err, engine.ErrTimeout) {
-		t.Fatalf("request to a worker not allowed: %v, want a timeout", err)
+	var re *engine.RefusedError
+	if _, err := a.Request(wire.MustParseRoute("3#"+path+" => secret"), []byte("psst"), wait); !errors.As(err, &re) || re.Text != "server: 0#secret: no such worker reachable from your link" {
+		t.Fatalf("request to a worker not allowed: %v, want a *RefusedError", err)
 	}
 	if s := str.Stats(); s.Denied != 1 {
 		t.Fatalf("server transport stats %+v, want Denied 1", s)

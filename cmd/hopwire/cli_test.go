@@ -378,3 +378,27 @@ func TestStopStartLogs(t *testing.T) {
 		}
 	}
 }
+
+// One address crosses two transport hops: the middle node dials the
+// second only if --allow-dial lets remote traffic make it, and a refusal
+// is an error at the sender, not a silent drop.
+func TestSecondTransportHop(t *testing.T) {
+	c := newCLI(t)
+	c.ok("node", "create", "far")
+	c.ok("node", "create", "closed")
+	c.ok("node", "create", "open", "--allow-dial", "127.0.0.0/8")
+	for _, n := range []string{"closed", "open"} {
+		c.ok("service", "start", "hop", "--at", n)
+	}
+	var far string
+	for _, in := range listNodes(t, c) {
+		if in.Name == "far" {
+			far = in.TCP
+		}
+	}
+	tail := "/service/hop/ip4/127.0.0.1/tcp/" + port(far) + "/service/echo"
+	if out := c.ok("message", "send", "two hops", "--to", "/node/open"+tail); out != "two hops\n" {
+		t.Fatalf("through the open node: %q", out)
+	}
+	c.fails(1, "hop may not dial 1#"+far, "message", "send", "two hops", "--to", "/node/closed"+tail)
+}

@@ -156,8 +156,12 @@ func loopbackClient(peer string) string {
 
 // explainSendError says a timeout in terms of the address the user gave.
 func explainSendError(err error, to string, timeout time.Duration) error {
-	if errors.Is(err, engine.ErrTimeout) {
+	var re *engine.RefusedError
+	switch {
+	case errors.Is(err, engine.ErrTimeout):
 		return fmt.Errorf("no reply from %s within %v", to, timeout)
+	case errors.As(err, &re):
+		return fmt.Errorf("refused on the way to %s: %s", to, re.Text)
 	}
 	return err
 }

@@ -74,6 +74,7 @@ type conn struct {
 	evictedHeld atomic.Int64  // what it held then
 
 	out     outbound
+	io      ioCounters // what it carried (Stats)
 	errFull *ConnError // ErrQueueFull for this connection, made once: a full queue is a hot path
 }
 
@@ -257,6 +258,7 @@ func (c *conn) cleanup() {
 		if c.lis != nil {
 			c.lis.conns.Add(-1)
 		}
+		c.t.closedIO.add(&c.io) // before forget: Stats may count it twice for a moment, never not at all
 		c.t.forget(c)
 		if c.worker {
 			_ = c.t.host.Node().StopWorker(c.addr)

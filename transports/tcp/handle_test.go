@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/wire"
@@ -37,10 +38,15 @@ func TestHandlesThroughTheNode(t *testing.T) {
 		t.Fatalf("Links() = %+v, want the connection %v", links, c.Addr())
 	}
 
+	// One request out, one reply in, on both sides, counted per
+	// connection and kept when it closes.
+	checkTraffic(t, "client", client.tr.Stats)
+	checkTraffic(t, "server", server.tr.Stats)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	<-c.Done()
+	checkTraffic(t, "client after Close", client.tr.Stats)
 	if links := client.Links(); len(links) != 0 {
 		t.Fatalf("Links() after Close = %+v", links)
 	}
@@ -53,5 +59,22 @@ func TestHandlesThroughTheNode(t *testing.T) {
 	}
 	if _, err := client.Connect(wire.TCP, l.Addr().Value()); err == nil {
 		t.Fatal("Connect to a closed listener succeeded")
+	}
+}
+
+// checkTraffic waits for stats to show a message each way: a writer
+// counts after its write returns, which may be after the peer has read it.
+func checkTraffic(t *testing.T, who string, stats func() Stats) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		s := stats()
+		if s.MessagesIn >= 1 && s.MessagesOut >= 1 && s.BytesIn >= s.MessagesIn && s.BytesOut >= s.MessagesOut {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s traffic: in %d msgs %d B, out %d msgs %d B", who, s.MessagesIn, s.BytesIn, s.MessagesOut, s.BytesOut)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

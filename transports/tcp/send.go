@@ -338,7 +338,8 @@ func (o *outbound) take() bool {
 // advance accounts for n bytes written: frames wholly written are
 // released, a frame written in part has its iovec moved on.
 func (o *outbound) advance(n int) {
-	freed := 0
+	o.c.io.bytesOut.Add(uint64(n))
+	freed, frames := 0, 0
 	for n > 0 {
 		left := int(o.iov[o.head].Len)
 		if n < left {
@@ -350,11 +351,13 @@ func (o *outbound) advance(n int) {
 		}
 		n -= left
 		freed += o.size[o.head]
+		frames++
 		o.batch[o.head].Release()
 		o.batch[o.head] = nil
 		o.head++
 	}
 	o.bytes.Add(-int64(freed))
+	o.c.io.msgsOut.Add(uint64(frames))
 }
 
 // write is one writev of the batch in hand. It never waits: a full

@@ -2,10 +2,16 @@ package tcp
 
 import "sync/atomic"
 
-// Stats counts connections and what the transport refused or dropped.
-// Messages that went through are not counted: that would put a shared
-// atomic on every frame.
+// Stats counts connections, the traffic they carried, and what the
+// transport refused or dropped. Traffic is counted per connection (an
+// atomic of its own, written by its reader or its writer, not shared
+// between connections) and summed here.
 type Stats struct {
+	MessagesIn  uint64 // frames received, all connections, closed ones included
+	BytesIn     uint64 // their bytes (messages, without length prefixes)
+	MessagesOut uint64 // frames written
+	BytesOut    uint64 // their bytes, length prefixes included
+
 	Accepted uint64 // connections accepted by listeners
 	Dialed   uint64 // connections dialed (Connect and routes), handshake done or not
 	Open     int64  // connections open now (dialing ones included)
@@ -69,4 +75,23 @@ func (c *counters) snapshot() Stats {
 		SendErrors:    c.sendErr.Load(),
 		Dropped:       c.dropped.Load(),
 	}
+}
+
+// ioCounters are one connection's traffic, or the sum of the closed ones'.
+type ioCounters struct {
+	msgsIn, bytesIn, msgsOut, bytesOut atomic.Uint64
+}
+
+func (c *ioCounters) addTo(s *Stats) {
+	s.MessagesIn += c.msgsIn.Load()
+	s.BytesIn += c.bytesIn.Load()
+	s.MessagesOut += c.msgsOut.Load()
+	s.BytesOut += c.bytesOut.Load()
+}
+
+func (c *ioCounters) add(o *ioCounters) {
+	c.msgsIn.Add(o.msgsIn.Load())
+	c.bytesIn.Add(o.bytesIn.Load())
+	c.msgsOut.Add(o.msgsOut.Load())
+	c.bytesOut.Add(o.bytesOut.Load())
 }

@@ -43,6 +43,7 @@ type Transport struct {
 	mu        sync.Mutex // serialises writers of the maps below, listeners, closed
 	byKey     *connMap   // dialed connections by the host:port routes name
 	byID      *connMap   // every connection by its id
+	closedIO  ioCounters // traffic of the connections closed
 	listeners map[*listener]struct{}
 	closed    atomic.Bool
 
@@ -126,6 +127,10 @@ func (t *Transport) Type() wire.Type { return t.typ }
 func (t *Transport) Stats() Stats {
 	s := t.stats.snapshot()
 	s.PendingBytes = t.pending.held.Load()
+	t.closedIO.addTo(&s)
+	for _, c := range t.byID.load() {
+		c.io.addTo(&s)
+	}
 	return s
 }
 

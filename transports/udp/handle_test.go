@@ -2,6 +2,7 @@ package udp
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/wire"
@@ -35,10 +36,15 @@ func TestHandlesThroughTheNode(t *testing.T) {
 	if got, _ := request(t, app, c.Addr().String()+" => echo", "datagram"); got != "datagram" {
 		t.Fatalf("reply %q", got)
 	}
+	// One request out, one reply in, on both sides, counted per
+	// connection and kept when it closes.
+	checkTraffic(t, "client", client.tr.Stats)
+	checkTraffic(t, "server", server.tr.Stats)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	<-c.Done()
+	checkTraffic(t, "client after Close", client.tr.Stats)
 	for _, li := range client.Links() {
 		if li.Addr == c.Addr() {
 			t.Fatalf("peer %v still listed after Close", li.Addr)
@@ -53,5 +59,22 @@ func TestHandlesThroughTheNode(t *testing.T) {
 	<-l.Done()
 	if ls := server.Listeners(); len(ls) != 0 {
 		t.Fatalf("Listeners() after Close = %+v", ls)
+	}
+}
+
+// checkTraffic waits for stats to show a message each way: a writer
+// counts after its write returns, which may be after the peer has read it.
+func checkTraffic(t *testing.T, who string, stats func() Stats) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		s := stats()
+		if s.MessagesIn >= 1 && s.MessagesOut >= 1 && s.BytesIn >= s.MessagesIn && s.BytesOut >= s.MessagesOut {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s traffic: in %d msgs %d B, out %d msgs %d B", who, s.MessagesIn, s.BytesIn, s.MessagesOut, s.BytesOut)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

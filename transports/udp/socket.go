@@ -39,6 +39,7 @@ type socket struct {
 	// be reused at once by another socket).
 	senders atomic.Int64
 	closed  atomic.Bool
+	io      ioCounters // what it carried (Stats)
 
 	eng     gnet.Engine   // set in OnBoot, before booted is closed
 	booted  chan struct{} // closed once gnet has bound the socket
@@ -143,6 +144,10 @@ func (s *socket) send(b []byte, sa *sockaddr) error {
 	}
 	err := sendto(s.fd, b, sa)
 	s.senders.Add(-1)
+	if err == nil {
+		s.io.msgsOut.Add(1)
+		s.io.bytesOut.Add(uint64(len(b)))
+	}
 	return err
 }
 
@@ -172,6 +177,7 @@ func (s *socket) Close() error {
 		s.closeFD()
 		s.stray.Close()
 		s.closeVisitors() // the loop has stopped
+		s.t.closedIO.add(&s.io)
 		if s.t.forgetSock(s) && !s.client {
 			s.t.stats.sockets.Add(-1)
 		}

@@ -2,10 +2,15 @@ package udp
 
 import "sync/atomic"
 
-// Stats counts sockets and what the transport refused or dropped.
-// Datagrams that went through are not counted: that would put a shared
-// atomic on every message.
+// Stats counts sockets, the traffic they carried, and what the transport
+// refused or dropped. Traffic is counted per socket (its loop counts what
+// it reads; senders to it, what they write) and summed here.
 type Stats struct {
+	MessagesIn  uint64 // datagrams received, all sockets, closed ones included
+	BytesIn     uint64 // their bytes
+	MessagesOut uint64 // datagrams sent
+	BytesOut    uint64 // their bytes
+
 	Sockets int64  // bound sockets open now (the client socket not counted)
 	Peers   int    // entries in the peer table now
 	Resets  uint64 // times the peer table was full and started over
@@ -44,4 +49,23 @@ func (c *counters) snapshot() Stats {
 		Busy:          c.busy.Load(),
 		SendErrors:    c.sendErr.Load(),
 	}
+}
+
+// ioCounters are one socket's traffic, or the sum of the closed ones'.
+type ioCounters struct {
+	msgsIn, bytesIn, msgsOut, bytesOut atomic.Uint64
+}
+
+func (c *ioCounters) addTo(s *Stats) {
+	s.MessagesIn += c.msgsIn.Load()
+	s.BytesIn += c.bytesIn.Load()
+	s.MessagesOut += c.msgsOut.Load()
+	s.BytesOut += c.bytesOut.Load()
+}
+
+func (c *ioCounters) add(o *ioCounters) {
+	c.msgsIn.Add(o.msgsIn.Load())
+	c.bytesIn.Add(o.bytesIn.Load())
+	c.msgsOut.Add(o.msgsOut.Load())
+	c.bytesOut.Add(o.bytesOut.Load())
 }

@@ -33,8 +33,9 @@ type Transport struct {
 	closed  atomic.Bool
 	closing sync.Once
 
-	stats counters
-	warns ratelog.Set // what the network causes, one line a second per message
+	stats    counters
+	closedIO ioCounters  // traffic of the sockets closed
+	warns    ratelog.Set // what the network causes, one line a second per message
 }
 
 // New starts a UDP transport for node: it binds the client socket
@@ -100,6 +101,12 @@ func (t *Transport) ClientFlow() uint64 { return t.client.flow }
 func (t *Transport) Stats() Stats {
 	s := t.stats.snapshot()
 	s.Peers = len(t.peers.Load().byAP)
+	t.closedIO.addTo(&s)
+	t.mu.Lock()
+	for k := range t.sockets {
+		k.io.addTo(&s)
+	}
+	t.mu.Unlock()
 	return s
 }
 

@@ -8,8 +8,8 @@ import (
 	"os"
 	"reflect"
 	"strings"
-	"unicode"
 	"time"
+	"unicode"
 
 	"github.com/hopwire/hopwire/cmd/internal/home"
 	"github.com/hopwire/hopwire/cmd/internal/manager"

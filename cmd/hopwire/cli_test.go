@@ -402,3 +402,23 @@ func TestSecondTransportHop(t *testing.T) {
 	}
 	c.fails(1, "hop may not dial 1#"+far, "message", "send", "two hops", "--to", "/node/closed"+tail)
 }
+
+// Two `node create` of one name at once: one wins, the other says the
+// name is taken, and the winner is left running.
+func TestConcurrentCreate(t *testing.T) {
+	c := newCLI(t)
+	results := make(chan result, 2)
+	for range 2 {
+		go func() { results <- c.run("node", "create", "n1") }()
+	}
+	a, b := <-results, <-results
+	if a.code+b.code != 1 {
+		t.Fatalf("exit codes %d and %d, want one success: %+v %+v", a.code, b.code, a, b)
+	}
+	if !strings.Contains(a.stderr+b.stderr, "node n1 already exists") {
+		t.Fatalf("loser said %q %q", a.stderr, b.stderr)
+	}
+	if out := c.ok("message", "send", "still here", "--to", "/node/n1/service/echo"); out != "still here\n" {
+		t.Fatalf("winner: %q", out)
+	}
+}

@@ -70,25 +70,27 @@ lets it (a hop to a destination the node has not connected to).`,
 			if err := home.ValidName(cfg.Name); err != nil {
 				return usagef("%v", err)
 			}
-			policy, err := dialPolicy(cfg.AllowDial)
-			if err != nil {
-				return err
-			}
 			h, err := openHome()
 			if err != nil {
 				return err
 			}
-			if h.Exists(cfg.Name) {
+			if err := h.Claim(cfg.Name); errors.Is(err, home.ErrExists) {
 				return fmt.Errorf("node %s already exists (hopwire node show %s; hopwire node delete %s)", cfg.Name, cfg.Name, cfg.Name)
+			} else if err != nil {
+				return fmt.Errorf("create node %s: %w", cfg.Name, err)
 			}
 			cfg.Created = time.Now().UTC().Truncate(time.Second)
-			stored := cfg
-			stored.AllowDial = policy
-			if err := h.SaveConfig(stored); err != nil {
+			cfg.AllowDial = dialPolicy(cfg.AllowDial)
+			if err := h.SaveConfig(cfg); err != nil {
+				_ = h.Remove(cfg.Name)
 				return fmt.Errorf("create node %s: %w", cfg.Name, err)
 			}
 			if foreground {
-				return serveForeground(c.Context(), h, cfg.Name, c.OutOrStdout(), c.ErrOrStderr())
+				ran, err := serveForeground(c.Context(), h, cfg.Name, c.OutOrStdout(), c.ErrOrStderr())
+				if err != nil && !ran {
+					_ = h.Remove(cfg.Name) // it never ran: nothing left behind
+				}
+				return err
 			}
 			st, err := spawn(h, cfg.Name)
 			if err != nil {
@@ -116,8 +118,9 @@ func udpPart(st home.State) string {
 }
 
 // dialPolicy turns --allow-dial values into the engine's (1#... for TCP,
-// 2#... for UDP).
-func dialPolicy(in []string) ([]string, error) {
+// 2#... for UDP). The node checks them as it starts, and says what it
+// refuses.
+func dialPolicy(in []string) []string {
 	out := make([]string, 0, len(in))
 	for _, v := range in {
 		switch {
@@ -131,7 +134,7 @@ func dialPolicy(in []string) ([]string, error) {
 		}
 		out = append(out, v)
 	}
-	return out, nil // the node checks them as it starts, and says what it refuses
+	return out
 }
 
 func newNodeStart() *cobra.Command {
@@ -465,16 +468,19 @@ func newNodeServe() *cobra.Command {
 	}
 }
 
-// serveForeground runs a created node in this process until interrupted.
-func serveForeground(ctx context.Context, h home.Home, name string, stdout, stderr io.Writer) error {
+// serveForeground runs a created node in this process until interrupted;
+// ran says whether it got as far as ready.
+func serveForeground(ctx context.Context, h home.Home, name string, stdout, stderr io.Writer) (ran bool, err error) {
 	cfg, err := h.LoadConfig(name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return runManaged(ctx, h, cfg, log, func(st home.State) {
+	err = runManaged(ctx, h, cfg, log, func(st home.State) {
+		ran = true
 		fmt.Fprintf(stdout, "Node %s running: tcp %s%s (pid %d); Ctrl-C stops it\n", name, st.TCP, udpPart(st), st.PID)
 	})
+	return ran, err
 }
 
 // logWriter is the background node's log: standard error, which spawn

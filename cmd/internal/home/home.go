@@ -114,10 +114,24 @@ func (h Home) Log(name string) string { return filepath.Join(h.NodeDir(name), "n
 func (h Home) configPath(name string) string { return filepath.Join(h.NodeDir(name), "config.json") }
 func (h Home) statePath(name string) string  { return filepath.Join(h.NodeDir(name), "state.json") }
 
-// Exists reports whether a node of that name was created.
+// Exists reports whether a node of that name was created (its directory
+// is there, with its config or not).
 func (h Home) Exists(name string) bool {
-	_, err := os.Stat(h.configPath(name))
+	_, err := os.Stat(h.NodeDir(name))
 	return err == nil
+}
+
+// ErrExists is Claim's answer for a name that is taken.
+var ErrExists = errors.New("node already exists")
+
+// Claim makes the node's directory, which only one caller can do: two
+// `node create` of one name at once do not both go on.
+func (h Home) Claim(name string) error {
+	err := os.Mkdir(h.NodeDir(name), 0o700)
+	if errors.Is(err, os.ErrExist) {
+		return ErrExists
+	}
+	return err
 }
 
 // Nodes returns the names of the nodes created, sorted.
@@ -128,7 +142,7 @@ func (h Home) Nodes() ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.IsDir() && ValidName(e.Name()) == nil && h.Exists(e.Name()) {
+		if e.IsDir() && ValidName(e.Name()) == nil {
 			names = append(names, e.Name())
 		}
 	}
@@ -149,6 +163,9 @@ func (h Home) LoadConfig(name string) (Config, error) {
 	var c Config
 	err := readJSON(h.configPath(name), &c)
 	if errors.Is(err, os.ErrNotExist) {
+		if h.Exists(name) {
+			return c, fmt.Errorf("node %s has no config: it was never fully created (hopwire node delete %s removes it)", name, name)
+		}
 		return c, fmt.Errorf("node %s: %w", name, ErrNoNode)
 	}
 	return c, err

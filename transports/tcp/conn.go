@@ -12,6 +12,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/traffic"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -74,8 +75,8 @@ type conn struct {
 	evictedHeld atomic.Int64  // what it held then
 
 	out     outbound
-	io      ioCounters // what it carried (Stats)
-	errFull *ConnError // ErrQueueFull for this connection, made once: a full queue is a hot path
+	io      traffic.Counters // what it carried (Stats)
+	errFull *ConnError       // ErrQueueFull for this connection, made once: a full queue is a hot path
 }
 
 // A dialed connection is its owner's engine.Conn (Transport.Connect).
@@ -258,7 +259,7 @@ func (c *conn) cleanup() {
 		if c.lis != nil {
 			c.lis.conns.Add(-1)
 		}
-		c.t.closedIO.add(&c.io) // before forget: Stats may count it twice for a moment, never not at all
+		c.t.closedIO.Add(&c.io) // before forget: Stats may count it twice for a moment, never not at all
 		c.t.forget(c)
 		if c.worker {
 			_ = c.t.host.Node().StopWorker(c.addr)

@@ -3,12 +3,13 @@ package tcp
 import (
 	"errors"
 
-	"github.com/hopwire/hopwire/engine"
-	"github.com/hopwire/hopwire/wire"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
 )
 
 // listener accepts connections for a Transport: its engine.Listener.

@@ -324,8 +324,8 @@ func (c *conn) frameClock() {
 
 // receive checks a whole frame and hands it to the node.
 func (c *conn) receive(m *wire.Message) gnet.Action {
-	c.io.msgsIn.Add(1)
-	c.io.bytesIn.Add(uint64(m.Len()))
+	c.io.MsgsIn.Add(1)
+	c.io.BytesIn.Add(uint64(m.Len()))
 	if err := m.Parse(); err != nil {
 		m.Release()
 		return c.protocolError(closeFrame, err)

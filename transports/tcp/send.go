@@ -338,7 +338,7 @@ func (o *outbound) take() bool {
 // advance accounts for n bytes written: frames wholly written are
 // released, a frame written in part has its iovec moved on.
 func (o *outbound) advance(n int) {
-	o.c.io.bytesOut.Add(uint64(n))
+	o.c.io.BytesOut.Add(uint64(n))
 	freed, frames := 0, 0
 	for n > 0 {
 		left := int(o.iov[o.head].Len)
@@ -357,7 +357,7 @@ func (o *outbound) advance(n int) {
 		o.head++
 	}
 	o.bytes.Add(-int64(freed))
-	o.c.io.msgsOut.Add(uint64(frames))
+	o.c.io.MsgsOut.Add(uint64(frames))
 }
 
 // write is one writev of the batch in hand. It never waits: a full

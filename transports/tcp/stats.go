@@ -1,6 +1,10 @@
 package tcp
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/hopwire/hopwire/transports/internal/traffic"
+)
 
 // Stats counts connections, the traffic they carried, and what the
 // transport refused or dropped. Traffic is counted per connection (an
@@ -77,21 +81,7 @@ func (c *counters) snapshot() Stats {
 	}
 }
 
-// ioCounters are one connection's traffic, or the sum of the closed ones'.
-type ioCounters struct {
-	msgsIn, bytesIn, msgsOut, bytesOut atomic.Uint64
-}
-
-func (c *ioCounters) addTo(s *Stats) {
-	s.MessagesIn += c.msgsIn.Load()
-	s.BytesIn += c.bytesIn.Load()
-	s.MessagesOut += c.msgsOut.Load()
-	s.BytesOut += c.bytesOut.Load()
-}
-
-func (c *ioCounters) add(o *ioCounters) {
-	c.msgsIn.Add(o.msgsIn.Load())
-	c.bytesIn.Add(o.bytesIn.Load())
-	c.msgsOut.Add(o.msgsOut.Load())
-	c.bytesOut.Add(o.bytesOut.Load())
+// addTraffic puts t in s.
+func (s *Stats) addTraffic(t traffic.Totals) {
+	s.MessagesIn, s.BytesIn, s.MessagesOut, s.BytesOut = t.MsgsIn, t.BytesIn, t.MsgsOut, t.BytesOut
 }

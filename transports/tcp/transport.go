@@ -14,6 +14,7 @@ import (
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/internal/gnetlog"
 	"github.com/hopwire/hopwire/transports/internal/ratelog"
+	"github.com/hopwire/hopwire/transports/internal/traffic"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -40,10 +41,10 @@ type Transport struct {
 	eng    *sharedEngine // the gnet engine of its connections, shared in the process (shared.go)
 	client *gnet.Client  // eng's
 
-	mu        sync.Mutex // serialises writers of the maps below, listeners, closed
-	byKey     *connMap   // dialed connections by the host:port routes name
-	byID      *connMap   // every connection by its id
-	closedIO  ioCounters // traffic of the connections closed
+	mu        sync.Mutex       // serialises writers of the maps below, listeners, closed
+	byKey     *connMap         // dialed connections by the host:port routes name
+	byID      *connMap         // every connection by its id
+	closedIO  traffic.Counters // traffic of the connections closed
 	listeners map[*listener]struct{}
 	closed    atomic.Bool
 
@@ -127,10 +128,12 @@ func (t *Transport) Type() wire.Type { return t.typ }
 func (t *Transport) Stats() Stats {
 	s := t.stats.snapshot()
 	s.PendingBytes = t.pending.held.Load()
-	t.closedIO.addTo(&s)
+	var io traffic.Totals
+	t.closedIO.AddTo(&io)
 	for _, c := range t.byID.load() {
-		c.io.addTo(&s)
+		c.io.AddTo(&io)
 	}
+	s.addTraffic(io)
 	return s
 }
 

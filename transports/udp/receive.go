@@ -52,8 +52,8 @@ func (s *socket) receive(gc gnet.Conn) {
 // only.
 func (s *socket) take(buf []byte, ap netip.AddrPort) {
 	t := s.t
-	s.io.msgsIn.Add(1)
-	s.io.bytesIn.Add(uint64(len(buf)))
+	s.io.MsgsIn.Add(1)
+	s.io.BytesIn.Add(uint64(len(buf)))
 	if t.fromSelf(ap) {
 		t.stats.spoofed.Add(1)
 		s.warn("udp: dropped datagram claiming to come from this node's own socket", ap, nil)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/transports/internal/traffic"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -39,7 +40,7 @@ type socket struct {
 	// be reused at once by another socket).
 	senders atomic.Int64
 	closed  atomic.Bool
-	io      ioCounters // what it carried (Stats)
+	io      traffic.Counters // what it carried (Stats)
 
 	eng     gnet.Engine   // set in OnBoot, before booted is closed
 	booted  chan struct{} // closed once gnet has bound the socket
@@ -145,8 +146,8 @@ func (s *socket) send(b []byte, sa *sockaddr) error {
 	err := sendto(s.fd, b, sa)
 	s.senders.Add(-1)
 	if err == nil {
-		s.io.msgsOut.Add(1)
-		s.io.bytesOut.Add(uint64(len(b)))
+		s.io.MsgsOut.Add(1)
+		s.io.BytesOut.Add(uint64(len(b)))
 	}
 	return err
 }
@@ -177,7 +178,7 @@ func (s *socket) Close() error {
 		s.closeFD()
 		s.stray.Close()
 		s.closeVisitors() // the loop has stopped
-		s.t.closedIO.add(&s.io)
+		s.t.closedIO.Add(&s.io)
 		if s.t.forgetSock(s) && !s.client {
 			s.t.stats.sockets.Add(-1)
 		}

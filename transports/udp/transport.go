@@ -11,6 +11,7 @@ import (
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/transports/internal/gnetlog"
 	"github.com/hopwire/hopwire/transports/internal/ratelog"
+	"github.com/hopwire/hopwire/transports/internal/traffic"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -34,8 +35,8 @@ type Transport struct {
 	closing sync.Once
 
 	stats    counters
-	closedIO ioCounters  // traffic of the sockets closed
-	warns    ratelog.Set // what the network causes, one line a second per message
+	closedIO traffic.Counters // traffic of the sockets closed
+	warns    ratelog.Set      // what the network causes, one line a second per message
 }
 
 // New starts a UDP transport for node: it binds the client socket
@@ -101,12 +102,14 @@ func (t *Transport) ClientFlow() uint64 { return t.client.flow }
 func (t *Transport) Stats() Stats {
 	s := t.stats.snapshot()
 	s.Peers = len(t.peers.Load().byAP)
-	t.closedIO.addTo(&s)
+	var io traffic.Totals
+	t.closedIO.AddTo(&io)
 	t.mu.Lock()
 	for k := range t.sockets {
-		k.io.addTo(&s)
+		k.io.AddTo(&io)
 	}
 	t.mu.Unlock()
+	s.addTraffic(io)
 	return s
 }
 

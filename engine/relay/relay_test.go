@@ -130,8 +130,12 @@ func newClient(t testing.TB, n2 *relayNode) *client {
 // request sends payload along conn => route and returns the reply's
 // payload and return route, or the error.
 func (c *client) request(route string, payload string) (string, wire.Route, error) {
+	return c.requestWithin(route, payload, wait)
+}
+
+func (c *client) requestWithin(route string, payload string, timeout time.Duration) (string, wire.Route, error) {
 	r := append(wire.Route{c.conn.Addr()}, wire.MustParseRoute(route)...)
-	m, err := c.app.Request(r, []byte(payload), wait)
+	m, err := c.app.Request(r, []byte(payload), timeout)
 	if err != nil {
 		return "", nil, err
 	}

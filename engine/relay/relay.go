@@ -164,6 +164,16 @@ type counters struct {
 // allowed (Config.Allow, or public if Allow is empty), so a public hop
 // cannot carry it on to anything else.
 //
+// Two things the relay does not stop, both the engine's rules for any
+// remote traffic: past the first address that is not local, the engine
+// decides, so a public hop on this node carries relay traffic on over a
+// connection the node dialed, named by its id (1#<32 hex>), as it would
+// for anyone who reaches the hop; and a peer that has had a reply through
+// the relay node may then send over the relay node's connection to this
+// node directly (the reply path it was granted there), past the relay's
+// worker: such traffic still has the relay connection's origin here and
+// reaches only what is listed above.
+//
 // Liveness. The relay pings itself through forward_to_NAME every
 // PingInterval; no ping back for PingTimeout, or its connection closing,
 // and the path is down: it reconnects with exponential backoff (MinBackoff
@@ -278,7 +288,8 @@ func (r *Relay) Done() <-chan struct{} { return r.done }
 
 // Close unregisters the relay (waiting up to a second for the relay
 // node's answer), closes its connection and stops its worker and
-// goroutine. It is idempotent and returns when all of that is done.
+// goroutine. It is idempotent and returns when all of that is done; a
+// handler must not call it (it waits for the worker's loop).
 func (r *Relay) Close() error {
 	r.closeOnce.Do(func() { close(r.closing) })
 	<-r.done

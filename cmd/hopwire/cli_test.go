@@ -422,3 +422,49 @@ func TestConcurrentCreate(t *testing.T) {
 		t.Fatalf("winner: %q", out)
 	}
 }
+
+// The seed's relay walk-through: n3 registers at n2, n1 reaches n3's
+// services through n2; n2 restarts and the relay comes back by itself.
+func TestRelayWalkThrough(t *testing.T) {
+	c := newCLI(t)
+	c.ok("node", "create", "n2")
+	c.ok("node", "create", "n3")
+	c.ok("service", "start", "hop", "--at", "n3")
+	if out := c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3"); out != "/node/n2/service/forward_to_n3\n" {
+		t.Fatalf("relay create printed %q", out)
+	}
+	c.ok("node", "create", "n1")
+	var n2 nodeInfo
+	for _, in := range listNodes(t, c) {
+		if in.Name == "n2" {
+			n2 = in
+		}
+	}
+	w := strings.TrimSpace(c.ok("tcp-connection", "create", "--from", "n1", "--to", n2.TCP))
+	for _, to := range []string{w + "/service/forward_to_n3/service/uppercase", w + "/service/forward_to_n3/service/hop/service/uppercase"} {
+		if out := c.ok("message", "send", "hello", "--from", "n1", "--to", to); out != "HELLO\n" {
+			t.Fatalf("%s: %q", to, out)
+		}
+	}
+	// n1's side cannot reach n3's manager through the relay.
+	r := c.run("message", "send", "x", "--from", "n1", "--to", w+"/service/forward_to_n3/service/_manager", "--timeout", "500ms")
+	if r.code == 0 {
+		t.Fatalf("the relay reached n3's manager: %+v", r)
+	}
+
+	// The relay node restarts on its port: the relay registers again by
+	// itself, and a new connection from the CLI reaches n3 again.
+	c.ok("node", "stop", "n2")
+	c.ok("node", "start", "n2")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := c.run("message", "send", "again", "--to", "/node/n2/service/forward_to_n3/service/uppercase", "--timeout", "1s")
+		if r.code == 0 && r.stdout == "AGAIN\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay did not come back after n2 restarted: %+v\n%s", r, c.ok("relay", "list", "--at", "n3"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -93,7 +93,7 @@ State lives in $HOPWIRE_HOME (default ~/.hopwire).`,
 		return nil
 	}
 	root.AddCommand(newNodeCmd(), newMessageCmd(), newServiceCmd(),
-		newListenerCmd("tcp"), newConnectionCmd("tcp"), newListenerCmd("udp"))
+		newListenerCmd("tcp"), newConnectionCmd("tcp"), newListenerCmd("udp"), newRelayCmd())
 	return root
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/hopwire/hopwire/cmd/internal/home"
 	"github.com/hopwire/hopwire/cmd/internal/manager"
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/engine/relay"
 	"github.com/hopwire/hopwire/transports/tcp"
 	"github.com/hopwire/hopwire/transports/udp"
 	"github.com/hopwire/hopwire/transports/unix"
@@ -43,15 +44,23 @@ func runManaged(ctx context.Context, h home.Home, cfg home.Config, log *slog.Log
 		return err
 	}
 
+	// Every node can be a relay node: the forwarding service is public.
+	fwd, err := relay.NewService(node, relay.ServiceConfig{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer fwd.Close()
+
 	started := time.Now().UTC().Truncate(time.Millisecond)
 	sock := h.Socket(cfg.Name)
 	if len(sock) > unix.MaxUnixPath {
 		return fmt.Errorf("the node manager's socket path %s is longer than the OS allows (%d bytes): set $%s to a shorter directory", sock, unix.MaxUnixPath, home.Env)
 	}
 	mgr, err := manager.Serve(node, manager.Config{
-		Socket:  sock,
-		Started: started,
-		Logger:  log,
+		Socket:     sock,
+		Started:    started,
+		Logger:     log,
+		Forwarding: fwd,
 		Counters: func() map[string]map[string]uint64 {
 			return map[string]map[string]uint64{"tcp": counters(tcpTr.Stats()), "udp": counters(udpTr.Stats())}
 		},

@@ -34,6 +34,9 @@ var ops = map[string]op{
 	OpConnectionList:   {run: (*Server).opConnectionList},
 	OpConnectionDelete: {run: (*Server).opConnectionDelete},
 	OpMessageSend:      {run: (*Server).opMessageSend, slow: true},
+	OpRelayCreate:      {run: (*Server).opRelayCreate, slow: true},
+	OpRelayList:        {run: (*Server).opRelayList},
+	OpRelayDelete:      {run: (*Server).opRelayDelete},
 }
 
 // do runs req's op.

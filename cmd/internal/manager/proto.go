@@ -40,6 +40,9 @@ const (
 	OpConnectionList   = "connection.list"
 	OpConnectionDelete = "connection.delete"
 	OpMessageSend      = "message.send"
+	OpRelayCreate      = "relay.create"
+	OpRelayList        = "relay.list"
+	OpRelayDelete      = "relay.delete"
 )
 
 // Code is a response's outcome: 0 for success, else why the op failed.
@@ -131,6 +134,19 @@ type ServiceInfo struct {
 	Kind string `cbor:"2,keyasint" json:"kind"` // "echo", "hop", "uppercase"
 }
 
+// RelayInfo describes a relay: one this node registered at a relay node
+// (Hosted false), or one registered at this node's forwarding service
+// (Hosted true: State is "up", At is empty).
+type RelayInfo struct {
+	Name      string    `cbor:"1,keyasint" json:"name"`
+	Forward   string    `cbor:"2,keyasint" json:"forward"` // forward_to_NAME on the relay node
+	At        string    `cbor:"3,keyasint" json:"at,omitempty"`
+	State     string    `cbor:"4,keyasint" json:"state"` // up, down, reconnecting, closed
+	Since     time.Time `cbor:"5,keyasint" json:"since,omitzero"`
+	LastError string    `cbor:"6,keyasint" json:"last_error,omitempty"`
+	Hosted    bool      `cbor:"7,keyasint" json:"hosted,omitempty"`
+}
+
 // ConnInfo describes one of the node's connections (links).
 type ConnInfo struct {
 	Addr   string `cbor:"1,keyasint" json:"addr"`   // what a route names it by: "0#<32 hex>" (TCP), "2#ip:port" (UDP)
@@ -162,6 +178,13 @@ type listenerArgs struct {
 type connArgs struct {
 	Type string `cbor:"1,keyasint,omitempty"`
 	Addr string `cbor:"2,keyasint"`
+}
+
+// relayArgs are relay.create's (Name, At, Allow) and relay.delete's (Name).
+type relayArgs struct {
+	Name  string   `cbor:"1,keyasint"`
+	At    string   `cbor:"2,keyasint,omitempty"` // the relay node's transport address, "1#host:port"
+	Allow []string `cbor:"3,keyasint,omitempty"` // local service names; empty: the public services
 }
 
 type sendArgs struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/engine/relay"
 	"github.com/hopwire/hopwire/wire"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	// (e.g. "tcp": {...}, "udp": {...}), beside the engine's and the
 	// manager's. It is called from the manager's goroutines.
 	Counters func() map[string]map[string]uint64
+	// Forwarding, if set, is the node's forwarding service: relay.list
+	// lists the relays registered at it.
+	Forwarding *relay.Service
 	// Logger is where the manager logs; nil means the node's.
 	Logger *slog.Logger
 }
@@ -77,6 +81,7 @@ type Server struct {
 	services  map[string]string                // name -> kind, those the manager started
 	listeners map[wire.Address]engine.Listener // those opened through the manager
 	conns     map[wire.Address]engine.Conn     // those opened through the manager
+	relays    map[string]*relay.Relay          // those created through the manager, by name
 	sending   map[*engine.App]struct{}         // message.send contexts waiting for replies
 
 	stats struct {
@@ -122,6 +127,7 @@ func Serve(node *engine.Node, cfg Config) (*Server, error) {
 		services:  make(map[string]string),
 		listeners: make(map[wire.Address]engine.Listener),
 		conns:     make(map[wire.Address]engine.Conn),
+		relays:    make(map[string]*relay.Relay),
 		sending:   make(map[*engine.App]struct{}),
 	}
 	s.app, err = node.NewContext(Addr)

@@ -71,6 +71,9 @@
 //	connection.list    -                                        [ConnInfo], by addr
 //	connection.delete  {2: addr}                                -
 //	message.send       {1: route (text), 2: payload (bytes), 3: timeout (ms, 0: 5 s, at most 60 s)}  {1: reply payload (bytes)}
+//	relay.create       {1: name, 2: at "1#host:port", 3: [allowed service names]}  RelayInfo {1: name, 2: forward, 3: at, 4: state, 5: since, 6: last error, 7: hosted}
+//	relay.list         -                                        [RelayInfo]: the node's relays by name, then those it hosts
+//	relay.delete       {1: name}                                -
 //
 // What the ops do, and their errors:
 //
@@ -94,6 +97,12 @@
 //     with the reply's payload; no reply in time is code 6, `no reply
 //     from ROUTE within 2s`. The message is local traffic: the node's
 //     owner speaks for it.
+//   - relay.create registers the node at the relay node at
+//     (engine/relay.Create) and answers once the registration is done; the
+//     relay then keeps itself alive (pings, reconnection) until
+//     relay.delete or the node stops. A name this node has: code 4; a name
+//     another node holds at the relay node: code 6, `... relay name NAME is
+//     taken`.
 //
 // node.show's counters are "engine" (engine.Stats), "manager"
 // (requests, foreign, busy, failed) and whatever Config.Counters adds

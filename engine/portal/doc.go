@@ -62,8 +62,7 @@
 // (Window): a DATA message of n bytes costs n+256 (so one-byte messages
 // cannot pin thousands of buffers), the reader reads its socket only
 // while it has credit, and the receiver returns CREDIT as it writes to
-// its socket, at least every quarter window and whenever its queue runs
-// dry. A session's memory is bounded by its window, whatever its peer
+// its socket, every quarter window and before it writes the peer's EOF. A session's memory is bounded by its window, whatever its peer
 // does, and a client that stops reading stops its own session only: the
 // others on the same node connection go on. A sender past its credit is
 // reset, not buffered.
@@ -91,5 +90,21 @@
 // the reason logged and counted (Stats.OpenFailed). A session whose link
 // goes down (Node.WatchLinks), or that gets a refusal notice, resets its
 // socket. A refused send of DATA resets the session: the stream is never
-// silently cut short.
+// silently cut short. Control messages (everything but DATA) refused for
+// backpressure are rebuilt and retried for up to 5 s.
+//
+// # Open issue: the transport's queue
+//
+// The credit windows bound what each session has in flight, not what
+// all the sessions sharing one node connection have: 32 busy sessions
+// put up to 8 MiB in flight, more than the TCP transport's outbound
+// queue holds by default (tcp.Config.QueueBytes, 4 MiB), and a send to
+// a connection a listener accepted (an outlet answering its inlets)
+// waits only tcp.Config.PeerSendWait (1 ms) for room. A DATA message the
+// transport refuses is gone (Transport.Send takes it in every case), so
+// its session resets. Until the engine can reserve room on a route
+// before a send (or the portal acknowledges receipt to bound a side's
+// bytes in transit apart from its credit), run nodes that carry busy
+// portals with QueueBytes above the windows in flight and PeerSendWait
+// like SendWait, as the tests do.
 package portal

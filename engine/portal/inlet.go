@@ -134,7 +134,7 @@ func (i *Inlet) start(c *net.TCPConn) {
 	}
 	s.timer.Reset(i.openTO)
 	var b [openLen]byte
-	if err := sd.send(i.route, s.self, appendOpen(b[:0], sd.window, sd.chunk)); err != nil {
+	if err := sd.sendCtl(s.done, i.route, s.self, appendOpen(b[:0], sd.window, sd.chunk)); err != nil {
 		s.failOpen("send OPEN: " + err.Error())
 	}
 }

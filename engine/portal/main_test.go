@@ -32,6 +32,17 @@ func TestMain(m *testing.M) {
 // wait bounds every wait of a test: only a broken portal takes this long.
 const wait = 60 * time.Second
 
+// nodeTCP is the test nodes' TCP transport configuration. A portal's
+// DATA in flight over one node connection is bounded by the sum of its
+// sessions' windows (32 busy sessions: 8 MiB), not by the connection's
+// outbound queue (4 MiB by default); and a send to a connection a
+// listener accepted waits only 1 ms for room (tcp.Config.PeerSendWait)
+// before it is refused, which resets the session (doc.go, Failure). So
+// the nodes here run with a queue that holds what the tests put in
+// flight, and wait for room as a dialed connection does. See the
+// package's open issue in doc.go.
+var nodeTCP = tcp.Config{QueueBytes: 32 << 20, PeerSendWait: tcp.DefaultSendWait}
+
 // newNode starts a node with a TCP transport, closed when the test ends
 // (after the portals, which are closed first: cleanups run last first).
 func newNode(t testing.TB, name string, allowDial ...string) *engine.Node {
@@ -41,7 +52,7 @@ func newNode(t testing.TB, name string, allowDial ...string) *engine.Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	if _, err := tcp.New(n, tcp.Config{}); err != nil {
+	if _, err := tcp.New(n, nodeTCP); err != nil {
 		t.Fatal(err)
 	}
 	return n

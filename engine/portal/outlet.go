@@ -144,7 +144,7 @@ func (o *Outlet) connect(s *session) {
 	s.conn = c.(*net.TCPConn)
 	s.mu.Unlock()
 	var b [okLen]byte
-	if err := sd.send(s.peer, s.self, appendOK(b[:0], sd.window, sd.chunk)); err != nil {
+	if err := sd.sendCtl(s.done, s.peer, s.self, appendOK(b[:0], sd.window, sd.chunk)); err != nil {
 		sd.wg.Done()
 		s.end(endReset, 0, "send OK: "+err.Error())
 		return

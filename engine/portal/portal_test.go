@@ -151,6 +151,15 @@ func TestHTTP(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	if t.Failed() {
+		t.Logf("inlet %+v outlet %+v", p.inlet.Stats(), p.outlet.Stats())
+		for _, l := range strings.Split(p.logs.String(), "\n") {
+			if strings.Contains(l, "reason") {
+				t.Log(l)
+				break
+			}
+		}
+	}
 	tr.CloseIdleConnections()
 	eventually(t, "sessions closed", func() bool { return p.inlet.Stats().Open == 0 && p.outlet.Stats().Open == 0 })
 }

@@ -70,6 +70,7 @@ type session struct {
 	peer    wire.Route   // route to the peer's session worker; nil until known
 	ended   bool
 	writing bool   // a writer goroutine runs
+	owed    int64  // credit written and not yet returned, between writers
 	wq      []item // the write queue, from whead on
 	whead   int
 }
@@ -253,11 +254,16 @@ func (s *session) push(it item) bool {
 }
 
 // writeLoop writes the queue to the socket in order until it is empty,
-// returning credit as it goes: when what it owes reaches a quarter of the
-// window, and whenever the queue runs dry.
+// returning credit when what it owes reaches a quarter of the window and
+// before it writes the peer's EOF. What it owes when the queue runs dry
+// waits for the next writer: the peer has three quarters of its window
+// left, at least, and a session of small exchanges does not send a
+// CREDIT for every message.
 func (s *session) writeLoop() {
 	defer s.side.wg.Done()
-	var owed int64
+	s.mu.Lock()
+	owed := s.owed
+	s.mu.Unlock()
 	for {
 		s.mu.Lock()
 		if s.ended {
@@ -272,15 +278,8 @@ func (s *session) writeLoop() {
 				s.wq = s.wq[:0]
 			}
 			s.whead = 0
-			if owed > 0 {
-				s.mu.Unlock()
-				if !s.sendCredit(owed) {
-					return
-				}
-				owed = 0
-				continue
-			}
 			s.writing = false
+			s.owed = owed // kept for the next writer: a trickle does not cost a CREDIT a message
 			s.mu.Unlock()
 			return
 		}
@@ -332,8 +331,8 @@ func (s *session) writeLoop() {
 // the session and reports false.
 func (s *session) sendCredit(n int64) bool {
 	var b [creditLen]byte
-	if err := s.side.send(s.peer, s.self, appendCredit(b[:0], n)); err != nil {
-		s.end(endReset, 0, "send: "+err.Error())
+	if err := s.side.sendCtl(s.done, s.peer, s.self, appendCredit(b[:0], n)); err != nil {
+		s.end(endReset, kindReset, "send: "+err.Error())
 		return false
 	}
 	return true
@@ -409,9 +408,9 @@ func (s *session) teardown(tell byte, reason string, peer wire.Route) {
 	defer s.side.wg.Done()
 	switch tell {
 	case kindErr, kindReset:
-		s.side.send(peer, s.self, appendText(nil, tell, reason))
+		s.side.sendCtl(nil, peer, s.self, appendText(nil, tell, reason))
 	case kindClose:
-		s.side.send(peer, s.self, []byte{kindClose})
+		s.side.sendCtl(nil, peer, s.self, []byte{kindClose})
 	}
 	if !s.stopping.Load() {
 		s.side.node.StopWorker(s.addr)
@@ -473,8 +472,8 @@ func (s *session) readLoop() {
 		m, n := s.rd.m, s.rd.n
 		if m == nil {
 			if s.rd.err == io.EOF {
-				if err := s.side.send(s.peer, s.self, []byte{kindEOF}); err != nil {
-					s.end(endReset, 0, "send: "+err.Error())
+				if err := s.side.sendCtl(s.done, s.peer, s.self, []byte{kindEOF}); err != nil {
+					s.end(endReset, kindReset, "send: "+err.Error())
 					return
 				}
 				s.readDone.Store(true)

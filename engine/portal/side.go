@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/hopwire/hopwire/engine"
@@ -155,6 +157,32 @@ func (sd *side) send(route, ret wire.Route, payload []byte) error {
 		return err
 	}
 	return sd.app.Forward(m)
+}
+
+// ctlWait bounds how long a control message (everything but DATA) is
+// retried while the way out pushes back: a transport's queue full of
+// other sessions' data refuses it, and losing an EOF or a CREDIT would
+// leave its session hanging.
+const ctlWait = 5 * time.Second
+
+// sendCtl is send for a control message: it is small and rebuilt, so a
+// refusal for backpressure is retried, backing off from 100 µs to 20 ms,
+// for up to ctlWait, or until done closes. Off the loops only.
+func (sd *side) sendCtl(done <-chan struct{}, route, ret wire.Route, payload []byte) error {
+	deadline := time.Now().Add(ctlWait)
+	pause := 100 * time.Microsecond
+	for {
+		err := sd.send(route, ret, payload)
+		if err == nil || !errors.Is(err, engine.ErrBackpressure) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-done:
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 20*time.Millisecond)
+	}
 }
 
 // close ends every session, waits for every goroutine of the side's, and

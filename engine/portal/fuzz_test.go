@@ -1,0 +1,141 @@
+package portal_test
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/engine/portal"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// Real encodings of the session messages (doc.go), for seeds.
+var (
+	openMsg  = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32([]byte{1, 1}, 256<<10), 63<<10)
+	okMsg    = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32([]byte{2}, 256<<10), 63<<10)
+	creditOf = func(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{5}, n) }
+)
+
+// messages splits fuzz input into payloads: a length byte, then that
+// many bytes, again and again.
+func messages(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n := min(int(b[0]), len(b)-1)
+		out = append(out, b[1:1+n])
+		b = b[1+n:]
+	}
+	return out
+}
+
+// seedOf is the fuzz input that sends ms to the side picked by side.
+func seedOf(side byte, ms ...[]byte) []byte {
+	b := []byte{side}
+	for _, m := range ms {
+		b = append(b, byte(len(m)))
+		b = append(b, m...)
+	}
+	return b
+}
+
+// FuzzSession feeds a session (an outlet's, or an inlet's, by the first
+// byte) the messages the rest of the input holds, from a fake peer: no
+// panic, the session ends on what breaks the protocol, and a RESET
+// afterwards ends it if it still runs, leaving nothing open.
+func FuzzSession(f *testing.F) {
+	f.Add(seedOf(0, []byte{4, 'h', 'i'}, []byte{6}, creditOf(1000)))
+	f.Add(seedOf(0, []byte{4}, []byte{6}, []byte{6}))
+	f.Add(seedOf(0, creditOf(1<<30)))
+	f.Add(seedOf(0, openMsg, okMsg, []byte{3, 'n', 'o'}))
+	f.Add(seedOf(1, okMsg, []byte{4, 'x'}, []byte{6}, []byte{7}))
+	f.Add(seedOf(1, []byte{3, 'n', 'o'}))
+	f.Add(seedOf(1, []byte{4, 'x'}))
+	f.Add(seedOf(1, okMsg, okMsg))
+	f.Add(seedOf(1, okMsg, creditOf(1)))
+
+	node, err := engine.NewNode(engine.Config{Name: "fuzz", Loops: 2})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { node.Close() })
+	srv := newServer(f, func(c *net.TCPConn) { io.Copy(io.Discard, c) })
+	out, err := portal.NewOutlet(node, wire.LocalAddr("outlet"), portal.OutletConfig{Target: srv.addr()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { out.Close() })
+	in, err := portal.NewInlet(node, portal.InletConfig{Listen: "127.0.0.1:0", Route: wire.MustParseRoute("fake")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { in.Close() })
+	fake, err := node.NewContext(wire.LocalAddr("fake"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { fake.Close() })
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		var peer wire.Route
+		if data[0]&1 == 0 {
+			if err := fake.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
+				t.Fatal(err)
+			}
+			peer = receiveFrom(t, fake, 2) // the OK
+		} else {
+			c, err := net.Dial("tcp", in.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Write([]byte("some bytes for the reader"))
+			peer = receiveFrom(t, fake, 1) // the OPEN
+		}
+		for _, p := range messages(data[1:]) {
+			fake.Send(peer, p) // the session may have ended: its worker is gone
+		}
+		fake.Send(peer, []byte{8})
+		deadline := time.Now().Add(wait)
+		for in.Stats().Open != 0 || out.Stats().Open != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("sessions left open: inlet %+v outlet %+v", in.Stats(), out.Stats())
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		for { // what the sessions sent the fake peer
+			m, err := fake.Receive(0)
+			if err == engine.ErrTimeout {
+				break
+			}
+			if m != nil {
+				m.Release()
+			}
+		}
+	})
+}
+
+// receiveFrom receives messages at app until one of kind comes, and
+// returns its return route.
+func receiveFrom(t *testing.T, app *engine.App, kind byte) wire.Route {
+	t.Helper()
+	for {
+		m, err := app.Receive(wait)
+		if err == engine.ErrTimeout {
+			t.Fatalf("no message of kind %d", kind)
+		}
+		if err != nil {
+			continue
+		}
+		p, r := m.Payload(), m.Return()
+		m.Release()
+		if len(p) > 0 && p[0] == kind {
+			return r
+		}
+	}
+}

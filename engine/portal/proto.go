@@ -1,0 +1,158 @@
+package portal
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// Kinds: the first byte of every portal message's payload (doc.go has
+// the layout of each).
+const (
+	kindOpen   byte = 1 // inlet → outlet: version u8, window u32, chunk u32
+	kindOK     byte = 2 // outlet → inlet: window u32, chunk u32
+	kindErr    byte = 3 // outlet → inlet: text
+	kindData   byte = 4 // either way: bytes of the stream, at least one
+	kindCredit byte = 5 // either way: n u32, credit returned
+	kindEOF    byte = 6 // either way: the sender's socket read EOF
+	kindClose  byte = 7 // either way: the sender closed its session
+	kindReset  byte = 8 // either way: the sender aborted its session; optional text
+)
+
+// version is the session protocol's version, carried by OPEN.
+const version = 1
+
+// Sizes and limits of the protocol.
+const (
+	openLen   = 1 + 1 + 4 + 4 // kind, version, window, chunk
+	okLen     = 1 + 4 + 4     // kind, window, chunk
+	creditLen = 1 + 4         // kind, n
+	// msgCost is the credit a DATA message costs beyond its bytes, so
+	// that a peer sending one byte at a time cannot make a receiver hold
+	// window messages: at most window/msgCost messages are in flight.
+	msgCost = 256
+	// minWindow and maxWindow bound the window a peer may announce;
+	// minChunk and maxChunk the chunk.
+	minWindow = 4 << 10
+	maxWindow = 64 << 20
+	minChunk  = 1 << 10
+	maxChunk  = 1 << 20
+	// maxText bounds the text of ERR and RESET.
+	maxText = 200
+)
+
+// Protocol errors: what parse says of a payload it refuses.
+var (
+	errEmpty      = errors.New("portal: empty message")
+	errKind       = errors.New("portal: unknown message kind")
+	errLength     = errors.New("portal: wrong length for its kind")
+	errVersion    = errors.New("portal: unsupported session protocol version")
+	errWindow     = errors.New("portal: window out of range")
+	errChunk      = errors.New("portal: chunk out of range")
+	errCreditZero = errors.New("portal: zero credit")
+)
+
+// frame is one decoded portal message. Its slices alias the payload it
+// was parsed from: valid as long as that message is.
+type frame struct {
+	kind   byte
+	window uint32 // OPEN, OK
+	chunk  uint32 // OPEN, OK
+	n      uint32 // CREDIT
+	data   []byte // DATA: the bytes; ERR, RESET: the text
+}
+
+// parse decodes p, a portal message's payload. It does not allocate and
+// refuses anything that is not exactly one well-formed message.
+func parse(p []byte) (frame, error) {
+	if len(p) == 0 {
+		return frame{}, errEmpty
+	}
+	f := frame{kind: p[0]}
+	body := p[1:]
+	switch f.kind {
+	case kindOpen:
+		if len(p) != openLen {
+			return frame{}, errLength
+		}
+		if body[0] != version {
+			return frame{}, errVersion
+		}
+		f.window = binary.BigEndian.Uint32(body[1:])
+		f.chunk = binary.BigEndian.Uint32(body[5:])
+	case kindOK:
+		if len(p) != okLen {
+			return frame{}, errLength
+		}
+		f.window = binary.BigEndian.Uint32(body)
+		f.chunk = binary.BigEndian.Uint32(body[4:])
+	case kindErr, kindReset:
+		if len(body) > maxText {
+			return frame{}, errLength
+		}
+		f.data = body
+		return f, nil
+	case kindData:
+		if len(body) == 0 {
+			return frame{}, errLength
+		}
+		f.data = body
+		return f, nil
+	case kindCredit:
+		if len(p) != creditLen {
+			return frame{}, errLength
+		}
+		f.n = binary.BigEndian.Uint32(body)
+		if f.n == 0 {
+			return frame{}, errCreditZero
+		}
+		return f, nil
+	case kindEOF, kindClose:
+		if len(body) != 0 {
+			return frame{}, errLength
+		}
+		return f, nil
+	default:
+		return frame{}, errKind
+	}
+	if f.window < minWindow || f.window > maxWindow {
+		return frame{}, errWindow
+	}
+	if f.chunk < minChunk || f.chunk > maxChunk {
+		return frame{}, errChunk
+	}
+	return f, nil
+}
+
+// appendOpen appends an OPEN announcing the inlet's receive window and
+// the largest chunk it takes.
+func appendOpen(b []byte, window, chunk int) []byte {
+	b = append(b, kindOpen, version)
+	b = binary.BigEndian.AppendUint32(b, uint32(window))
+	return binary.BigEndian.AppendUint32(b, uint32(chunk))
+}
+
+// appendOK appends an OK announcing the outlet's receive window and chunk.
+func appendOK(b []byte, window, chunk int) []byte {
+	b = append(b, kindOK)
+	b = binary.BigEndian.AppendUint32(b, uint32(window))
+	return binary.BigEndian.AppendUint32(b, uint32(chunk))
+}
+
+// appendCredit appends a CREDIT of n bytes (0 < n < 1<<32).
+func appendCredit(b []byte, n int64) []byte {
+	b = append(b, kindCredit)
+	return binary.BigEndian.AppendUint32(b, uint32(n))
+}
+
+// appendText appends a message of kind (ERR, RESET) with text cut to
+// maxText bytes.
+func appendText(b []byte, kind byte, text string) []byte {
+	if len(text) > maxText {
+		text = text[:maxText]
+	}
+	b = append(b, kind)
+	return append(b, text...)
+}
+
+// cost is the credit a DATA message of n bytes costs.
+func cost(n int) int64 { return int64(n) + msgCost }

@@ -1,0 +1,5 @@
+//go:build race
+
+package portal_test
+
+const raceOn = true

@@ -1,0 +1,534 @@
+package portal
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hopwire/hopwire/engine"
+	"github.com/hopwire/hopwire/wire"
+)
+
+// A session is one TCP connection carried over the route: the client's
+// on the inlet, the target's on the outlet. On each side it is an
+// engine.Worker at a random address, which takes the peer's messages,
+// and up to three goroutines of its own:
+//
+//   - the reader (reader.go's readLoop) reads the socket straight into
+//     pooled messages while it has credit and sends them as DATA from
+//     the side's app context; it waits for credit, or for the socket to
+//     be readable, holding no buffer;
+//   - the writer (writeLoop), started when the handler queues something
+//     and ending when the queue is empty, writes DATA payloads to the
+//     socket, releases them and returns CREDIT;
+//   - the teardown (end), which says goodbye to the peer and stops the
+//     worker, once.
+//
+// The handler runs on the worker's loop and never blocks: it parses,
+// keeps DATA and queues it for the writer, adds credit, and ends the
+// session on anything out of place.
+//
+// Ownership: a DATA message the handler keeps is the write queue's, then
+// the writer's, which releases it after writing; end releases what is
+// still queued. Fields are owned as their comments say; mu guards the
+// hand-offs between the handler, the goroutines and end.
+type session struct {
+	side  *side
+	inlet bool
+	addr  wire.Address
+	self  wire.Route    // [addr]: the return route of what the session sends
+	link  atomic.Uint64 // flow of the link the peer's messages come in over; 0 if local or not known yet
+	timer *time.Timer   // inlet: OpenTimeout; set before the worker starts
+
+	// Set before the reader starts (the outlet: before the worker starts;
+	// the inlet: by the OK's handler, under mu) and then read-only.
+	sendWindow int64
+	sendChunk  int
+	recvWindow int64
+
+	credit    atomic.Int64  // bytes (with msgCost each message) the reader may still send
+	held      atomic.Int64  // bytes (with msgCost each) received and not yet written
+	creditSig chan struct{} // the handler's word to a reader waiting for credit; capacity 1
+	done      chan struct{} // closed by end
+	readDone  atomic.Bool   // the reader sent EOF
+	writeDone atomic.Bool   // the writer wrote the peer's EOF (CloseWrite)
+	stopping  atomic.Bool   // the worker is being stopped (Shutdown): end does not stop it
+	rd        reader        // the reader goroutine's
+
+	// Loop-owned (the handler's).
+	opened bool // inlet: OK taken
+	eofIn  bool // the peer's EOF taken
+
+	mu      sync.Mutex
+	conn    *net.TCPConn // nil until the outlet's dial succeeds
+	peer    wire.Route   // route to the peer's session worker; nil until known
+	ended   bool
+	writing bool   // a writer goroutine runs
+	owed    int64  // credit written and not yet returned, between writers
+	wq      []item // the write queue, from whead on
+	whead   int
+}
+
+// item is an entry of the write queue: DATA (m), or the peer's EOF or
+// CLOSE (m nil).
+type item struct {
+	m    *wire.Message
+	kind byte
+}
+
+func newSession(sd *side, inlet bool) *session {
+	a := randomAddr()
+	return &session{
+		side:       sd,
+		inlet:      inlet,
+		addr:       a,
+		self:       wire.Route{a},
+		recvWindow: int64(sd.window),
+		creditSig:  make(chan struct{}, 1),
+		done:       make(chan struct{}),
+	}
+}
+
+// HandleMessage takes a message from the peer (or a refusal notice from
+// a node on the way). It runs on the worker's loop and does not block.
+func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
+	if m.Flags()&wire.FlagError != 0 {
+		reason := "refused on the way: " + printable(m.Payload())
+		if !s.isOpen() {
+			s.failOpen(reason)
+		} else {
+			s.end(endReset, 0, reason)
+		}
+		return nil
+	}
+	f, err := parse(m.Payload())
+	if err != nil {
+		s.bad(err.Error())
+		return nil
+	}
+	switch f.kind {
+	case kindData:
+		if !s.isOpen() || s.eofIn {
+			s.bad("DATA out of place")
+			return nil
+		}
+		if s.held.Add(cost(len(f.data))) > s.recvWindow {
+			s.bad("peer sent past its credit")
+			return nil
+		}
+		ctx.Keep(m)
+		if !s.push(item{m: m, kind: kindData}) {
+			m.Release()
+		}
+	case kindCredit:
+		if !s.isOpen() || s.credit.Add(int64(f.n)) > s.sendWindow {
+			s.bad("CREDIT past the window")
+			return nil
+		}
+		select {
+		case s.creditSig <- struct{}{}:
+		default:
+		}
+		s.maybeFinish()
+	case kindEOF:
+		if !s.isOpen() || s.eofIn {
+			s.bad("EOF out of place")
+			return nil
+		}
+		s.eofIn = true
+		s.push(item{kind: kindEOF})
+	case kindClose:
+		if !s.isOpen() {
+			s.bad("CLOSE out of place")
+			return nil
+		}
+		s.push(item{kind: kindClose})
+	case kindReset:
+		s.end(endReset, 0, "peer reset: "+printable(f.data))
+	case kindOK:
+		if !s.inlet || s.opened {
+			s.bad("OK out of place")
+			return nil
+		}
+		s.open(m, f)
+	case kindErr:
+		if !s.inlet || s.opened {
+			s.bad("ERR out of place")
+			return nil
+		}
+		s.failOpen("outlet: " + printable(f.data))
+	default:
+		s.bad("OPEN sent to a session")
+	}
+	return nil
+}
+
+// isEnded reports whether end has run.
+func (s *session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+// isOpen reports whether the session has a peer to talk to: always on
+// the outlet (its peer learns its address from the OK), after OK on the
+// inlet. Loop only.
+func (s *session) isOpen() bool { return !s.inlet || s.opened }
+
+// open takes the outlet's OK (inlet, loop only): the OK's return route is
+// the way to the outlet's session worker; its window and chunk are what
+// the reader may send. Then the reader starts.
+func (s *session) open(m *wire.Message, f frame) {
+	peer := m.Return()
+	if len(peer) == 0 {
+		s.bad("OK with no return route")
+		return
+	}
+	s.opened = true
+	s.link.Store(m.Meta().Flow)
+	s.sendWindow = int64(f.window)
+	s.credit.Store(s.sendWindow)
+	s.sendChunk = min(s.side.chunk, int(f.chunk))
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.peer = peer
+	s.side.wg.Add(1)
+	s.mu.Unlock()
+	s.timer.Stop()
+	go s.readLoop()
+}
+
+// failOpen ends a session that did not open, with reason logged and
+// counted. On the outlet the peer is told (ERR).
+func (s *session) failOpen(reason string) {
+	s.mu.Lock()
+	opened := s.peer != nil && s.inlet
+	s.mu.Unlock()
+	if opened {
+		return // the OK won the race with the timer
+	}
+	tell := byte(0)
+	if !s.inlet {
+		tell = kindErr
+	}
+	if s.end(endReset, tell, reason) {
+		s.side.stats.openFailed.Add(1)
+		s.side.log.Info("portal session failed to open", "session", s.addr.Value(), "reason", reason)
+	}
+}
+
+// bad ends the session for a message that breaks the protocol.
+func (s *session) bad(reason string) {
+	s.side.stats.bad.Add(1)
+	s.end(endReset, kindReset, "protocol: "+reason)
+}
+
+// push queues it for the writer, starting one if none runs. It reports
+// false, taking nothing, if the session has ended. Loop only.
+func (s *session) push(it item) bool {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return false
+	}
+	s.wq = append(s.wq, it)
+	start := !s.writing
+	if start {
+		s.writing = true
+		s.side.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if start {
+		go s.writeLoop()
+	}
+	return true
+}
+
+// writeLoop writes the queue to the socket in order until it is empty,
+// returning credit when what it owes reaches a quarter of the window and
+// before it writes the peer's EOF. What it owes when the queue runs dry
+// waits for the next writer: the peer has three quarters of its window
+// left, at least, and a session of small exchanges does not send a
+// CREDIT for every message.
+func (s *session) writeLoop() {
+	defer s.side.wg.Done()
+	s.mu.Lock()
+	owed := s.owed
+	s.mu.Unlock()
+	for {
+		s.mu.Lock()
+		if s.ended {
+			s.writing = false
+			s.mu.Unlock()
+			return
+		}
+		if s.whead == len(s.wq) {
+			if cap(s.wq) > 64 {
+				s.wq = nil // an idle session holds no long queue
+			} else {
+				s.wq = s.wq[:0]
+			}
+			s.whead = 0
+			s.writing = false
+			s.owed = owed // kept for the next writer: a trickle does not cost a CREDIT a message
+			s.mu.Unlock()
+			return
+		}
+		it := s.wq[s.whead]
+		s.wq[s.whead] = item{}
+		s.whead++
+		conn := s.conn
+		s.mu.Unlock()
+
+		switch it.kind {
+		case kindData:
+			p := it.m.Payload()[1:]
+			n := len(p)
+			_, err := conn.Write(p)
+			it.m.Release()
+			s.held.Add(-cost(n))
+			if err != nil {
+				s.end(endReset, kindReset, "write: "+err.Error())
+				return
+			}
+			s.side.stats.bytesOut.Add(uint64(n))
+			if owed += cost(n); owed >= s.recvWindow/4 {
+				if !s.sendCredit(owed) {
+					return
+				}
+				owed = 0
+			}
+		case kindEOF:
+			if owed > 0 {
+				if !s.sendCredit(owed) {
+					return
+				}
+				owed = 0
+			}
+			if err := conn.CloseWrite(); err != nil {
+				s.end(endReset, kindReset, "shutdown: "+err.Error())
+				return
+			}
+			s.writeDone.Store(true)
+			s.maybeFinish()
+		case kindClose:
+			s.end(endClose, 0, "peer closed")
+			return
+		}
+	}
+}
+
+// sendCredit returns n bytes of credit to the peer; on failure it ends
+// the session and reports false.
+func (s *session) sendCredit(n int64) bool {
+	var b [creditLen]byte
+	if err := s.side.sendCtl(s.done, s.peer, s.self, appendCredit(b[:0], n)); err != nil {
+		s.end(endReset, kindReset, "send: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// maybeFinish ends the session cleanly once both directions are done:
+// the reader sent EOF and all its data was written by the peer (the
+// credit is whole again), and the writer wrote the peer's EOF. Nothing
+// more can come from the peer then, nor go to it.
+func (s *session) maybeFinish() {
+	if s.readDone.Load() && s.writeDone.Load() && s.credit.Load() == s.sendWindow {
+		s.end(endFinish, 0, "")
+	}
+}
+
+// How a session ends.
+type endHow uint8
+
+const (
+	endFinish endHow = iota // both directions done: close the socket
+	endClose                // closed: close the socket (FIN), queued data dropped
+	endReset                // aborted: reset the socket (RST)
+)
+
+// end ends the session once: it stops the reader and the writer, drops
+// what is queued, closes the socket (with RST for endReset), and in a
+// goroutine of its own tells the peer (tell: ERR, RESET or CLOSE, 0 for
+// nothing) and stops the worker. It is safe from any goroutine and does
+// not block, and reports whether this call ended it.
+func (s *session) end(how endHow, tell byte, reason string) bool {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return false
+	}
+	s.ended = true
+	queued := s.wq[s.whead:]
+	s.wq, s.whead = nil, 0
+	conn, peer, opened := s.conn, s.peer, s.peer != nil || !s.inlet
+	s.side.wg.Add(1)
+	s.mu.Unlock()
+
+	close(s.done)
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	for _, it := range queued {
+		if it.m != nil {
+			it.m.Release()
+		}
+	}
+	if conn != nil {
+		if how == endReset {
+			conn.SetLinger(0)
+		}
+		conn.Close()
+	}
+	if how == endReset && opened && tell != kindErr {
+		s.side.stats.resets.Add(1)
+	}
+	if reason != "" && tell != kindErr {
+		s.side.log.Debug("portal session ended", "session", s.addr.Value(), "reason", reason)
+	}
+	if peer == nil {
+		tell = 0
+	}
+	go s.teardown(tell, reason, peer)
+	return true
+}
+
+// teardown is end's goroutine.
+func (s *session) teardown(tell byte, reason string, peer wire.Route) {
+	defer s.side.wg.Done()
+	switch tell {
+	case kindErr, kindReset:
+		s.side.sendCtl(nil, peer, s.self, appendText(nil, tell, reason))
+	case kindClose:
+		s.side.sendCtl(nil, peer, s.self, []byte{kindClose})
+	}
+	if !s.stopping.Load() {
+		s.side.node.StopWorker(s.addr)
+	}
+	s.side.remove(s)
+}
+
+// Shutdown ends the session when its worker is stopped from outside (the
+// node closing). Loop only.
+func (s *session) Shutdown(*engine.Context) {
+	s.stopping.Store(true)
+	s.end(endReset, kindReset, "node closing")
+}
+
+// reader is the reader goroutine's state: its callback for
+// syscall.RawConn.Read, made once, and what the callback hands back.
+type reader struct {
+	fn    func(fd uintptr) bool
+	limit int
+	m     *wire.Message
+	n     int
+	err   error
+}
+
+// readLoop is the reader goroutine: while the session has credit it reads
+// the socket into pooled messages and sends them as DATA; at EOF it sends
+// EOF. Counted in the side's wg by whoever started it.
+func (s *session) readLoop() {
+	defer s.side.wg.Done()
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		s.end(endReset, kindReset, "socket: "+err.Error())
+		return
+	}
+	s.rd.fn = s.readable
+	for {
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		avail := s.credit.Load() - msgCost
+		if avail <= 0 {
+			select {
+			case <-s.creditSig:
+			case <-s.done:
+				return
+			}
+			continue
+		}
+		s.rd.limit = int(min(avail, int64(s.sendChunk)))
+		s.rd.m, s.rd.n, s.rd.err = nil, 0, nil
+		if err := raw.Read(s.rd.fn); err != nil && s.rd.err == nil {
+			s.rd.err = err
+		}
+		m, n := s.rd.m, s.rd.n
+		if m == nil {
+			if s.rd.err == io.EOF {
+				if err := s.side.sendCtl(s.done, s.peer, s.self, []byte{kindEOF}); err != nil {
+					s.end(endReset, kindReset, "send: "+err.Error())
+					return
+				}
+				s.readDone.Store(true)
+				s.maybeFinish()
+				return
+			}
+			if !errors.Is(s.rd.err, net.ErrClosed) {
+				s.end(endReset, kindReset, "read: "+s.rd.err.Error())
+			}
+			return
+		}
+		s.credit.Add(-cost(n))
+		s.side.stats.bytesIn.Add(uint64(n))
+		if err := s.side.app.Forward(m); err != nil {
+			s.end(endReset, kindReset, "send: "+err.Error())
+			return
+		}
+	}
+}
+
+// readable is the RawConn.Read callback: it reads what the socket has, up
+// to the limit, straight into a new DATA message's payload. It asks the
+// kernel how much is waiting first (SIOCINQ), so a short read gets a
+// buffer of its size, not a chunk's. It reports false, holding nothing,
+// when the socket has nothing yet: the poller waits for it then.
+func (s *session) readable(fd uintptr) bool {
+	want := s.rd.limit
+	if q, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil && q > 0 && q < want {
+		want = q
+	}
+	m, err := s.side.pool.BuildRoom(s.peer, s.self, 1+want)
+	if err != nil {
+		s.rd.err = err
+		return true
+	}
+	p := m.Payload()
+	for {
+		k, err := syscall.Read(int(fd), p[1:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			m.Release()
+			return false
+		case err != nil:
+			m.Release()
+			s.rd.err = err
+		case k == 0:
+			m.Release()
+			s.rd.err = io.EOF
+		default:
+			p[0] = kindData
+			m.SetPayloadLen(1 + k)
+			s.rd.m, s.rd.n = m, k
+		}
+		return true
+	}
+}

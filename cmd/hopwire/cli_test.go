@@ -3,6 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -467,4 +472,70 @@ func TestRelayWalkThrough(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// The seed's portal walk-through: an HTTP server behind an outlet on n3,
+// which listens nowhere for this; an inlet on n1 reaches it through the
+// relay on n2, with and without n3's hop; a target that is down closes
+// the client's connection at once.
+func TestPortalWalkThrough(t *testing.T) {
+	c := newCLI(t)
+	body := strings.Repeat("portal ", 20000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Write([]byte(body))
+		w.Write(b)
+	}))
+	defer srv.Close()
+
+	c.ok("node", "create", "n2")
+	c.ok("node", "create", "n3")
+	c.ok("service", "start", "hop", "--at", "n3")
+	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+	c.ok("node", "create", "n1")
+	var n2 nodeInfo
+	for _, in := range listNodes(t, c) {
+		if in.Name == "n2" {
+			n2 = in
+		}
+	}
+	w := strings.TrimSpace(c.ok("tcp-connection", "create", "--from", "n1", "--to", n2.TCP))
+	c.ok("tcp-outlet", "create", "--at", "n3", "--from", "/service/outlet", "--to", strings.TrimPrefix(srv.URL, "http://"))
+	for _, to := range []string{w + "/service/forward_to_n3/service/hop/service/outlet", w + "/service/forward_to_n3/service/outlet"} {
+		listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", to))
+		resp, err := http.Post("http://"+listen+"/", "text/plain", strings.NewReader("and back"))
+		if err != nil {
+			t.Fatalf("through the inlet on %s: %v", listen, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(got) != body+"and back" {
+			t.Fatalf("through %s: %d bytes, err %v", to, len(got), err)
+		}
+	}
+
+	// A target that is down: the client's connection closes at once.
+	down := silentPort(t)
+	c.ok("tcp-outlet", "create", "--at", "n3", "--from", "/service/dead", "--to", down)
+	listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", w+"/service/forward_to_n3/service/dead"))
+	conn, err := net.Dial("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the inlet kept a connection to a dead target open: read %d, %v", n, err)
+	}
+}
+
+// silentPort is a 127.0.0.1 port nothing listens on.
+func silentPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }

@@ -93,7 +93,8 @@ State lives in $HOPWIRE_HOME (default ~/.hopwire).`,
 		return nil
 	}
 	root.AddCommand(newNodeCmd(), newMessageCmd(), newServiceCmd(),
-		newListenerCmd("tcp"), newConnectionCmd("tcp"), newListenerCmd("udp"), newRelayCmd())
+		newListenerCmd("tcp"), newConnectionCmd("tcp"), newListenerCmd("udp"), newRelayCmd(),
+		newOutletCmd(), newInletCmd())
 	return root
 }
 

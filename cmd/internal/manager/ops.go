@@ -37,6 +37,12 @@ var ops = map[string]op{
 	OpRelayCreate:      {run: (*Server).opRelayCreate, slow: true},
 	OpRelayList:        {run: (*Server).opRelayList},
 	OpRelayDelete:      {run: (*Server).opRelayDelete},
+	OpOutletCreate:     {run: (*Server).opOutletCreate},
+	OpOutletList:       {run: (*Server).opOutletList},
+	OpOutletDelete:     {run: (*Server).opOutletDelete},
+	OpInletCreate:      {run: (*Server).opInletCreate},
+	OpInletList:        {run: (*Server).opInletList},
+	OpInletDelete:      {run: (*Server).opInletDelete},
 }
 
 // do runs req's op.

@@ -43,6 +43,12 @@ const (
 	OpRelayCreate      = "relay.create"
 	OpRelayList        = "relay.list"
 	OpRelayDelete      = "relay.delete"
+	OpOutletCreate     = "outlet.create"
+	OpOutletList       = "outlet.list"
+	OpOutletDelete     = "outlet.delete"
+	OpInletCreate      = "inlet.create"
+	OpInletList        = "inlet.list"
+	OpInletDelete      = "inlet.delete"
 )
 
 // Code is a response's outcome: 0 for success, else why the op failed.
@@ -147,6 +153,22 @@ type RelayInfo struct {
 	Hosted    bool      `cbor:"7,keyasint" json:"hosted,omitempty"`
 }
 
+// PortalInfo describes a TCP outlet (Name, Target) or inlet (Listen,
+// Route), with its sessions' counters.
+type PortalInfo struct {
+	Kind     string `cbor:"1,keyasint" json:"kind"` // "outlet" or "inlet"
+	Name     string `cbor:"2,keyasint" json:"name,omitempty"`
+	Target   string `cbor:"3,keyasint" json:"target,omitempty"`
+	Listen   string `cbor:"4,keyasint" json:"listen,omitempty"`
+	Route    string `cbor:"5,keyasint" json:"route,omitempty"`
+	Sessions uint64 `cbor:"6,keyasint" json:"sessions"`
+	Open     uint64 `cbor:"7,keyasint" json:"open"`
+	BytesIn  uint64 `cbor:"8,keyasint" json:"bytes_in"`
+	BytesOut uint64 `cbor:"9,keyasint" json:"bytes_out"`
+	Failed   uint64 `cbor:"10,keyasint" json:"failed"`
+	Resets   uint64 `cbor:"11,keyasint" json:"resets"`
+}
+
 // ConnInfo describes one of the node's connections (links).
 type ConnInfo struct {
 	Addr   string `cbor:"1,keyasint" json:"addr"`   // what a route names it by: "0#<32 hex>" (TCP), "2#ip:port" (UDP)
@@ -185,6 +207,15 @@ type relayArgs struct {
 	Name  string   `cbor:"1,keyasint"`
 	At    string   `cbor:"2,keyasint,omitempty"` // the relay node's transport address, "1#host:port"
 	Allow []string `cbor:"3,keyasint,omitempty"` // local service names; empty: the public services
+}
+
+// portalArgs are outlet.create's (Name, Target), inlet.create's (Listen,
+// Route) and the deletes' (Name, or Listen).
+type portalArgs struct {
+	Name   string `cbor:"1,keyasint,omitempty"` // an outlet's service name
+	Target string `cbor:"2,keyasint,omitempty"` // an outlet's HOST:PORT
+	Listen string `cbor:"3,keyasint,omitempty"` // an inlet's HOST:PORT
+	Route  string `cbor:"4,keyasint,omitempty"` // an inlet's route to its outlet (text)
 }
 
 type sendArgs struct {

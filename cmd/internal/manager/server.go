@@ -82,6 +82,8 @@ type Server struct {
 	listeners map[wire.Address]engine.Listener // those opened through the manager
 	conns     map[wire.Address]engine.Conn     // those opened through the manager
 	relays    map[string]*relay.Relay          // those created through the manager, by name
+	outlets   map[string]*outlet               // by service name
+	inlets    map[string]*inlet                // by the address they listen on
 	sending   map[*engine.App]struct{}         // message.send contexts waiting for replies
 
 	stats struct {
@@ -128,6 +130,8 @@ func Serve(node *engine.Node, cfg Config) (*Server, error) {
 		listeners: make(map[wire.Address]engine.Listener),
 		conns:     make(map[wire.Address]engine.Conn),
 		relays:    make(map[string]*relay.Relay),
+		outlets:   make(map[string]*outlet),
+		inlets:    make(map[string]*inlet),
 		sending:   make(map[*engine.App]struct{}),
 	}
 	s.app, err = node.NewContext(Addr)
@@ -159,8 +163,9 @@ func (s *Server) Socket() string { return s.lis.Addr().Value() }
 // Close stops the manager: it stops taking requests, waits (a few
 // seconds at most) for those in flight to be answered (a message.send
 // waiting for its reply gives up at once), then closes its listener, with
-// its clients' connections, and its context. What the manager started
-// (services, listeners, connections) stays. It is idempotent.
+// its clients' connections, and its context. The services, listeners and
+// connections the manager started stay; its relays and TCP portals, which
+// have goroutines of their own, are closed. It is idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
@@ -188,6 +193,17 @@ func (s *Server) Close() error {
 		// listener closes its connections (and removes the socket).
 		s.lis.Close()
 		s.app.Close()
+		s.mu.Lock()
+		for _, i := range s.inlets {
+			i.in.Close()
+		}
+		for _, o := range s.outlets {
+			o.o.Close()
+		}
+		for _, r := range s.relays {
+			r.Close()
+		}
+		s.mu.Unlock()
 	})
 	return nil
 }

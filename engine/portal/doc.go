@@ -37,15 +37,19 @@
 //	OPEN    0x01 | version u8 (1) | window u32 | chunk u32   inlet → outlet
 //	OK      0x02 | window u32 | chunk u32                    outlet → inlet
 //	ERR     0x03 | text (UTF-8, ≤ 200 bytes)                 outlet → inlet
-//	DATA    0x04 | bytes (≥ 1)                               either way
+//	DATA    0x04 | seq u32 | bytes (≥ 1)                     either way
 //	CREDIT  0x05 | n u32 (> 0)                               either way
-//	EOF     0x06                                             either way
+//	EOF     0x06 | count u32                                 either way
 //	CLOSE   0x07                                             either way
 //	RESET   0x08 | text (≤ 200 bytes, may be empty)          either way
 //
 // window (4 KiB to 64 MiB) is how many bytes of DATA the sender takes in
 // flight from its peer, chunk (1 KiB to 1 MiB) the most bytes one DATA
-// message may carry to it. EOF says the sender's socket read EOF: the
+// message may carry to it. DATA messages are numbered from 0 in each
+// direction (seq), and EOF says how many there were (count): a message
+// dropped on the way (a full queue on a node between refuses it) is a gap
+// the receiver sees, and the session resets instead of handing its
+// socket a stream with a hole in it. EOF says the sender's socket read EOF: the
 // receiver writes everything before it and then shuts its socket's
 // write side (half-close); the session ends cleanly once both sides
 // have sent EOF and had all their data written. CLOSE says the sender
@@ -54,7 +58,8 @@
 // aborted: the receiver resets its socket (RST, SetLinger(0)) at once.
 // Anything else — a payload parse refuses, a kind out of place (DATA
 // before OK, after EOF), credit beyond the window, DATA beyond the
-// credit — resets the session and is counted (Stats.BadMessages).
+// credit, a seq or count out of order — resets the session and is counted
+// (Stats.BadMessages).
 //
 // # Flow control
 //

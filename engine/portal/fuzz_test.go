@@ -46,13 +46,14 @@ func seedOf(side byte, ms ...[]byte) []byte {
 // panic, the session ends on what breaks the protocol, and a RESET
 // afterwards ends it if it still runs, leaving nothing open.
 func FuzzSession(f *testing.F) {
-	f.Add(seedOf(0, []byte{4, 'h', 'i'}, []byte{6}, creditOf(1000)))
-	f.Add(seedOf(0, []byte{4}, []byte{6}, []byte{6}))
+	f.Add(seedOf(0, dataOf(0, "hi"), eofOf(1), creditOf(1000)))
+	f.Add(seedOf(0, dataOf(0, "a"), dataOf(2, "c")))
+	f.Add(seedOf(0, []byte{4}, eofOf(0), eofOf(0)))
 	f.Add(seedOf(0, creditOf(1<<30)))
 	f.Add(seedOf(0, openMsg, okMsg, []byte{3, 'n', 'o'}))
-	f.Add(seedOf(1, okMsg, []byte{4, 'x'}, []byte{6}, []byte{7}))
+	f.Add(seedOf(1, okMsg, dataOf(0, "x"), eofOf(1), []byte{7}))
 	f.Add(seedOf(1, []byte{3, 'n', 'o'}))
-	f.Add(seedOf(1, []byte{4, 'x'}))
+	f.Add(seedOf(1, dataOf(0, "x")))
 	f.Add(seedOf(1, okMsg, okMsg))
 	f.Add(seedOf(1, okMsg, creditOf(1)))
 

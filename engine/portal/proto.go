@@ -11,9 +11,9 @@ const (
 	kindOpen   byte = 1 // inlet → outlet: version u8, window u32, chunk u32
 	kindOK     byte = 2 // outlet → inlet: window u32, chunk u32
 	kindErr    byte = 3 // outlet → inlet: text
-	kindData   byte = 4 // either way: bytes of the stream, at least one
+	kindData   byte = 4 // either way: seq u32, bytes of the stream (at least one)
 	kindCredit byte = 5 // either way: n u32, credit returned
-	kindEOF    byte = 6 // either way: the sender's socket read EOF
+	kindEOF    byte = 6 // either way: the sender's socket read EOF; count u32 of DATA sent before it
 	kindClose  byte = 7 // either way: the sender closed its session
 	kindReset  byte = 8 // either way: the sender aborted its session; optional text
 )
@@ -26,6 +26,8 @@ const (
 	openLen   = 1 + 1 + 4 + 4 // kind, version, window, chunk
 	okLen     = 1 + 4 + 4     // kind, window, chunk
 	creditLen = 1 + 4         // kind, n
+	dataHdr   = 1 + 4         // kind, seq: DATA's bytes start here
+	eofLen    = 1 + 4         // kind, count
 	// msgCost is the credit a DATA message costs beyond its bytes, so
 	// that a peer sending one byte at a time cannot make a receiver hold
 	// window messages: at most window/msgCost messages are in flight.
@@ -57,7 +59,7 @@ type frame struct {
 	kind   byte
 	window uint32 // OPEN, OK
 	chunk  uint32 // OPEN, OK
-	n      uint32 // CREDIT
+	n      uint32 // CREDIT; DATA: its seq; EOF: the count of DATA before it
 	data   []byte // DATA: the bytes; ERR, RESET: the text
 }
 
@@ -92,10 +94,11 @@ func parse(p []byte) (frame, error) {
 		f.data = body
 		return f, nil
 	case kindData:
-		if len(body) == 0 {
+		if len(p) <= dataHdr {
 			return frame{}, errLength
 		}
-		f.data = body
+		f.n = binary.BigEndian.Uint32(body)
+		f.data = p[dataHdr:]
 		return f, nil
 	case kindCredit:
 		if len(p) != creditLen {
@@ -106,7 +109,13 @@ func parse(p []byte) (frame, error) {
 			return frame{}, errCreditZero
 		}
 		return f, nil
-	case kindEOF, kindClose:
+	case kindEOF:
+		if len(p) != eofLen {
+			return frame{}, errLength
+		}
+		f.n = binary.BigEndian.Uint32(body)
+		return f, nil
+	case kindClose:
 		if len(body) != 0 {
 			return frame{}, errLength
 		}
@@ -152,6 +161,11 @@ func appendText(b []byte, kind byte, text string) []byte {
 	}
 	b = append(b, kind)
 	return append(b, text...)
+}
+
+// appendEOF appends an EOF after count DATA messages.
+func appendEOF(b []byte, count uint32) []byte {
+	return binary.BigEndian.AppendUint32(append(b, kindEOF), count)
 }
 
 // cost is the credit a DATA message of n bytes costs.

@@ -12,9 +12,9 @@ func seeds() [][]byte {
 		appendOpen(nil, DefaultWindow, DefaultChunk),
 		appendOK(nil, DefaultWindow, DefaultChunk),
 		appendText(nil, kindErr, "dial tcp 127.0.0.1:1: connect: connection refused"),
-		append([]byte{kindData}, "GET / HTTP/1.1\r\n\r\n"...),
+		append([]byte{kindData, 0, 0, 0, 7}, "GET / HTTP/1.1\r\n\r\n"...),
 		appendCredit(nil, 64<<10),
-		{kindEOF},
+		appendEOF(nil, 8),
 		{kindClose},
 		appendText(nil, kindReset, "write: broken pipe"),
 		appendText(nil, kindReset, ""),
@@ -30,6 +30,10 @@ func encode(f frame) []byte {
 		return appendOK(nil, int(f.window), int(f.chunk))
 	case kindCredit:
 		return appendCredit(nil, int64(f.n))
+	case kindData:
+		return append(binary.BigEndian.AppendUint32([]byte{kindData}, f.n), f.data...)
+	case kindEOF:
+		return appendEOF(nil, f.n)
 	}
 	return append([]byte{f.kind}, f.data...)
 }
@@ -49,7 +53,9 @@ func TestParseSeeds(t *testing.T) {
 		{0},
 		{99},
 		{kindData},
+		{kindData, 0, 0, 0, 1}, // a seq and no bytes
 		{kindEOF, 0},
+		{kindEOF},
 		appendCredit(nil, 0),
 		append(appendOpen(nil, DefaultWindow, DefaultChunk), 0),
 		appendOpen(nil, minWindow-1, DefaultChunk),

@@ -1,7 +1,9 @@
 package portal
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -62,8 +64,9 @@ type session struct {
 	rd        reader        // the reader goroutine's
 
 	// Loop-owned (the handler's).
-	opened bool // inlet: OK taken
-	eofIn  bool // the peer's EOF taken
+	opened bool   // inlet: OK taken
+	eofIn  bool   // the peer's EOF taken
+	seqIn  uint32 // the seq the peer's next DATA must have: a gap is a loss on the way
 
 	mu      sync.Mutex
 	conn    *net.TCPConn // nil until the outlet's dial succeeds
@@ -118,6 +121,13 @@ func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 			s.bad("DATA out of place")
 			return nil
 		}
+		if f.n != s.seqIn {
+			// A DATA message was dropped on the way (a full queue on a
+			// node between): the stream has a gap, so it ends, loudly.
+			s.bad(fmt.Sprintf("DATA lost on the way (got #%d, want #%d)", f.n, s.seqIn))
+			return nil
+		}
+		s.seqIn++
 		if s.held.Add(cost(len(f.data))) > s.recvWindow {
 			s.bad("peer sent past its credit")
 			return nil
@@ -139,6 +149,10 @@ func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 	case kindEOF:
 		if !s.isOpen() || s.eofIn {
 			s.bad("EOF out of place")
+			return nil
+		}
+		if f.n != s.seqIn {
+			s.bad(fmt.Sprintf("DATA lost on the way (EOF after #%d, got up to #%d)", f.n, s.seqIn))
 			return nil
 		}
 		s.eofIn = true
@@ -291,7 +305,7 @@ func (s *session) writeLoop() {
 
 		switch it.kind {
 		case kindData:
-			p := it.m.Payload()[1:]
+			p := it.m.Payload()[dataHdr:]
 			n := len(p)
 			_, err := conn.Write(p)
 			it.m.Release()
@@ -428,6 +442,7 @@ func (s *session) Shutdown(*engine.Context) {
 // reader is the reader goroutine's state: its callback for
 // syscall.RawConn.Read, made once, and what the callback hands back.
 type reader struct {
+	seq   uint32 // the next DATA's
 	fn    func(fd uintptr) bool
 	limit int
 	m     *wire.Message
@@ -472,7 +487,7 @@ func (s *session) readLoop() {
 		m, n := s.rd.m, s.rd.n
 		if m == nil {
 			if s.rd.err == io.EOF {
-				if err := s.side.sendCtl(s.done, s.peer, s.self, []byte{kindEOF}); err != nil {
+				if err := s.side.sendCtl(s.done, s.peer, s.self, appendEOF(nil, s.rd.seq)); err != nil {
 					s.end(endReset, kindReset, "send: "+err.Error())
 					return
 				}
@@ -504,14 +519,14 @@ func (s *session) readable(fd uintptr) bool {
 	if q, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil && q > 0 && q < want {
 		want = q
 	}
-	m, err := s.side.pool.BuildRoom(s.peer, s.self, 1+want)
+	m, err := s.side.pool.BuildRoom(s.peer, s.self, dataHdr+want)
 	if err != nil {
 		s.rd.err = err
 		return true
 	}
 	p := m.Payload()
 	for {
-		k, err := syscall.Read(int(fd), p[1:])
+		k, err := syscall.Read(int(fd), p[dataHdr:])
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -526,7 +541,9 @@ func (s *session) readable(fd uintptr) bool {
 			s.rd.err = io.EOF
 		default:
 			p[0] = kindData
-			m.SetPayloadLen(1 + k)
+			binary.BigEndian.PutUint32(p[1:], s.rd.seq)
+			s.rd.seq++
+			m.SetPayloadLen(dataHdr + k)
 			s.rd.m, s.rd.n = m, k
 		}
 		return true

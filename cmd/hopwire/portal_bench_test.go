@@ -1,0 +1,152 @@
+package main
+
+import (
+	"hash/crc32"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkPortalBulk is a bulk transfer through TCP portals between
+// background nodes (OS processes), beside a direct loopback transfer
+// between the same client and server in the same run: client → inlet
+// node → outlet node → server ("two" in the middle), and client → inlet
+// node → relay node → outlet node → server ("three", the seed's shape).
+// Each op moves bulkBytes one way; the figure is MB/s and the ratio to
+// direct.
+func BenchmarkPortalBulk(b *testing.B) {
+	const bulkBytes = 32 << 20
+	c := newCLI(b)
+	sink := sinkServer(b)
+	c.ok("node", "create", "n2")
+	c.ok("node", "create", "n3")
+	c.ok("node", "create", "n1")
+	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+	c.ok("tcp-outlet", "create", "--at", "n3", "--to", sink)
+	two := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
+	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
+	for _, s := range []struct{ name, addr string }{{"direct", sink}, {"two", two}, {"three", three}} {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(bulkBytes)
+			for range b.N {
+				push(b, s.addr, bulkBytes)
+			}
+		})
+	}
+}
+
+// castagnoli is CRC-32C, which the CPU computes: a check that does not
+// slow the transfer it checks (SHA-256 halved the direct figure).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sinkServer reads each connection to its end and answers with the
+// CRC-32C of what it read, so a transfer is checked end to end.
+func sinkServer(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				h := crc32.New(castagnoli)
+				io.Copy(h, conn)
+				conn.Write(h.Sum(nil))
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+var block = func() []byte {
+	p := make([]byte, 256<<10)
+	for i := range p {
+		p[i] = byte(i * 7)
+	}
+	return p
+}()
+
+// push writes n bytes to addr, half-closes, and checks the hash the sink
+// sends back.
+func push(b *testing.B, addr string, n int) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	h := crc32.New(castagnoli)
+	for sent := 0; sent < n; sent += len(block) {
+		if _, err := conn.Write(block); err != nil {
+			b.Fatal(err)
+		}
+		h.Write(block)
+	}
+	conn.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(conn)
+	if err != nil || string(got) != string(h.Sum(nil)) {
+		b.Fatalf("%s: hash mismatch or error (%v), %d bytes back", addr, err, len(got))
+	}
+}
+
+// BenchmarkPortalPingPong is 64 B request/response through the same
+// portals, beside the same exchange direct to the server; ns/op is one
+// round trip.
+func BenchmarkPortalPingPong(b *testing.B) {
+	c := newCLI(b)
+	echoAddr := echoServer(b)
+	c.ok("node", "create", "n2")
+	c.ok("node", "create", "n3")
+	c.ok("node", "create", "n1")
+	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+	c.ok("tcp-outlet", "create", "--at", "n3", "--to", echoAddr)
+	two := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
+	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
+	for _, s := range []struct{ name, addr string }{{"direct", echoAddr}, {"two", two}, {"three", three}} {
+		b.Run(s.name, func(b *testing.B) {
+			conn, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(2 * time.Minute))
+			msg, got := make([]byte, 64), make([]byte, 64)
+			b.ResetTimer()
+			for range b.N {
+				if _, err := conn.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(conn, got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// echoServer copies each connection back to itself.
+func echoServer(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer conn.Close(); io.Copy(conn, conn) }()
+		}
+	}()
+	return l.Addr().String()
+}

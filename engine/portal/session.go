@@ -83,6 +83,7 @@ type session struct {
 type item struct {
 	m    *wire.Message
 	kind byte
+	off  int // DATA: bytes of the payload's stream bytes already written
 }
 
 func newSession(sd *side, inlet bool) *session {
@@ -254,6 +255,26 @@ func (s *session) push(it item) bool {
 		s.mu.Unlock()
 		return false
 	}
+	if it.kind == kindData && !s.writing && s.whead == len(s.wq) && s.conn != nil {
+		// Nothing queued and no writer: write here, without waiting, as
+		// far as the socket takes it, so a request/response exchange
+		// costs no goroutine start (a wake-up) per message. Not when the
+		// write would owe the peer a CREDIT: the handler may not send (it
+		// would wait on the loop); the writer does.
+		p := it.m.Payload()[dataHdr:]
+		if s.owed+cost(len(p)) < s.recvWindow/4 {
+			n := s.writeNow(p)
+			s.side.stats.bytesOut.Add(uint64(n))
+			if n == len(p) {
+				s.owed += cost(n)
+				s.held.Add(-cost(n))
+				s.mu.Unlock()
+				it.m.Release()
+				return true
+			}
+			it.off = n // the rest, from the writer, which accounts for the whole
+		}
+	}
 	s.wq = append(s.wq, it)
 	start := !s.writing
 	if start {
@@ -265,6 +286,32 @@ func (s *session) push(it item) bool {
 		go s.writeLoop()
 	}
 	return true
+}
+
+// writeNow writes what of p the socket takes at once, never waiting,
+// and returns how much that was (0 on EAGAIN or an error: the writer
+// tries again and meets the error, if any, itself). Under s.mu, with no
+// writer running.
+func (s *session) writeNow(p []byte) int {
+	raw, err := s.conn.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = raw.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			k, err := syscall.Write(int(fd), p[n:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || k <= 0 {
+				break
+			}
+			n += k
+		}
+		return true // never wait for room here
+	})
+	return n
 }
 
 // writeLoop writes the queue to the socket in order until it is empty,
@@ -307,14 +354,14 @@ func (s *session) writeLoop() {
 		case kindData:
 			p := it.m.Payload()[dataHdr:]
 			n := len(p)
-			_, err := conn.Write(p)
+			_, err := conn.Write(p[it.off:])
 			it.m.Release()
 			s.held.Add(-cost(n))
 			if err != nil {
 				s.end(endReset, kindReset, "write: "+err.Error())
 				return
 			}
-			s.side.stats.bytesOut.Add(uint64(n))
+			s.side.stats.bytesOut.Add(uint64(n - it.off))
 			if owed += cost(n); owed >= s.recvWindow/4 {
 				if !s.sendCredit(owed) {
 					return

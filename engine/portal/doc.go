@@ -94,22 +94,29 @@
 // a node on the way, or no answer closes the client's connection with
 // the reason logged and counted (Stats.OpenFailed). A session whose link
 // goes down (Node.WatchLinks), or that gets a refusal notice, resets its
-// socket. A refused send of DATA resets the session: the stream is never
+// socket. DATA refused for backpressure is sent again (below); refused
+// for any other reason, it resets the session: the stream is never
 // silently cut short. Control messages (everything but DATA) refused for
 // backpressure are rebuilt and retried for up to 5 s.
 //
-// # Open issue: the transport's queue
+// # Backpressure
 //
 // The credit windows bound what each session has in flight, not what
 // all the sessions sharing one node connection have: 32 busy sessions
 // put up to 8 MiB in flight, more than the TCP transport's outbound
 // queue holds by default (tcp.Config.QueueBytes, 4 MiB), and a send to
 // a connection a listener accepted (an outlet answering its inlets)
-// waits only tcp.Config.PeerSendWait (1 ms) for room. A DATA message the
-// transport refuses is gone (Transport.Send takes it in every case), so
-// its session resets. Until the engine can reserve room on a route
-// before a send (or the portal acknowledges receipt to bound a side's
-// bytes in transit apart from its credit), run nodes that carry busy
-// portals with QueueBytes above the windows in flight and PeerSendWait
-// like SendWait, as the tests do.
+// waits only tcp.Config.PeerSendWait (1 ms) for room. So a session reads
+// its socket with MSG_PEEK: the bytes stay in the socket until their
+// DATA message has been taken by the node, and leave it then (recv with
+// MSG_TRUNC, which copies nothing). A send refused for backpressure
+// leaves them there; the session waits (100 µs, doubling to 20 ms) and
+// sends them again, for up to 30 s before it gives up and resets. One
+// session waiting does not hold up another: each waits on its own.
+//
+// A node between (a relay node forwarding to a connection a listener
+// accepted) that drops DATA for a full queue is beyond the sender's
+// reach: the receiver sees the gap in the seqs and resets the session,
+// so the stream is never silently cut, but it is cut. Nodes that relay
+// busy portals want a QueueBytes above the windows they carry.
 package portal

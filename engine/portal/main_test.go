@@ -32,16 +32,12 @@ func TestMain(m *testing.M) {
 // wait bounds every wait of a test: only a broken portal takes this long.
 const wait = 60 * time.Second
 
-// nodeTCP is the test nodes' TCP transport configuration. A portal's
-// DATA in flight over one node connection is bounded by the sum of its
-// sessions' windows (32 busy sessions: 8 MiB), not by the connection's
-// outbound queue (4 MiB by default); and a send to a connection a
-// listener accepted waits only 1 ms for room (tcp.Config.PeerSendWait)
-// before it is refused, which resets the session (doc.go, Failure). So
-// the nodes here run with a queue that holds what the tests put in
-// flight, and wait for room as a dialed connection does. See the
-// package's open issue in doc.go.
-var nodeTCP = tcp.Config{QueueBytes: 32 << 20, PeerSendWait: tcp.DefaultSendWait}
+// nodeTCP is the test nodes' TCP transport configuration: the defaults.
+// Many busy sessions overfill a node connection's queue (32 sessions put
+// 8 MiB in flight, the queue holds 4 MiB, an accepted connection waits
+// 1 ms for room); a session whose DATA is refused sends it again when
+// there is room (doc.go, Backpressure), so nothing is lost.
+var nodeTCP = tcp.Config{}
 
 // newNode starts a node with a TCP transport, closed when the test ends
 // (after the portals, which are closed first: cleanups run last first).

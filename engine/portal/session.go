@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -489,12 +490,13 @@ func (s *session) Shutdown(*engine.Context) {
 // reader is the reader goroutine's state: its callback for
 // syscall.RawConn.Read, made once, and what the callback hands back.
 type reader struct {
-	seq   uint32 // the next DATA's
-	fn    func(fd uintptr) bool
-	limit int
-	m     *wire.Message
-	n     int
-	err   error
+	seq     uint32 // the next DATA's
+	consume func(fd uintptr) bool
+	fn      func(fd uintptr) bool
+	limit   int
+	m       *wire.Message
+	n       int
+	err     error
 }
 
 // readLoop is the reader goroutine: while the session has credit it reads
@@ -511,6 +513,8 @@ func (s *session) readLoop() {
 		return
 	}
 	s.rd.fn = s.readable
+	s.rd.consume = s.consume
+	var pause, waited time.Duration
 	for {
 		select {
 		case <-s.done:
@@ -547,17 +551,83 @@ func (s *session) readLoop() {
 			}
 			return
 		}
+		// The bytes were only peeked: they leave the socket once the
+		// message is on its way. A send refused for backpressure (the
+		// transport's queue to the next node is full of other sessions'
+		// data) leaves them there, and they are read again and sent when
+		// there is room: nothing is lost, and nothing is copied twice.
+		// Credit is spent before the send: the peer may write the bytes
+		// and return it before Forward has returned.
 		s.credit.Add(-cost(n))
-		s.side.stats.bytesIn.Add(uint64(n))
 		if err := s.side.app.Forward(m); err != nil {
-			s.end(endReset, kindReset, "send: "+err.Error())
+			s.credit.Add(cost(n))
+			if !errors.Is(err, engine.ErrBackpressure) || !s.pause(&pause, &waited) {
+				s.end(endReset, kindReset, "send: "+err.Error())
+				return
+			}
+			s.rd.seq-- // the same DATA, again
+			continue
+		}
+		pause, waited = 0, 0
+		s.rd.err = nil
+		if err := raw.Read(s.rd.consume); err != nil || s.rd.err != nil {
+			s.end(endReset, kindReset, "read: "+errors.Join(err, s.rd.err).Error())
 			return
 		}
+		s.side.stats.bytesIn.Add(uint64(n))
 	}
 }
 
-// readable is the RawConn.Read callback: it reads what the socket has, up
-// to the limit, straight into a new DATA message's payload. It asks the
+// pushbackWait bounds how long a session retries DATA the way out keeps
+// refusing for backpressure before it gives up and resets.
+const pushbackWait = 30 * time.Second
+
+// pause waits before DATA refused for backpressure is sent again,
+// backing off from 100 µs to 20 ms; it reports false when the session
+// ended meanwhile or has waited pushbackWait in all.
+func (s *session) pause(d, waited *time.Duration) bool {
+	*d = min(max(2**d, 100*time.Microsecond), 20*time.Millisecond)
+	if *waited += *d; *waited > pushbackWait {
+		return false
+	}
+	t := time.NewTimer(*d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+// consume is the RawConn.Read callback that takes the s.rd.n bytes last
+// peeked out of the socket, without copying them again (MSG_TRUNC).
+func (s *session) consume(fd uintptr) bool {
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, 0, uintptr(s.rd.n), syscall.MSG_TRUNC, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			s.rd.err = e
+		}
+		return true
+	}
+}
+
+// peek is recv(2) with MSG_PEEK: it copies what the socket holds into p
+// and leaves it there.
+func peek(fd int, p []byte) (int, error) {
+	n, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_PEEK, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// readable is the RawConn.Read callback: it peeks at what the socket
+// has, up to the limit, straight into a new DATA message's payload (the
+// bytes leave the socket when the message has been sent: consume). It asks the
 // kernel how much is waiting first (SIOCINQ), so a short read gets a
 // buffer of its size, not a chunk's. It reports false, holding nothing,
 // when the socket has nothing yet: the poller waits for it then.
@@ -573,7 +643,7 @@ func (s *session) readable(fd uintptr) bool {
 	}
 	p := m.Payload()
 	for {
-		k, err := syscall.Read(int(fd), p[dataHdr:])
+		k, err := peek(int(fd), p[dataHdr:])
 		switch {
 		case err == syscall.EINTR:
 			continue

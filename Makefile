@@ -32,7 +32,7 @@ bench-go:
 
 # One short run of every benchmark, so none rots.
 bench-smoke:
-	$(GO) test -run '^$$' -bench . -benchtime 100x ./...
+	$(GO) test -short -run '^$$' -bench . -benchtime 100x ./...
 
 # A short smoke of every fuzz target. The budget is a count of inputs
 # (Nx), not a duration: Go 1.26's fuzz coordinator can fail a duration run

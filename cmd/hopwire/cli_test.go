@@ -543,3 +543,73 @@ func silentPort(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// The relay node killed (SIGKILL) in the middle of a portal transfer: the
+// transfer's connection ends, the relay comes back by itself once the
+// relay node is started again, and new portal connections work.
+func TestPortalAfterRelayKilled(t *testing.T) {
+	c := newCLI(t)
+	// A server that answers each connection with a long stream.
+	stream := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				for range 64 {
+					if _, err := io.WriteString(conn, stream); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	c.ok("node", "create", "n2")
+	c.ok("node", "create", "n3")
+	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+	c.ok("node", "create", "n1")
+	c.ok("tcp-outlet", "create", "--at", "n3", "--to", l.Addr().String())
+	listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
+
+	conn, err := net.Dial("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.ReadFull(conn, make([]byte, 1<<20)); err != nil {
+		t.Fatalf("first MiB through the relay: %v", err)
+	}
+	_, s, _ := (home.Home{Dir: c.home}).Status("n2")
+	if err := syscall.Kill(s.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, conn); err == nil && n >= 63<<20 {
+		t.Fatalf("the transfer went on through a killed relay node: %d more bytes", n)
+	}
+	c.ok("node", "start", "n2")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", listen)
+		if err == nil {
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.ReadFull(conn, make([]byte, 1<<20))
+			conn.Close()
+			if err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no portal connection through the relay after n2 came back: %v\n%s", err, c.ok("relay", "list", "--at", "n3"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -17,7 +17,10 @@ import (
 // Each op moves bulkBytes one way; the figure is MB/s and the ratio to
 // direct.
 func BenchmarkPortalBulk(b *testing.B) {
-	const bulkBytes = 32 << 20
+	bulkBytes := 32 << 20
+	if testing.Short() {
+		bulkBytes = 1 << 20 // make bench-smoke: that it runs, not what it measures
+	}
 	c := newCLI(b)
 	sink := sinkServer(b)
 	c.ok("node", "create", "n2")
@@ -29,7 +32,7 @@ func BenchmarkPortalBulk(b *testing.B) {
 	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
 	for _, s := range []struct{ name, addr string }{{"direct", sink}, {"two", two}, {"three", three}} {
 		b.Run(s.name, func(b *testing.B) {
-			b.SetBytes(bulkBytes)
+			b.SetBytes(int64(bulkBytes))
 			for range b.N {
 				push(b, s.addr, bulkBytes)
 			}

@@ -55,7 +55,7 @@ func transfer(b *testing.B, addr string, size int64, got chan int64) time.Durati
 // (two nodes in one process over loopback TCP) against the same stream
 // straight to the sink.
 func BenchmarkBulk(b *testing.B) {
-	const size = 64 << 20
+	size := bulkSize(64 << 20)
 	srv, got := sink(b)
 	p := newPair(b, srv.addr(), pairConfig{})
 	var tp, td time.Duration
@@ -75,7 +75,7 @@ func BenchmarkBulk(b *testing.B) {
 // pooled buffer and one 64 KiB read of the TCP transport), 64 KiB and
 // 128 KiB.
 func BenchmarkChunk(b *testing.B) {
-	const size = 64 << 20
+	size := bulkSize(64 << 20)
 	for _, chunk := range []int{48 << 10, portal.DefaultChunk, 64 << 10, 128 << 10} {
 		b.Run(strconv.Itoa(chunk>>10)+"KiB", func(b *testing.B) {
 			srv, got := sink(b)
@@ -137,4 +137,13 @@ func BenchmarkPingPong(b *testing.B) {
 	b.ReportMetric(q(ds, 0.99), "direct-p99-ns")
 	b.ReportMetric(q(ps, 0.5)/q(ds, 0.5), "p50-ratio")
 	b.ReportMetric(0, "ns/op")
+}
+
+// bulkSize is n, or 1 MiB with -short: make bench-smoke checks that the
+// benchmarks run, in seconds, not what they measure.
+func bulkSize(n int64) int64 {
+	if testing.Short() {
+		return 1 << 20
+	}
+	return n
 }

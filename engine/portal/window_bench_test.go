@@ -12,7 +12,7 @@ import (
 // windows of 256 KiB to 4 MiB, beside direct in the same run: a bulk
 // session is bound by window / round trip, not by CPU.
 func BenchmarkWindow(b *testing.B) {
-	const size = 64 << 20
+	size := bulkSize(64 << 20)
 	for _, w := range []int{256 << 10, 1 << 20, 2 << 20, 4 << 20} {
 		b.Run(strconv.Itoa(w>>10)+"KiB", func(b *testing.B) {
 			srv, got := sink(b)

@@ -4,6 +4,8 @@ import (
 	"hash/crc32"
 	"io"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +154,79 @@ func echoServer(b *testing.B) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// BenchmarkPortalIdleMemory opens b.N idle portal sessions (1,000 with
+// -benchtime 1000x) from an inlet node to an outlet node, both OS
+// processes, and reports what each session adds to their resident
+// memory together (goal ≤ 16 KiB per idle session).
+func BenchmarkPortalIdleMemory(b *testing.B) {
+	c := newCLI(b)
+	hold := make(chan struct{})
+	defer close(hold)
+	srv, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	accepted := make(chan struct{}, b.N)
+	go func() {
+		for {
+			conn, err := srv.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			go func() { <-hold; conn.Close() }()
+		}
+	}()
+	c.ok("node", "create", "in")
+	c.ok("node", "create", "out")
+	c.ok("tcp-outlet", "create", "--at", "out", "--to", srv.Addr().String())
+	listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "in", "--from", "127.0.0.1:0", "--to", "/node/out/service/outlet"))
+	rss := func() int64 {
+		var sum int64
+		for _, pid := range c.pids() {
+			sum += vmRSS(b, pid)
+		}
+		return sum
+	}
+	before := rss()
+	b.ResetTimer()
+	conns := make([]net.Conn, 0, b.N)
+	for range b.N {
+		conn, err := net.Dial("tcp", listen)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, conn)
+	}
+	for range b.N { // every session reached the server: open on both sides
+		select {
+		case <-accepted:
+		case <-time.After(time.Minute):
+			b.Fatal("sessions did not open")
+		}
+	}
+	b.StopTimer()
+	after := rss()
+	b.ReportMetric(float64(after-before)/float64(b.N)/1024, "KiB/session")
+	for _, conn := range conns {
+		conn.Close()
+	}
+}
+
+// vmRSS is a process's resident set in bytes (/proc/PID/status).
+func vmRSS(b *testing.B, pid int) int64 {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

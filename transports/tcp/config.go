@@ -55,7 +55,8 @@ type Config struct {
 	// ever, and it does not apply to a connection still in its handshake.
 	// 0 means DefaultSendWait; < 0 means do not wait.
 	SendWait time.Duration
-	// PeerSendWait is SendWait for the connections a listener accepted.
+	// PeerSendWait is SendWait for the connections a listener accepted,
+	// but for traffic relayed from another link (which waits SendWait).
 	// It is short because what sends to them is usually a worker that
 	// serves every peer (an echo, a service), and a peer that does not
 	// read its replies must not hold that worker up. Once a send to an

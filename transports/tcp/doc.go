@@ -181,7 +181,12 @@
 // Config.PeerSendWait (1 ms). What sends there is usually a worker that
 // serves every peer, replying: were it to wait, one peer that does not
 // read its replies would stall that worker, and the loop it runs on, for
-// every other peer.
+// every other peer. Traffic the node relays to the peer (a message whose
+// origin is another link: a relay node forwarding to the node that
+// registered, replies coming back through a hop) waits Config.SendWait,
+// as on a dialed connection: a stream through the node is pushed back
+// along its path instead of losing messages, and a peer that stops
+// reading is still cut after SlowConsumerTimeout.
 //
 // Slow consumers are cut off, not waited for (the rule NATS applies to
 // its clients). A refused send makes the connection congested. Sends to
@@ -211,9 +216,9 @@
 // connections (gnet v2.9.4 cannot pause one connection), and the waits
 // are bounded, so a receiver that stays stuck longer than SendWait or
 // DeliverWait makes its upstream drop (and count) rather than stall for
-// ever. What goes to a peer over the connection it opened, replies
-// mostly, does not push back: it is refused after PeerSendWait instead
-// of slowing its sender down. A connection still in its handshake never
+// ever. What the node's own workers send to a peer over the connection
+// it opened, replies mostly, does not push back: it is refused after
+// PeerSendWait instead of slowing its sender down. A connection still in its handshake never
 // waits (its peer's hello may be for the very loop that would be
 // waiting) and is not yet a slow consumer.
 package tcp

@@ -115,11 +115,12 @@ func (c *conn) enqueue(m *wire.Message) error {
 	// A peer that left its replies unread is not waited for again: the
 	// sender is likely a worker that serves every peer.
 	congested := c.out.congested.Load() != 0
-	if congested && c.lis != nil && c.stillCongested() {
+	relayed := c.relayed(m)
+	if congested && c.lis != nil && !relayed && c.stillCongested() {
 		return c.queueFull(m)
 	}
 	size := int64(m.Len() + wire.FramePrefixLen)
-	if !c.tryPush(m, size) && !c.waitPush(m, size) {
+	if !c.tryPush(m, size) && !c.waitPush(m, size, relayed) {
 		return c.queueFull(m)
 	}
 	if congested && c.lis == nil {
@@ -127,6 +128,18 @@ func (c *conn) enqueue(m *wire.Message) error {
 	}
 	c.kick()
 	return nil
+}
+
+// relayed reports whether m, bound for an accepted connection, came in
+// over another link: traffic this node relays (a relay node forwarding
+// to the peer that registered, a hop bridging two peers), not a reply of
+// its own workers to the peer. It waits for room as on a dialed
+// connection (Config.SendWait): pushback along the path, so a stream
+// through the node slows down instead of losing messages. The peer that
+// does not read is still cut after SlowConsumerTimeout.
+func (c *conn) relayed(m *wire.Message) bool {
+	o := m.Meta()
+	return c.lis != nil && o.Flow != 0 && o.Flow != c.link.Flow()
 }
 
 // tryPush puts m on the queue if both bounds allow. A frame larger than
@@ -150,9 +163,9 @@ func (c *conn) tryPush(m *wire.Message, size int64) bool {
 // Draining needs no gnet loop once the connection is open (writes go out
 // from senders and the flusher), so a reader waiting here cannot hold up
 // the queue it waits on.
-func (c *conn) waitPush(m *wire.Message, size int64) bool {
+func (c *conn) waitPush(m *wire.Message, size int64, relayed bool) bool {
 	wait := c.t.cfg.SendWait
-	if c.lis != nil {
+	if c.lis != nil && !relayed {
 		wait = c.t.cfg.PeerSendWait
 	}
 	// Not before the handshake: the peer's hello is read by a gnet

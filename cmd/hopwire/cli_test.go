@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -661,3 +663,87 @@ func TestPortalConcurrentThroughRelay(t *testing.T) {
 		t.Logf("%s\n%s", c.ok("tcp-inlet", "list", "--at", "n1"), c.ok("node", "show", "n2"))
 	}
 }
+
+// 256 MiB each way at once through the relay (the seed's shape, nodes as
+// processes), checked by hash at both ends.
+func TestPortalBulkBothWays(t *testing.T) {
+	size := int64(256 << 20)
+	if testing.Short() {
+		size = 16 << 20
+	}
+	c := newCLI(t)
+	// The server hashes what it reads while it streams size bytes back.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	serverGot := make(chan string, 1)
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			pattern(conn, size, 2)
+			conn.(*net.TCPConn).CloseWrite()
+		}()
+		h := sha256.New()
+		io.Copy(h, conn)
+		serverGot <- hex.EncodeToString(h.Sum(nil))
+		<-wrote // not closed before its own stream is out
+	}()
+	c.ok("node", "create", "n2")
+	c.ok("node", "create", "n3")
+	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+	c.ok("node", "create", "n1")
+	c.ok("tcp-outlet", "create", "--at", "n3", "--to", l.Addr().String())
+	listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
+
+	conn, err := net.Dial("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Minute))
+	sent := make(chan string, 1)
+	go func() {
+		sent <- pattern(conn, size, 1)
+		conn.(*net.TCPConn).CloseWrite()
+	}()
+	h := sha256.New()
+	n, err := io.Copy(h, conn)
+	if err != nil || n != size {
+		t.Fatalf("client read %d of %d bytes: %v", n, size, err)
+	}
+	if got, want := hex.EncodeToString(h.Sum(nil)), patternHash(size, 2); got != want {
+		t.Fatal("the stream from the server arrived changed")
+	}
+	if got, want := <-serverGot, <-sent; got != want {
+		t.Fatal("the stream to the server arrived changed")
+	}
+}
+
+// pattern writes size bytes of a stream seeded by seed to w and returns
+// their SHA-256.
+func pattern(w io.Writer, size int64, seed byte) string {
+	h := sha256.New()
+	buf := make([]byte, 64<<10)
+	for left := size; left > 0; {
+		k := min(left, int64(len(buf)))
+		for i := range buf[:k] {
+			buf[i] = byte(int64(i)*31+left) ^ seed
+		}
+		if _, err := w.Write(buf[:k]); err != nil {
+			break
+		}
+		h.Write(buf[:k])
+		left -= k
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func patternHash(size int64, seed byte) string { return pattern(io.Discard, size, seed) }

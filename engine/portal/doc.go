@@ -38,10 +38,11 @@
 //	OK      0x02 | window u32 | chunk u32                    outlet → inlet
 //	ERR     0x03 | text (UTF-8, ≤ 200 bytes)                 outlet → inlet
 //	DATA    0x04 | seq u32 | bytes (≥ 1)                     either way
-//	CREDIT  0x05 | n u32 (> 0)                               either way
+//	CREDIT  0x05 | total u64 (> 0)                           either way
 //	EOF     0x06 | count u32                                 either way
 //	CLOSE   0x07                                             either way
 //	RESET   0x08 | text (≤ 200 bytes, may be empty)          either way
+//	PROBE   0x09                                             either way
 //
 // window (4 KiB to 64 MiB) is how many bytes of DATA the sender takes in
 // flight from its peer, chunk (1 KiB to 1 MiB) the most bytes one DATA

@@ -16,7 +16,7 @@ import (
 var (
 	openMsg  = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32([]byte{1, 1}, 256<<10), 63<<10)
 	okMsg    = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32([]byte{2}, 256<<10), 63<<10)
-	creditOf = func(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{5}, n) }
+	creditOf = func(n uint64) []byte { return binary.BigEndian.AppendUint64([]byte{5}, n) }
 )
 
 // messages splits fuzz input into payloads: a length byte, then that
@@ -56,6 +56,7 @@ func FuzzSession(f *testing.F) {
 	f.Add(seedOf(1, dataOf(0, "x")))
 	f.Add(seedOf(1, okMsg, okMsg))
 	f.Add(seedOf(1, okMsg, creditOf(1)))
+	f.Add(seedOf(0, []byte{9}, creditOf(1000), creditOf(999), []byte{9}))
 
 	node, err := engine.NewNode(engine.Config{Name: "fuzz", Loops: 2})
 	if err != nil {

@@ -75,3 +75,55 @@ func dataOf(seq uint32, s string) []byte {
 }
 
 func eofOf(count uint32) []byte { return binary.BigEndian.AppendUint32([]byte{6}, count) }
+
+// A CREDIT lost on the way: the outlet, out of credit, sends a PROBE; the
+// peer's answer (the credit total) lets the stream go on. The fake peer
+// here never sends the CREDIT it owes until probed.
+func TestProbeHealsLostCredit(t *testing.T) {
+	node, err := engine.NewNode(engine.Config{Name: "probe", Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	srv := newServer(t, func(c *net.TCPConn) {
+		c.Write(make([]byte, 4<<20)) // more than a window
+	})
+	out, err := portal.NewOutlet(node, wire.LocalAddr("outlet"), portal.OutletConfig{Target: srv.addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	peer, err := node.NewContext(wire.LocalAddr("peer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if err := peer.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
+		t.Fatal(err)
+	}
+	session := receiveFrom(t, peer, 2) // the OK
+	var got, msgs int64
+	probes := 0
+	deadline := time.Now().Add(wait)
+	for got < 1<<20 {
+		m, err := peer.Receive(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("after %d bytes and %d probes: %v", got, probes, err)
+		}
+		p := m.Payload()
+		switch p[0] {
+		case 4: // DATA
+			got += int64(len(p) - 5)
+			msgs++
+		case 9: // PROBE: answer with all the credit the DATA so far cost
+			probes++
+			if err := peer.Send(session, creditOf(uint64(got+256*msgs))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Release()
+	}
+	if probes == 0 {
+		t.Fatal("the stream went on without a probe: the window was not used up")
+	}
+}

@@ -12,10 +12,11 @@ const (
 	kindOK     byte = 2 // outlet → inlet: window u32, chunk u32
 	kindErr    byte = 3 // outlet → inlet: text
 	kindData   byte = 4 // either way: seq u32, bytes of the stream (at least one)
-	kindCredit byte = 5 // either way: n u32, credit returned
+	kindCredit byte = 5 // either way: total u64, the credit returned since the session began
 	kindEOF    byte = 6 // either way: the sender's socket read EOF; count u32 of DATA sent before it
 	kindClose  byte = 7 // either way: the sender closed its session
 	kindReset  byte = 8 // either way: the sender aborted its session; optional text
+	kindProbe  byte = 9 // either way: the sender has waited for credit; answer with a CREDIT
 )
 
 // version is the session protocol's version, carried by OPEN.
@@ -25,7 +26,7 @@ const version = 1
 const (
 	openLen   = 1 + 1 + 4 + 4 // kind, version, window, chunk
 	okLen     = 1 + 4 + 4     // kind, window, chunk
-	creditLen = 1 + 4         // kind, n
+	creditLen = 1 + 8         // kind, total
 	dataHdr   = 1 + 4         // kind, seq: DATA's bytes start here
 	eofLen    = 1 + 4         // kind, count
 	// msgCost is the credit a DATA message costs beyond its bytes, so
@@ -59,7 +60,8 @@ type frame struct {
 	kind   byte
 	window uint32 // OPEN, OK
 	chunk  uint32 // OPEN, OK
-	n      uint32 // CREDIT; DATA: its seq; EOF: the count of DATA before it
+	n      uint32 // DATA: its seq; EOF: the count of DATA before it
+	total  uint64 // CREDIT
 	data   []byte // DATA: the bytes; ERR, RESET: the text
 }
 
@@ -104,9 +106,14 @@ func parse(p []byte) (frame, error) {
 		if len(p) != creditLen {
 			return frame{}, errLength
 		}
-		f.n = binary.BigEndian.Uint32(body)
-		if f.n == 0 {
+		f.total = binary.BigEndian.Uint64(body)
+		if f.total == 0 {
 			return frame{}, errCreditZero
+		}
+		return f, nil
+	case kindProbe:
+		if len(body) != 0 {
+			return frame{}, errLength
 		}
 		return f, nil
 	case kindEOF:
@@ -147,10 +154,12 @@ func appendOK(b []byte, window, chunk int) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(chunk))
 }
 
-// appendCredit appends a CREDIT of n bytes (0 < n < 1<<32).
-func appendCredit(b []byte, n int64) []byte {
+// appendCredit appends a CREDIT saying total bytes of credit have been
+// returned since the session began. Totals, not increments: a CREDIT
+// lost on the way is made good by the next.
+func appendCredit(b []byte, total int64) []byte {
 	b = append(b, kindCredit)
-	return binary.BigEndian.AppendUint32(b, uint32(n))
+	return binary.BigEndian.AppendUint64(b, uint64(total))
 }
 
 // appendText appends a message of kind (ERR, RESET) with text cut to

@@ -15,6 +15,7 @@ func seeds() [][]byte {
 		append([]byte{kindData, 0, 0, 0, 7}, "GET / HTTP/1.1\r\n\r\n"...),
 		appendCredit(nil, 64<<10),
 		appendEOF(nil, 8),
+		{kindProbe},
 		{kindClose},
 		appendText(nil, kindReset, "write: broken pipe"),
 		appendText(nil, kindReset, ""),
@@ -29,7 +30,7 @@ func encode(f frame) []byte {
 	case kindOK:
 		return appendOK(nil, int(f.window), int(f.chunk))
 	case kindCredit:
-		return appendCredit(nil, int64(f.n))
+		return appendCredit(nil, int64(f.total))
 	case kindData:
 		return append(binary.BigEndian.AppendUint32([]byte{kindData}, f.n), f.data...)
 	case kindEOF:
@@ -56,6 +57,7 @@ func TestParseSeeds(t *testing.T) {
 		{kindData, 0, 0, 0, 1}, // a seq and no bytes
 		{kindEOF, 0},
 		{kindEOF},
+		{kindProbe, 0},
 		appendCredit(nil, 0),
 		append(appendOpen(nil, DefaultWindow, DefaultChunk), 0),
 		appendOpen(nil, minWindow-1, DefaultChunk),

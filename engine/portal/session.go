@@ -65,18 +65,21 @@ type session struct {
 	rd        reader        // the reader goroutine's
 
 	// Loop-owned (the handler's).
-	opened bool   // inlet: OK taken
-	eofIn  bool   // the peer's EOF taken
-	seqIn  uint32 // the seq the peer's next DATA must have: a gap is a loss on the way
+	opened  bool   // inlet: OK taken
+	eofIn   bool   // the peer's EOF taken
+	seqIn   uint32 // the seq the peer's next DATA must have: a gap is a loss on the way
+	granted uint64 // the peer's last CREDIT total
 
-	mu      sync.Mutex
-	conn    *net.TCPConn // nil until the outlet's dial succeeds
-	peer    wire.Route   // route to the peer's session worker; nil until known
-	ended   bool
-	writing bool   // a writer goroutine runs
-	owed    int64  // credit written and not yet returned, between writers
-	wq      []item // the write queue, from whead on
-	whead   int
+	mu       sync.Mutex
+	conn     *net.TCPConn // nil until the outlet's dial succeeds
+	peer     wire.Route   // route to the peer's session worker; nil until known
+	ended    bool
+	writing  bool   // a writer goroutine runs
+	owed     int64  // credit written and not yet returned, between writers
+	returned int64  // credit returned in all (CREDIT's total); the writer's
+	probing  bool   // a PROBE's answer is queued
+	wq       []item // the write queue, from whead on
+	whead    int
 }
 
 // item is an entry of the write queue: DATA (m), or the peer's EOF or
@@ -138,11 +141,32 @@ func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 		if !s.push(item{m: m, kind: kindData}) {
 			m.Release()
 		}
+	case kindProbe:
+		if !s.isOpen() {
+			s.bad("PROBE out of place")
+			return nil
+		}
+		s.mu.Lock()
+		queued := s.probing
+		s.probing = true
+		s.mu.Unlock()
+		if !queued { // one in the queue at a time: a stalled writer does not pile them up
+			s.push(item{kind: kindProbe}) // the writer answers, after what it has queued
+		}
 	case kindCredit:
-		if !s.isOpen() || s.credit.Add(int64(f.n)) > s.sendWindow {
+		if !s.isOpen() {
+			s.bad("CREDIT out of place")
+			return nil
+		}
+		if f.total <= s.granted {
+			return nil // an old total (a probe's answer crossed a CREDIT)
+		}
+		delta := int64(f.total - s.granted)
+		if delta > s.sendWindow || s.credit.Add(delta) > s.sendWindow {
 			s.bad("CREDIT past the window")
 			return nil
 		}
+		s.granted = f.total
 		select {
 		case s.creditSig <- struct{}{}:
 		default:
@@ -382,6 +406,14 @@ func (s *session) writeLoop() {
 			}
 			s.writeDone.Store(true)
 			s.maybeFinish()
+		case kindProbe:
+			s.mu.Lock()
+			s.probing = false
+			s.mu.Unlock()
+			if !s.sendCredit(owed) {
+				return
+			}
+			owed = 0
 		case kindClose:
 			s.end(endClose, 0, "peer closed")
 			return
@@ -393,7 +425,8 @@ func (s *session) writeLoop() {
 // the session and reports false.
 func (s *session) sendCredit(n int64) bool {
 	var b [creditLen]byte
-	if err := s.side.sendCtl(s.done, s.peer, s.self, appendCredit(b[:0], n)); err != nil {
+	s.returned += n // writer-only: one writer runs at a time
+	if err := s.side.sendCtl(s.done, s.peer, s.self, appendCredit(b[:0], s.returned)); err != nil {
 		s.end(endReset, kindReset, "send: "+err.Error())
 		return false
 	}
@@ -523,9 +556,7 @@ func (s *session) readLoop() {
 		}
 		avail := s.credit.Load() - msgCost
 		if avail <= 0 {
-			select {
-			case <-s.creditSig:
-			case <-s.done:
+			if !s.awaitCredit() {
 				return
 			}
 			continue
@@ -577,6 +608,37 @@ func (s *session) readLoop() {
 		s.side.stats.bytesIn.Add(uint64(n))
 	}
 }
+
+// awaitCredit waits for credit. A reader that has waited probeAfter
+// sends a PROBE, then again after twice as long, up to probeMax: a
+// CREDIT lost on the way (refused by an overloaded node between) would
+// otherwise leave the session waiting for ever; a slow reader at the far
+// end costs a PROBE every probeMax. It reports false if the session ended.
+func (s *session) awaitCredit() bool {
+	d := probeAfter
+	for {
+		t := time.NewTimer(d)
+		select {
+		case <-s.creditSig:
+			t.Stop()
+			return true
+		case <-s.done:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		if err := s.side.sendCtl(s.done, s.peer, s.self, []byte{kindProbe}); err != nil {
+			s.end(endReset, kindReset, "send: "+err.Error())
+			return false
+		}
+		d = min(2*d, probeMax)
+	}
+}
+
+const (
+	probeAfter = time.Second
+	probeMax   = 8 * time.Second
+)
 
 // pushbackWait bounds how long a session retries DATA the way out keeps
 // refusing for backpressure before it gives up and resets.

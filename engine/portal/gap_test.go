@@ -127,3 +127,66 @@ func TestProbeHealsLostCredit(t *testing.T) {
 		t.Fatal("the stream went on without a probe: the window was not used up")
 	}
 }
+
+// An EOF lost on the way: its credit does not come back, so the outlet
+// sends it again (with a PROBE) until it does; the session then ends.
+func TestLostEOFIsSentAgain(t *testing.T) {
+	node, err := engine.NewNode(engine.Config{Name: "eof", Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	srv := newServer(t, func(c *net.TCPConn) {
+		c.Write([]byte("hello"))
+		c.CloseWrite()
+		io.Copy(io.Discard, c)
+	})
+	out, err := portal.NewOutlet(node, wire.LocalAddr("outlet"), portal.OutletConfig{Target: srv.addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	peer, err := node.NewContext(wire.LocalAddr("peer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if err := peer.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
+		t.Fatal(err)
+	}
+	session := receiveFrom(t, peer, 2) // the OK
+	eofs, msgs := 0, int64(0)
+	var got int64
+	deadline := time.Now().Add(wait)
+	for eofs < 2 {
+		m, err := peer.Receive(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("after %d EOFs: %v", eofs, err)
+		}
+		switch p := m.Payload(); p[0] {
+		case 4:
+			got += int64(len(p) - 5)
+			msgs++
+		case 6:
+			eofs++ // the first is "lost": not answered
+		}
+		m.Release()
+	}
+	// Now the credit for the DATA and the EOF, and an EOF of our own: the
+	// session has nothing left to wait for.
+	if err := peer.Send(session, creditOf(uint64(got+256*msgs+256))); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Send(session, eofOf(0)); err != nil {
+		t.Fatal(err)
+	}
+	for out.Stats().Open != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session did not end: %+v", out.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s := out.Stats(); s.Resets != 0 || s.BadMessages != 0 {
+		t.Fatalf("the session ended badly: %+v", s)
+	}
+}

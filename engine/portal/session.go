@@ -173,6 +173,9 @@ func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 		}
 		s.maybeFinish()
 	case kindEOF:
+		if s.isOpen() && s.eofIn && f.n == s.seqIn {
+			return nil // sent again: the first one's credit had not come back yet
+		}
 		if !s.isOpen() || s.eofIn {
 			s.bad("EOF out of place")
 			return nil
@@ -394,16 +397,16 @@ func (s *session) writeLoop() {
 				owed = 0
 			}
 		case kindEOF:
-			if owed > 0 {
-				if !s.sendCredit(owed) {
-					return
-				}
-				owed = 0
-			}
 			if err := conn.CloseWrite(); err != nil {
 				s.end(endReset, kindReset, "shutdown: "+err.Error())
 				return
 			}
+			// The EOF costs msgCost too: its credit coming back tells the
+			// peer it arrived (sendEOF).
+			if !s.sendCredit(owed + msgCost) {
+				return
+			}
+			owed = 0
 			s.writeDone.Store(true)
 			s.maybeFinish()
 		case kindProbe:
@@ -569,12 +572,7 @@ func (s *session) readLoop() {
 		m, n := s.rd.m, s.rd.n
 		if m == nil {
 			if s.rd.err == io.EOF {
-				if err := s.side.sendCtl(s.done, s.peer, s.self, appendEOF(nil, s.rd.seq)); err != nil {
-					s.end(endReset, kindReset, "send: "+err.Error())
-					return
-				}
-				s.readDone.Store(true)
-				s.maybeFinish()
+				s.sendEOF()
 				return
 			}
 			if !errors.Is(s.rd.err, net.ErrClosed) {
@@ -606,6 +604,44 @@ func (s *session) readLoop() {
 			return
 		}
 		s.side.stats.bytesIn.Add(uint64(n))
+	}
+}
+
+// sendEOF tells the peer the socket read EOF, and makes sure it heard:
+// the EOF costs msgCost credit, which the peer returns once it has
+// written it (shut its socket's write side), so until all the credit is
+// back the reader probes, as awaitCredit does, and sends the EOF again
+// with each PROBE (the peer ignores one it has had). An EOF refused by an
+// overloaded node between is sent again rather than leaving the session
+// half-open.
+func (s *session) sendEOF() {
+	eof := appendEOF(nil, s.rd.seq)
+	s.credit.Add(-msgCost)
+	if err := s.side.sendCtl(s.done, s.peer, s.self, eof); err != nil {
+		s.end(endReset, kindReset, "send: "+err.Error())
+		return
+	}
+	s.readDone.Store(true)
+	s.maybeFinish()
+	d := probeAfter
+	for s.credit.Load() < s.sendWindow {
+		t := time.NewTimer(d)
+		select {
+		case <-s.creditSig:
+			t.Stop()
+			continue
+		case <-s.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		for _, p := range [][]byte{eof, {kindProbe}} {
+			if err := s.side.sendCtl(s.done, s.peer, s.self, p); err != nil {
+				s.end(endReset, kindReset, "send: "+err.Error())
+				return
+			}
+		}
+		d = min(2*d, probeMax)
 	}
 }
 

@@ -15,9 +15,10 @@ import (
 // background nodes (OS processes), beside a direct loopback transfer
 // between the same client and server in the same run: client → inlet
 // node → outlet node → server ("two" in the middle), and client → inlet
-// node → relay node → outlet node → server ("three", the seed's shape).
-// Each op moves bulkBytes one way; the figure is MB/s and the ratio to
-// direct.
+// node → relay node → outlet node → server ("three", the seed's shape);
+// and beside chains of as many plain Go TCP relay processes (io.Copy,
+// which splices: "relays-two", "relays-three"). Each op moves bulkBytes
+// one way; the figure is MB/s.
 func BenchmarkPortalBulk(b *testing.B) {
 	bulkBytes := 32 << 20
 	if testing.Short() {
@@ -32,7 +33,8 @@ func BenchmarkPortalBulk(b *testing.B) {
 	c.ok("tcp-outlet", "create", "--at", "n3", "--to", sink)
 	two := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
 	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
-	for _, s := range []struct{ name, addr string }{{"direct", sink}, {"two", two}, {"three", three}} {
+	r2, r3 := relayChain(b, sink, 2), relayChain(b, sink, 3)
+	for _, s := range []struct{ name, addr string }{{"direct", sink}, {"two", two}, {"relays-two", r2}, {"three", three}, {"relays-three", r3}} {
 		b.Run(s.name, func(b *testing.B) {
 			b.SetBytes(int64(bulkBytes))
 			for range b.N {
@@ -115,7 +117,8 @@ func BenchmarkPortalPingPong(b *testing.B) {
 	c.ok("tcp-outlet", "create", "--at", "n3", "--to", echoAddr)
 	two := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
 	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
-	for _, s := range []struct{ name, addr string }{{"direct", echoAddr}, {"two", two}, {"three", three}} {
+	r2, r3 := relayChain(b, echoAddr, 2), relayChain(b, echoAddr, 3)
+	for _, s := range []struct{ name, addr string }{{"direct", echoAddr}, {"two", two}, {"relays-two", r2}, {"three", three}, {"relays-three", r3}} {
 		b.Run(s.name, func(b *testing.B) {
 			conn, err := net.Dial("tcp", s.addr)
 			if err != nil {
@@ -229,4 +232,13 @@ func vmRSS(b *testing.B, pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// relayChain starts n plain TCP relay processes (io.Copy both ways)
+// in a chain to target and returns the first one's address.
+func relayChain(b *testing.B, target string, n int) string {
+	for range n {
+		target = startProc(b, "raw-relay", target).addr
+	}
+	return target
 }

@@ -46,7 +46,8 @@ func rawEcho() {
 	}
 }
 
-// rawRelay joins every connection it accepts to a new one to target.
+// rawRelay joins every connection it accepts to a new one to target,
+// both ways (io.Copy, which splices), passing a half-close on.
 func rawRelay(target string) {
 	exitOnEOF()
 	l := rawListen("raw-relay")
@@ -62,7 +63,10 @@ func rawRelay(target string) {
 				return
 			}
 			defer up.Close()
-			go io.Copy(up, c)
+			go func() {
+				io.Copy(up, c)
+				up.(*net.TCPConn).CloseWrite() // half-close goes on, as a good proxy's does
+			}()
 			io.Copy(c, up)
 		}()
 	}

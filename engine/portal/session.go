@@ -70,9 +70,15 @@ type session struct {
 	seqIn   uint32 // the seq the peer's next DATA must have: a gap is a loss on the way
 	granted uint64 // the peer's last CREDIT total
 
-	mu       sync.Mutex
-	conn     *net.TCPConn // nil until the outlet's dial succeeds
-	peer     wire.Route   // route to the peer's session worker; nil until known
+	mu   sync.Mutex
+	conn *net.TCPConn // nil until the outlet's dial succeeds
+	now  struct {     // writeNow's, under mu
+		raw syscall.RawConn
+		fn  func(fd uintptr) bool
+		p   []byte
+		n   int
+	}
+	peer     wire.Route // route to the peer's session worker; nil until known
 	ended    bool
 	writing  bool   // a writer goroutine runs
 	owed     int64  // credit written and not yet returned, between writers
@@ -321,25 +327,33 @@ func (s *session) push(it item) bool {
 // tries again and meets the error, if any, itself). Under s.mu, with no
 // writer running.
 func (s *session) writeNow(p []byte) int {
-	raw, err := s.conn.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	_ = raw.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			k, err := syscall.Write(int(fd), p[n:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil || k <= 0 {
-				break
-			}
-			n += k
+	if s.now.raw == nil { // made once: SyscallConn and the callback each allocate
+		raw, err := s.conn.SyscallConn()
+		if err != nil {
+			return 0
 		}
-		return true // never wait for room here
-	})
-	return n
+		s.now.raw, s.now.fn = raw, s.writeSome
+	}
+	s.now.p, s.now.n = p, 0
+	_ = s.now.raw.Write(s.now.fn)
+	s.now.p = nil
+	return s.now.n
+}
+
+// writeSome is writeNow's RawConn.Write callback: it writes s.now.p from
+// s.now.n on until the socket is full, and never waits for room.
+func (s *session) writeSome(fd uintptr) bool {
+	for s.now.n < len(s.now.p) {
+		k, err := syscall.Write(int(fd), s.now.p[s.now.n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || k <= 0 {
+			break
+		}
+		s.now.n += k
+	}
+	return true
 }
 
 // writeLoop writes the queue to the socket in order until it is empty,

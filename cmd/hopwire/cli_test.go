@@ -337,6 +337,9 @@ func TestManagerOnlyForOwner(t *testing.T) {
 	if d := show.Counters["engine"]["denied"]; d < 2 {
 		t.Fatalf("engine Denied = %d after two attempts on the manager from the network", d)
 	}
+	if n := show.Counters["engine"]["notices_sent"]; n < 1 {
+		t.Fatalf("engine notices_sent = %d: the stranger was not told", n)
+	}
 	// node show itself is one request more; the strangers' are none.
 	if got := show.Counters["manager"]["requests"]; got != before+1 {
 		t.Fatalf("manager requests %d, want %d: the network reached it", got, before+1)

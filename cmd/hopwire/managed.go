@@ -6,10 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"reflect"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/hopwire/hopwire/cmd/internal/home"
 	"github.com/hopwire/hopwire/cmd/internal/manager"
@@ -62,7 +59,7 @@ func runManaged(ctx context.Context, h home.Home, cfg home.Config, log *slog.Log
 		Logger:     log,
 		Forwarding: fwd,
 		Counters: func() map[string]map[string]uint64 {
-			return map[string]map[string]uint64{"tcp": counters(tcpTr.Stats()), "udp": counters(udpTr.Stats())}
+			return map[string]map[string]uint64{"tcp": manager.Counters(tcpTr.Stats()), "udp": manager.Counters(udpTr.Stats())}
 		},
 	})
 	if err != nil {
@@ -116,37 +113,4 @@ func udpClientAddr(listen string) string {
 		return netip.AddrPortFrom(ap.Addr(), 0).String()
 	}
 	return ""
-}
-
-// counters flattens a transport's Stats struct (integer fields) into a
-// map, for `node show`.
-func counters(stats any) map[string]uint64 {
-	v := reflect.ValueOf(stats)
-	out := make(map[string]uint64, v.NumField())
-	for i := range v.NumField() {
-		f := v.Field(i)
-		switch f.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			out[snake(v.Type().Field(i).Name)] = uint64(max(f.Int(), 0))
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			out[snake(v.Type().Field(i).Name)] = f.Uint()
-		}
-	}
-	return out
-}
-
-// snake spells a Stats field as the manager spells the engine's
-// counters: QueueFull is queue_full.
-func snake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -189,10 +188,7 @@ func (s nodeSpec) clientAddr() string {
 	if s.udpClient != "" {
 		return s.udpClient
 	}
-	if ap, err := netip.ParseAddrPort(s.udpBind); err == nil && !ap.Addr().IsUnspecified() {
-		return netip.AddrPortFrom(ap.Addr(), 0).String()
-	}
-	return ""
+	return udpClientAddr(s.udpBind)
 }
 
 // routesUseUDP reports whether a --forward route goes out over UDP.

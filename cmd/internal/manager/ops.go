@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -100,6 +102,38 @@ func (s *Server) opNodeShow(cbor.RawMessage) (any, *Error) {
 	return info, nil
 }
 
+// Counters flattens a Stats struct (the engine's, a transport's) into
+// node.show's form: its integer fields, named in snake case (QueueFull is
+// queue_full), so a counter added to a Stats shows without more code.
+func Counters(stats any) map[string]uint64 {
+	v := reflect.ValueOf(stats)
+	out := make(map[string]uint64, v.NumField())
+	for i := range v.NumField() {
+		f, name := v.Field(i), snake(v.Type().Field(i).Name)
+		switch f.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			out[name] = uint64(max(f.Int(), 0))
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			out[name] = f.Uint()
+		}
+	}
+	return out
+}
+
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func (s *Server) counters() map[string]map[string]uint64 {
 	st := s.node.Stats()
 	c := map[string]map[string]uint64{}
@@ -110,16 +144,7 @@ func (s *Server) counters() map[string]map[string]uint64 {
 			}
 		}
 	}
-	c["engine"] = map[string]uint64{
-		"unknown_address": st.UnknownAddress,
-		"mailbox_full":    st.MailboxFull,
-		"handler_errors":  st.HandlerErrors,
-		"undeliverable":   st.Undeliverable,
-		"denied":          st.Denied,
-		"hops_exhausted":  st.HopsExhausted,
-		"panics":          st.Panics,
-		"stale_replies":   st.StaleReplies,
-	}
+	c["engine"] = Counters(st)
 	c["manager"] = map[string]uint64{
 		"requests": s.stats.requests.Load(),
 		"foreign":  s.stats.foreign.Load(),

@@ -192,13 +192,7 @@ func TestUDPToTCPBridge(t *testing.T) {
 	if !regexp.MustCompile(`^/worker/[0-9a-f]{32}$`).MatchString(worker) {
 		t.Fatalf("tcp-connection create printed %q", worker)
 	}
-	var n2 nodeInfo
-	mustJSON(t, c.ok("node", "list", "--output", "json"), &[]nodeInfo{}) // it parses
-	for _, in := range listNodes(t, c) {
-		if in.Name == "n2" {
-			n2 = in
-		}
-	}
+	n2 := c.node(t, "n2")
 	if n2.UDP == "" {
 		t.Fatalf("n2 has no UDP listener: %+v", n2)
 	}
@@ -209,6 +203,28 @@ func TestUDPToTCPBridge(t *testing.T) {
 	if out := c.ok("message", "send", "from n2", "--from", "n2", "--to", worker+"/service/uppercase"); out != "FROM N2\n" {
 		t.Fatalf("--from n2: %q", out)
 	}
+}
+
+// seedShape creates the seed's relay shape: n2, n3 registered at n2 as
+// relay n3 (n3 needs no listener for it), and n1.
+func (c *cli) seedShape() {
+	c.t.Helper()
+	c.ok("node", "create", "n2")
+	c.ok("node", "create", "n3")
+	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+	c.ok("node", "create", "n1")
+}
+
+// node is what node list says of name.
+func (c *cli) node(t *testing.T, name string) nodeInfo {
+	t.Helper()
+	for _, in := range listNodes(t, c) {
+		if in.Name == name {
+			return in
+		}
+	}
+	t.Fatalf("no node %s in node list", name)
+	return nodeInfo{}
 }
 
 func listNodes(t *testing.T, c *cli) []nodeInfo {
@@ -241,12 +257,7 @@ func TestCLIErrors(t *testing.T) {
 	c.fails(1, `service "hop" already exists`, "service", "start", "hop", "--at", "n1")
 
 	// A port in use: n2 asks for n1's.
-	var n1 nodeInfo
-	for _, in := range listNodes(t, c) {
-		if in.Name == "n1" {
-			n1 = in
-		}
-	}
+	n1 := c.node(t, "n1")
 	r := c.run("node", "create", "n2", "--tcp-listener-address", n1.TCP)
 	if r.code != 1 || !strings.Contains(r.stderr, "address already in use") {
 		t.Fatalf("port in use: %+v", r)
@@ -402,12 +413,7 @@ func TestSecondTransportHop(t *testing.T) {
 	for _, n := range []string{"closed", "open"} {
 		c.ok("service", "start", "hop", "--at", n)
 	}
-	var far string
-	for _, in := range listNodes(t, c) {
-		if in.Name == "far" {
-			far = in.TCP
-		}
-	}
+	far := c.node(t, "far").TCP
 	tail := "/service/hop/ip4/127.0.0.1/tcp/" + port(far) + "/service/echo"
 	if out := c.ok("message", "send", "two hops", "--to", "/node/open"+tail); out != "two hops\n" {
 		t.Fatalf("through the open node: %q", out)
@@ -446,12 +452,7 @@ func TestRelayWalkThrough(t *testing.T) {
 		t.Fatalf("relay create printed %q", out)
 	}
 	c.ok("node", "create", "n1")
-	var n2 nodeInfo
-	for _, in := range listNodes(t, c) {
-		if in.Name == "n2" {
-			n2 = in
-		}
-	}
+	n2 := c.node(t, "n2")
 	w := strings.TrimSpace(c.ok("tcp-connection", "create", "--from", "n1", "--to", n2.TCP))
 	for _, to := range []string{w + "/service/forward_to_n3/service/uppercase", w + "/service/forward_to_n3/service/hop/service/uppercase"} {
 		if out := c.ok("message", "send", "hello", "--from", "n1", "--to", to); out != "HELLO\n" {
@@ -500,12 +501,7 @@ func TestPortalWalkThrough(t *testing.T) {
 	c.ok("service", "start", "hop", "--at", "n3")
 	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
 	c.ok("node", "create", "n1")
-	var n2 nodeInfo
-	for _, in := range listNodes(t, c) {
-		if in.Name == "n2" {
-			n2 = in
-		}
-	}
+	n2 := c.node(t, "n2")
 	w := strings.TrimSpace(c.ok("tcp-connection", "create", "--from", "n1", "--to", n2.TCP))
 	c.ok("tcp-outlet", "create", "--at", "n3", "--from", "/service/outlet", "--to", strings.TrimPrefix(srv.URL, "http://"))
 	for _, to := range []string{w + "/service/forward_to_n3/service/hop/service/outlet", w + "/service/forward_to_n3/service/outlet"} {
@@ -578,10 +574,7 @@ func TestPortalAfterRelayKilled(t *testing.T) {
 			}()
 		}
 	}()
-	c.ok("node", "create", "n2")
-	c.ok("node", "create", "n3")
-	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
-	c.ok("node", "create", "n1")
+	c.seedShape()
 	c.ok("tcp-outlet", "create", "--at", "n3", "--to", l.Addr().String())
 	listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
 
@@ -629,10 +622,7 @@ func TestPortalConcurrentThroughRelay(t *testing.T) {
 	body := strings.Repeat("x", 1<<20)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
 	defer srv.Close()
-	c.ok("node", "create", "n2")
-	c.ok("node", "create", "n3")
-	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
-	c.ok("node", "create", "n1")
+	c.seedShape()
 	c.ok("tcp-outlet", "create", "--at", "n3", "--to", strings.TrimPrefix(srv.URL, "http://"))
 	listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -699,10 +689,7 @@ func TestPortalBulkBothWays(t *testing.T) {
 		serverGot <- hex.EncodeToString(h.Sum(nil))
 		<-wrote // not closed before its own stream is out
 	}()
-	c.ok("node", "create", "n2")
-	c.ok("node", "create", "n3")
-	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
-	c.ok("node", "create", "n1")
+	c.seedShape()
 	c.ok("tcp-outlet", "create", "--at", "n3", "--to", l.Addr().String())
 	listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
 

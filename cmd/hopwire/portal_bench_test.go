@@ -26,10 +26,7 @@ func BenchmarkPortalBulk(b *testing.B) {
 	}
 	c := newCLI(b)
 	sink := sinkServer(b)
-	c.ok("node", "create", "n2")
-	c.ok("node", "create", "n3")
-	c.ok("node", "create", "n1")
-	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+	c.seedShape()
 	c.ok("tcp-outlet", "create", "--at", "n3", "--to", sink)
 	two := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
 	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
@@ -110,10 +107,7 @@ func push(b *testing.B, addr string, n int) {
 func BenchmarkPortalPingPong(b *testing.B) {
 	c := newCLI(b)
 	echoAddr := echoServer(b)
-	c.ok("node", "create", "n2")
-	c.ok("node", "create", "n3")
-	c.ok("node", "create", "n1")
-	c.ok("relay", "create", "n3", "--at", "/node/n2", "--to", "/node/n3")
+	c.seedShape()
 	c.ok("tcp-outlet", "create", "--at", "n3", "--to", echoAddr)
 	two := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
 	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))

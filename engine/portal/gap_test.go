@@ -25,27 +25,8 @@ func TestGapResets(t *testing.T) {
 		{"EOF counts 2 after 1", [][]byte{dataOf(0, "a"), eofOf(2)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			node, err := engine.NewNode(engine.Config{Name: "gap", Loops: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer node.Close()
 			got := make(chan []byte, 1)
-			srv := newServer(t, func(c *net.TCPConn) { b, _ := io.ReadAll(c); got <- b })
-			out, err := portal.NewOutlet(node, wire.LocalAddr("outlet"), portal.OutletConfig{Target: srv.addr()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer out.Close()
-			peer, err := node.NewContext(wire.LocalAddr("peer"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
-			if err := peer.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
-				t.Fatal(err)
-			}
-			session := receiveFrom(t, peer, 2) // the OK
+			out, peer, session := openAtOutlet(t, func(c *net.TCPConn) { b, _ := io.ReadAll(c); got <- b })
 			for _, m := range tc.msgs {
 				if err := peer.Send(session, m); err != nil {
 					t.Fatal(err)
@@ -80,28 +61,9 @@ func eofOf(count uint32) []byte { return binary.BigEndian.AppendUint32([]byte{6}
 // peer's answer (the credit total) lets the stream go on. The fake peer
 // here never sends the CREDIT it owes until probed.
 func TestProbeHealsLostCredit(t *testing.T) {
-	node, err := engine.NewNode(engine.Config{Name: "probe", Loops: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
-	srv := newServer(t, func(c *net.TCPConn) {
+	_, peer, session := openAtOutlet(t, func(c *net.TCPConn) {
 		c.Write(make([]byte, 4<<20)) // more than a window
 	})
-	out, err := portal.NewOutlet(node, wire.LocalAddr("outlet"), portal.OutletConfig{Target: srv.addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	peer, err := node.NewContext(wire.LocalAddr("peer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	if err := peer.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
-		t.Fatal(err)
-	}
-	session := receiveFrom(t, peer, 2) // the OK
 	var got, msgs int64
 	probes := 0
 	deadline := time.Now().Add(wait)
@@ -131,30 +93,11 @@ func TestProbeHealsLostCredit(t *testing.T) {
 // An EOF lost on the way: its credit does not come back, so the outlet
 // sends it again (with a PROBE) until it does; the session then ends.
 func TestLostEOFIsSentAgain(t *testing.T) {
-	node, err := engine.NewNode(engine.Config{Name: "eof", Loops: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
-	srv := newServer(t, func(c *net.TCPConn) {
+	out, peer, session := openAtOutlet(t, func(c *net.TCPConn) {
 		c.Write([]byte("hello"))
 		c.CloseWrite()
 		io.Copy(io.Discard, c)
 	})
-	out, err := portal.NewOutlet(node, wire.LocalAddr("outlet"), portal.OutletConfig{Target: srv.addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	peer, err := node.NewContext(wire.LocalAddr("peer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	if err := peer.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
-		t.Fatal(err)
-	}
-	session := receiveFrom(t, peer, 2) // the OK
 	eofs, msgs := 0, int64(0)
 	var got int64
 	deadline := time.Now().Add(wait)
@@ -189,4 +132,31 @@ func TestLostEOFIsSentAgain(t *testing.T) {
 	if s := out.Stats(); s.Resets != 0 || s.BadMessages != 0 {
 		t.Fatalf("the session ended badly: %+v", s)
 	}
+}
+
+// openAtOutlet starts an outlet to a server that runs handle for its
+// connection, and opens a session to it from peer, an app context that
+// plays the inlet by hand; session is the route to the outlet's session.
+func openAtOutlet(t *testing.T, handle func(*net.TCPConn)) (out *portal.Outlet, peer *engine.App, session wire.Route) {
+	t.Helper()
+	node, err := engine.NewNode(engine.Config{Name: "outlet-node", Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	srv := newServer(t, handle)
+	out, err = portal.NewOutlet(node, wire.LocalAddr("outlet"), portal.OutletConfig{Target: srv.addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	peer, err = node.NewContext(wire.LocalAddr("peer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	if err := peer.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
+		t.Fatal(err)
+	}
+	return out, peer, receiveFrom(t, peer, 2) // the OK
 }

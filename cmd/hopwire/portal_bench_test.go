@@ -26,10 +26,7 @@ func BenchmarkPortalBulk(b *testing.B) {
 	}
 	c := newCLI(b)
 	sink := sinkServer(b)
-	c.seedShape()
-	c.ok("tcp-outlet", "create", "--at", "n3", "--to", sink)
-	two := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
-	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
+	two, three := portalShape(c, sink)
 	r2, r3 := relayChain(b, sink, 2), relayChain(b, sink, 3)
 	for _, s := range []struct{ name, addr string }{{"direct", sink}, {"two", two}, {"relays-two", r2}, {"three", three}, {"relays-three", r3}} {
 		b.Run(s.name, func(b *testing.B) {
@@ -107,10 +104,7 @@ func push(b *testing.B, addr string, n int) {
 func BenchmarkPortalPingPong(b *testing.B) {
 	c := newCLI(b)
 	echoAddr := echoServer(b)
-	c.seedShape()
-	c.ok("tcp-outlet", "create", "--at", "n3", "--to", echoAddr)
-	two := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
-	three := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
+	two, three := portalShape(c, echoAddr)
 	r2, r3 := relayChain(b, echoAddr, 2), relayChain(b, echoAddr, 3)
 	for _, s := range []struct{ name, addr string }{{"direct", echoAddr}, {"two", two}, {"relays-two", r2}, {"three", three}, {"relays-three", r3}} {
 		b.Run(s.name, func(b *testing.B) {
@@ -235,4 +229,16 @@ func relayChain(b *testing.B, target string, n int) string {
 		target = startProc(b, "raw-relay", target).addr
 	}
 	return target
+}
+
+// portalShape builds the seed's relay shape with an outlet on n3 to
+// target and two inlets on n1: two (to n3 directly: two nodes in the
+// middle) and three (through the relay on n2). It returns their addresses.
+func portalShape(c *cli, target string) (two, three string) {
+	c.seedShape()
+	c.ok("tcp-outlet", "create", "--at", "n3", "--to", target)
+	inlet := func(to string) string {
+		return strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", to))
+	}
+	return inlet("/node/n3/service/outlet"), inlet("/node/n2/service/forward_to_n3/service/outlet")
 }

@@ -102,12 +102,15 @@ func TestBounce(t *testing.T) {
 	n := newNode(t, Config{})
 	f := newFakeTransport(t, n)
 	app := mustContext(t, n, "app")
+	released := make(chan struct{})
 	go func() {
+		defer close(released)
 		s := <-f.out // the request left over 9#far: the far side drops it
 		n.bounce(s.m, errors.New("far side gone"))
 		s.m.Release()
 	}()
 	_, err := app.Request(wire.MustParseRoute("9#far => echo"), nil, wait)
+	<-released // the bounce can reach app before the far side has let go of the request
 	var be *BounceError
 	if !errors.As(err, &be) || !strings.Contains(err.Error(), "far side gone") {
 		t.Fatalf("Request: %v", err)

@@ -37,9 +37,14 @@ var (
 	binErr  error
 )
 
-// hopwireBin builds the hopwire binary once per test run.
+// hopwireBin builds the hopwire binary once per test run, or returns the
+// one HOPWIRE_BIN names (how benchmarks measure an old build beside a new
+// one, interleaved).
 func hopwireBin(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv("HOPWIRE_BIN"); bin != "" {
+		return bin
+	}
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "hopwire-bin")
 		if err != nil {

@@ -104,7 +104,7 @@
 //
 // The credit windows bound what each session has in flight, not what
 // all the sessions sharing one node connection have: 32 busy sessions
-// put up to 8 MiB in flight, more than the TCP transport's outbound
+// put up to 32 MiB in flight (DefaultWindow), more than the TCP transport's outbound
 // queue holds by default (tcp.Config.QueueBytes, 4 MiB), and a send to
 // a connection a listener accepted (an outlet answering its inlets)
 // waits only tcp.Config.PeerSendWait (1 ms) for room. So a session reads

@@ -100,6 +100,12 @@
 // silently cut short. Control messages (everything but DATA) refused for
 // backpressure are rebuilt and retried for up to 5 s.
 //
+// A CLOSE or RESET can still be lost on the way (an overloaded node
+// between refuses it) and leave the far session open: so each side sends
+// a PROBE every KeepAlive (30 s) to the peer of each session it has heard
+// nothing from since the last round. A peer session that is gone is an
+// unknown address to its node, whose refusal notice ends this one.
+//
 // # Backpressure
 //
 // The credit windows bound what each session has in flight, not what

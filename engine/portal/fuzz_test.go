@@ -134,9 +134,10 @@ func receiveFrom(t *testing.T, app *engine.App, kind byte) wire.Route {
 		if err != nil {
 			continue
 		}
-		p, r := m.Payload(), m.Return()
+		p, r := m.Payload(), m.Return() // r is a copy; p is m's, so looked at before the release
+		match := len(p) > 0 && p[0] == kind
 		m.Release()
-		if len(p) > 0 && p[0] == kind {
+		if match {
 			return r
 		}
 	}

@@ -137,7 +137,8 @@ func TestLostEOFIsSentAgain(t *testing.T) {
 // openAtOutlet starts an outlet to a server that runs handle for its
 // connection, and opens a session to it from peer, an app context that
 // plays the inlet by hand; session is the route to the outlet's session.
-func openAtOutlet(t *testing.T, handle func(*net.TCPConn)) (out *portal.Outlet, peer *engine.App, session wire.Route) {
+// cfg, if given, is the outlet's (its Target is filled in).
+func openAtOutlet(t *testing.T, handle func(*net.TCPConn), cfg ...portal.OutletConfig) (out *portal.Outlet, peer *engine.App, session wire.Route) {
 	t.Helper()
 	node, err := engine.NewNode(engine.Config{Name: "outlet-node", Loops: 2})
 	if err != nil {
@@ -145,7 +146,12 @@ func openAtOutlet(t *testing.T, handle func(*net.TCPConn)) (out *portal.Outlet, 
 	}
 	t.Cleanup(func() { node.Close() })
 	srv := newServer(t, handle)
-	out, err = portal.NewOutlet(node, wire.LocalAddr("outlet"), portal.OutletConfig{Target: srv.addr()})
+	var oc portal.OutletConfig
+	if len(cfg) > 0 {
+		oc = cfg[0]
+	}
+	oc.Target = srv.addr()
+	out, err = portal.NewOutlet(node, wire.LocalAddr("outlet"), oc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ type InletConfig struct {
 	OpenTimeout time.Duration // how long a session waits for the outlet's OK; 0 means DefaultOpenTimeout
 	Window      int           // bytes a session takes in flight from its outlet; 0 means DefaultWindow
 	Chunk       int           // most bytes a DATA message carries; 0 means DefaultChunk
+	KeepAlive   time.Duration // how often an idle session checks its peer is there; 0 means DefaultKeepAlive, < 0 never
 	Logger      *slog.Logger  // nil means the node's
 }
 
@@ -55,7 +56,7 @@ func NewInlet(node *engine.Node, cfg InletConfig) (*Inlet, error) {
 	if cfg.OpenTimeout == 0 {
 		cfg.OpenTimeout = DefaultOpenTimeout
 	}
-	sd, err := newSide(node, cfg.Window, cfg.Chunk, cfg.Logger, "inlet")
+	sd, err := newSide(node, sideConfig{cfg.Window, cfg.Chunk, cfg.KeepAlive, cfg.Logger}, "inlet")
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ type OutletConfig struct {
 	DialTimeout time.Duration // bounds that connect; 0 means DefaultDialTimeout
 	Window      int           // bytes a session takes in flight from its inlet; 0 means DefaultWindow
 	Chunk       int           // most bytes a DATA message carries; 0 means DefaultChunk
+	KeepAlive   time.Duration // how often an idle session checks its peer is there; 0 means DefaultKeepAlive, < 0 never
 	Logger      *slog.Logger  // nil means the node's
 }
 
@@ -48,7 +49,7 @@ func NewOutlet(node *engine.Node, addr wire.Address, cfg OutletConfig) (*Outlet,
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
-	sd, err := newSide(node, cfg.Window, cfg.Chunk, cfg.Logger, "outlet")
+	sd, err := newSide(node, sideConfig{cfg.Window, cfg.Chunk, cfg.KeepAlive, cfg.Logger}, "outlet")
 	if err != nil {
 		return nil, err
 	}

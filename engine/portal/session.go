@@ -62,6 +62,7 @@ type session struct {
 	readDone  atomic.Bool   // the reader sent EOF
 	writeDone atomic.Bool   // the writer wrote the peer's EOF (CloseWrite)
 	stopping  atomic.Bool   // the worker is being stopped (Shutdown): end does not stop it
+	heard     atomic.Bool   // a message came since the side's last keep-alive round
 	rd        reader        // the reader goroutine's
 
 	// Loop-owned (the handler's).
@@ -112,6 +113,7 @@ func newSession(sd *side, inlet bool) *session {
 // HandleMessage takes a message from the peer (or a refusal notice from
 // a node on the way). It runs on the worker's loop and does not block.
 func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
+	s.heard.Store(true)
 	if m.Flags()&wire.FlagError != 0 {
 		reason := "refused on the way: " + printable(m.Payload())
 		if !s.isOpen() {
@@ -443,6 +445,9 @@ func (s *session) writeLoop() {
 func (s *session) sendCredit(n int64) bool {
 	var b [creditLen]byte
 	s.returned += n // writer-only: one writer runs at a time
+	if s.returned == 0 {
+		return true // nothing ever written: no total to tell a keep-alive PROBE
+	}
 	if err := s.side.sendCtl(s.done, s.peer, s.self, appendCredit(b[:0], s.returned)); err != nil {
 		s.end(endReset, kindReset, "send: "+err.Error())
 		return false
@@ -528,6 +533,22 @@ func (s *session) teardown(tell byte, reason string, peer wire.Route) {
 		s.side.node.StopWorker(s.addr)
 	}
 	s.side.remove(s)
+}
+
+// probePeer sends the peer a keep-alive PROBE (side.keepAlive). A send
+// refused for backpressure is left for the next round; refused for any
+// other reason (the peer's address unknown here), it ends the session.
+// Off the loops only.
+func (s *session) probePeer() {
+	s.mu.Lock()
+	peer, ended := s.peer, s.ended
+	s.mu.Unlock()
+	if peer == nil || ended {
+		return // not open yet (its open timeout covers it), or over
+	}
+	if err := s.side.send(peer, s.self, []byte{kindProbe}); err != nil && !errors.Is(err, engine.ErrBackpressure) {
+		s.end(endReset, 0, "keep-alive: "+err.Error())
+	}
 }
 
 // Shutdown ends the session when its worker is stopped from outside (the

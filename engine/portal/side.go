@@ -63,7 +63,22 @@ type side struct {
 	stats counters
 }
 
-func newSide(node *engine.Node, window, chunk int, log *slog.Logger, kind string) (*side, error) {
+// DefaultKeepAlive is how often an idle session makes sure its peer is
+// still there (sideConfig.keepAlive).
+const DefaultKeepAlive = 30 * time.Second
+
+// sideConfig is what InletConfig and OutletConfig have in common.
+type sideConfig struct {
+	window, chunk int
+	keepAlive     time.Duration // 0 means DefaultKeepAlive, < 0 never
+	log           *slog.Logger
+}
+
+func newSide(node *engine.Node, cfg sideConfig, kind string) (*side, error) {
+	window, chunk, log := cfg.window, cfg.chunk, cfg.log
+	if cfg.keepAlive == 0 {
+		cfg.keepAlive = DefaultKeepAlive
+	}
 	if window == 0 {
 		window = DefaultWindow
 	}
@@ -101,7 +116,45 @@ func newSide(node *engine.Node, window, chunk int, log *slog.Logger, kind string
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if cfg.keepAlive > 0 {
+		s.wg.Add(1)
+		go s.keepAlive(cfg.keepAlive)
+	}
 	return s, nil
+}
+
+// keepAlive is the side's goroutine that finds sessions whose peer is
+// gone without a word: a CLOSE or RESET lost on the way (refused by an
+// overloaded node between) would leave this side's session, and its
+// socket, open for ever. Every interval it sends a PROBE to the peer of
+// each session it has heard nothing from since the last round. A live
+// peer answers (its credit total) or ignores it; a peer session that is
+// gone is an unknown address to its node, whose refusal notice ends this
+// one (HandleMessage), as does a send refused for any reason but
+// backpressure. One goroutine and one small message per idle session a
+// round: no timer per session.
+func (sd *side) keepAlive(every time.Duration) {
+	defer sd.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-sd.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var quiet []*session
+		sd.mu.Lock()
+		for s := range sd.sessions {
+			if !s.heard.Swap(false) {
+				quiet = append(quiet, s)
+			}
+		}
+		sd.mu.Unlock()
+		for _, s := range quiet {
+			s.probePeer()
+		}
+	}
 }
 
 // randomAddr returns a local address of 128 random bits in hex: a

@@ -219,7 +219,7 @@ func (l *Link) Close() {
 	n := l.node
 	n.regMu.Lock()
 	delete(n.links, l.flow)
-	for _, wk := range n.all {
+	for wk := range n.all {
 		wk.flows.drop(l.flow)
 	}
 	for _, o := range n.links {

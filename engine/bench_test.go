@@ -310,3 +310,27 @@ func chanChain(b *testing.B, k int) {
 	b.StopTimer()
 	reportChain(b, k)
 }
+
+// BenchmarkStartStopAmong starts and stops a worker on a node that
+// already hosts n: what a portal session's worker costs to open and
+// close beside n others.
+func BenchmarkStartStopAmong(b *testing.B) {
+	for _, among := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprint(among), func(b *testing.B) {
+			n := newNode(b, Config{})
+			for i := range among {
+				mustStart(b, n, Echo{}, fmt.Sprintf("w%d", i))
+			}
+			addr := wire.LocalAddr("session")
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := n.StartWorker(Echo{}, addr); err != nil {
+					b.Fatal(err)
+				}
+				if err := n.StopWorker(addr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -144,7 +144,7 @@ func (c *Context) StopWorker(addr wire.Address) error {
 // back, a reply to the same peer) skips the map lookup. It is valid while
 // the registry is the same map: any start or stop replaces the map.
 type nextHop struct {
-	reg  *map[string]*worker
+	gone uint64 // the registry's gone when this was resolved
 	w    *worker
 	n    int
 	name [32]byte // a connection worker's name is 32 hex digits
@@ -163,18 +163,18 @@ type hopCache struct {
 
 // resolve finds the worker at the local name v.
 func (hc *hopCache) resolve(n *Node, v []byte) *worker {
-	reg := n.workers.Load()
+	gone := n.workers.gone.Load()
 	for i := range hc.hops {
 		h := &hc.hops[i]
-		if h.reg == reg && h.n == len(v) && string(h.name[:h.n]) == string(v) {
+		if h.gone == gone && h.n == len(v) && string(h.name[:h.n]) == string(v) {
 			return h.w
 		}
 	}
-	wk := (*reg)[string(v)]
+	wk := n.workers.get(v)
 	if wk != nil && len(v) <= len(hc.hops[0].name) {
 		h := &hc.hops[hc.victim]
 		hc.victim = (hc.victim + 1) % nextHops
-		h.reg, h.w, h.n = reg, wk, copy(h.name[:], v)
+		h.gone, h.w, h.n = gone, wk, copy(h.name[:], v)
 	}
 	return wk
 }

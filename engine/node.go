@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -76,9 +77,9 @@ type Node struct {
 	wg    sync.WaitGroup
 	place atomic.Uint32 // round-robin loop placement
 
-	regMu      sync.Mutex                         // serialises writers of workers and all
-	workers    atomic.Pointer[map[string]*worker] // copy on write: loops read it lock-free
-	all        []*worker                          // every live worker, under regMu
+	regMu      sync.Mutex           // serialises writers of workers and all
+	workers    *registry            // loops read it lock-free
+	all        map[*worker]struct{} // every live worker, under regMu
 	transports atomic.Pointer[[256]Transport]
 
 	// External senders (app goroutines, transports) count themselves in
@@ -126,8 +127,8 @@ func NewNode(cfg Config) (*Node, error) {
 		dial:  dial,
 		named: named,
 	}
-	empty := map[string]*worker{}
-	n.workers.Store(&empty)
+	n.workers = newRegistry()
+	n.all = make(map[*worker]struct{})
 	n.transports.Store(new([256]Transport))
 	n.loops = make([]*loop, cfg.Loops)
 	for i := range n.loops {
@@ -212,21 +213,15 @@ func (n *Node) register(wk *worker, as []wire.Address) (*worker, error) {
 	if n.closing.Load() {
 		return nil, ErrClosed
 	}
-	old := *n.workers.Load()
 	for _, s := range wk.addrs {
-		if old[s] != nil {
+		if n.workers.getString(s) != nil {
 			return nil, &AddressError{Input: s, Err: ErrAddressInUse}
 		}
 	}
-	m := make(map[string]*worker, len(old)+len(as))
-	for k, v := range old {
-		m[k] = v
-	}
 	for _, s := range wk.addrs {
-		m[s] = wk
+		n.workers.set(s, wk)
 	}
-	n.workers.Store(&m)
-	n.all = append(n.all, wk)
+	n.all[wk] = struct{}{}
 	n.gen.Add(1)
 	return wk, nil
 }
@@ -236,23 +231,13 @@ func (n *Node) register(wk *worker, as []wire.Address) (*worker, error) {
 func (n *Node) unregister(wk *worker) bool {
 	n.regMu.Lock()
 	defer n.regMu.Unlock()
-	old := *n.workers.Load()
-	if old[wk.addrs[0]] != wk {
+	if n.workers.getString(wk.addrs[0]) != wk {
 		return false
 	}
-	m := make(map[string]*worker, len(old))
-	for k, v := range old {
-		if v != wk {
-			m[k] = v
-		}
+	for _, s := range wk.addrs {
+		n.workers.set(s, nil)
 	}
-	n.workers.Store(&m)
-	for i, x := range n.all {
-		if x == wk {
-			n.all = append(n.all[:i], n.all[i+1:]...)
-			break
-		}
-	}
+	delete(n.all, wk)
 	if slices.Contains(n.watchers, wk) {
 		n.watchers = slices.DeleteFunc(slices.Clone(n.watchers), func(w *worker) bool { return w == wk })
 	}
@@ -261,7 +246,7 @@ func (n *Node) unregister(wk *worker) bool {
 }
 
 func (n *Node) lookup(name []byte) *worker {
-	return (*n.workers.Load())[string(name)]
+	return n.workers.get(name)
 }
 
 // lookupAddr finds the worker at a local address.
@@ -269,7 +254,7 @@ func (n *Node) lookupAddr(a wire.Address) *worker {
 	if !a.IsLocal() {
 		return nil
 	}
-	return (*n.workers.Load())[a.Value()]
+	return n.workers.getString(a.Value())
 }
 
 // StopWorker stops the worker at addr: its addresses are freed at once,
@@ -324,7 +309,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) shutdown() {
 	n.regMu.Lock()
 	n.closing.Store(true)
-	all := append([]*worker(nil), n.all...)
+	all := slices.Collect(maps.Keys(n.all))
 	n.regMu.Unlock()
 
 	// No new external sends start now; wait for those under way.

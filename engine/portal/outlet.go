@@ -124,7 +124,7 @@ func (o *Outlet) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 	return nil
 }
 
-// connect dials the target for s, answers the inlet, and goes on as the
+// connect dials the target for s, answers the inlet, and starts the
 // session's reader.
 func (o *Outlet) connect(s *session) {
 	sd := o.side
@@ -150,5 +150,9 @@ func (o *Outlet) connect(s *session) {
 		s.end(endReset, 0, "send OK: "+err.Error())
 		return
 	}
-	s.readLoop() // its wg.Done is ours
+	// The reader is a goroutine of its own, not this one going on: the
+	// dial and the send grew this one's stack, which an idle session
+	// would keep (the runtime shrinks a stack only while a quarter of it
+	// is in use). Its wg.Done is ours.
+	go s.readLoop()
 }

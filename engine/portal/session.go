@@ -89,8 +89,9 @@ type session struct {
 	whead    int
 }
 
-// item is an entry of the write queue: DATA (m), or the peer's EOF or
-// CLOSE (m nil).
+// item is an entry of the write queue: DATA (m); the peer's EOF or
+// CLOSE, or a PROBE to answer (m nil); or kindCredit, the CREDIT that
+// DATA the handler wrote itself owes (m nil).
 type item struct {
 	m    *wire.Message
 	kind byte
@@ -294,21 +295,24 @@ func (s *session) push(it item) bool {
 	if it.kind == kindData && !s.writing && s.whead == len(s.wq) && s.conn != nil {
 		// Nothing queued and no writer: write here, without waiting, as
 		// far as the socket takes it, so a request/response exchange
-		// costs no goroutine start (a wake-up) per message. Not when the
-		// write would owe the peer a CREDIT: the handler may not send (it
-		// would wait on the loop); the writer does.
+		// costs no goroutine start (a wake-up) per message, and a stream
+		// reaches the socket without waiting for one. The CREDIT this
+		// write owes, if any, goes from a writer: the handler may not
+		// send (it would wait on the loop).
 		p := it.m.Payload()[dataHdr:]
-		if s.owed+cost(len(p)) < s.recvWindow/4 {
-			n := s.writeNow(p)
-			s.side.stats.bytesOut.Add(uint64(n))
-			if n == len(p) {
-				s.owed += cost(n)
-				s.held.Add(-cost(n))
+		n := s.writeNow(p)
+		s.side.stats.bytesOut.Add(uint64(n))
+		if n < len(p) {
+			it.off = n // the rest, from the writer, which accounts for the whole
+		} else {
+			s.owed += cost(n)
+			s.held.Add(-cost(n))
+			it.m.Release()
+			if s.owed < s.recvWindow/4 {
 				s.mu.Unlock()
-				it.m.Release()
 				return true
 			}
-			it.off = n // the rest, from the writer, which accounts for the whole
+			it = item{kind: kindCredit}
 		}
 	}
 	s.wq = append(s.wq, it)
@@ -425,6 +429,11 @@ func (s *session) writeLoop() {
 			owed = 0
 			s.writeDone.Store(true)
 			s.maybeFinish()
+		case kindCredit:
+			if !s.sendCredit(owed) {
+				return
+			}
+			owed = 0
 		case kindProbe:
 			s.mu.Lock()
 			s.probing = false

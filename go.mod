@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/fxamacker/cbor/v2 v2.10.0
+	github.com/klauspost/compress v1.18.2
 	go.uber.org/goleak v1.3.0
 )
 

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 )
@@ -124,6 +125,43 @@ func FuzzDatagram(f *testing.F) {
 			m.Release()
 		} else if de := (*DecodeError)(nil); !errors.As(err, &de) {
 			t.Fatalf("error %v is not a *DecodeError", err)
+		}
+	})
+}
+
+// FuzzDecompress: whatever arrives marked compressed either decodes to
+// a message within the pool's max frame or is refused with a
+// *DecodeError; nothing panics, and no message is left live.
+func FuzzDecompress(f *testing.F) {
+	p := NewPool(MinFrame * 64)
+	for _, c := range []Codec{S2, Zstd} {
+		m, _ := p.Build(MustParseRoute("echo"), nil, jsonish(4<<10))
+		z, _ := c.Compress(m, 0)
+		f.Add(byte(c), bytes.Clone(z.Payload()))
+		z.Release()
+	}
+	f.Add(byte(S2), binary.AppendUvarint(nil, 1<<40))
+	f.Add(byte(Zstd), []byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0xff})
+	to := MustParseRoute("echo")
+	f.Fuzz(func(t *testing.T, codec byte, payload []byte) {
+		c := Codec(codec%2 + 1)
+		m, err := p.Build(to, nil, payload)
+		if err != nil {
+			return
+		}
+		m.SetFlags(FlagCompressed)
+		d, err := c.Decompress(m)
+		switch {
+		case err == nil:
+			if d.Len() > p.MaxFrame() || d.Flags()&FlagCompressed != 0 {
+				t.Fatalf("decoded %d bytes, flags %b", d.Len(), d.Flags())
+			}
+			d.Release()
+		case !errors.As(err, new(*DecodeError)):
+			t.Fatalf("error %v is not a *DecodeError", err)
+		}
+		if p.Live() != 0 {
+			t.Fatalf("%d messages live", p.Live())
 		}
 	})
 }

@@ -1,0 +1,235 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression
+//
+// A connection may carry payloads compressed with one codec, settled in
+// its handshake: each side offers the codecs it takes (Hello.Caps, CapS2
+// and CapZstd) and both send with the densest they share (Settle). A
+// compressed message has FlagCompressed set and its payload is one codec
+// frame of the original payload; its header is as it was:
+//
+//	S2    an S2 block (github.com/klauspost/compress/s2): a uvarint of
+//	      the decoded length, then the block
+//	zstd  one zstd frame with its content size in the frame header
+//
+// Only the payload is compressed: a node forwarding the message reads
+// and rewrites its header without decoding anything, and a transport
+// decodes the payload only where the message leaves a connection that
+// settled on compression (it is delivered, or sent on, plain). A decoder
+// reads the decoded size first and refuses one that would take the
+// message past its pool's max frame before it allocates anything.
+
+// Codec is a payload compression a connection settled on, or Plain.
+type Codec uint8
+
+// Codecs.
+const (
+	Plain Codec = iota // no compression
+	S2                 // S2: fast; the default where compression is on
+	Zstd               // zstd: denser, slower
+)
+
+// ErrCorrupt says a compressed payload does not decode.
+var ErrCorrupt = errors.New("wire: corrupt compressed payload")
+
+// ParseCodec reads a codec's name: "s2", "zstd", or "off" (also "none",
+// "plain" and "") for Plain.
+func ParseCodec(s string) (Codec, error) {
+	switch s {
+	case "s2":
+		return S2, nil
+	case "zstd":
+		return Zstd, nil
+	case "off", "none", "plain", "":
+		return Plain, nil
+	}
+	return Plain, fmt.Errorf("unknown compression %q (want s2, zstd or off)", s)
+}
+
+func (c Codec) String() string {
+	switch c {
+	case S2:
+		return "s2"
+	case Zstd:
+		return "zstd"
+	}
+	return "off"
+}
+
+// Offer is what a side that wants to send with c offers in its Hello:
+// zstd offers S2 too, so that a peer that has only S2 is still served
+// compressed; Plain offers nothing, and nothing is compressed either way.
+func (c Codec) Offer() Caps {
+	switch c {
+	case S2:
+		return CapS2
+	case Zstd:
+		return CapZstd | CapS2
+	}
+	return 0
+}
+
+// Settle picks a connection's codec from the capabilities both sides
+// offer (Negotiate's caps): zstd if both offer it, else S2, else Plain.
+func Settle(common Caps) Codec {
+	switch {
+	case common&CapZstd != 0:
+		return Zstd
+	case common&CapS2 != 0:
+		return S2
+	}
+	return Plain
+}
+
+// DefaultCompressMin is the shortest payload worth trying to compress:
+// below it a codec saves a few bytes at best, and a request/response of
+// small messages pays nothing for compression being on.
+const DefaultCompressMin = 1 << 10
+
+// Compress returns m with its payload compressed with c: a new message
+// from m's pool with m's header, meta and flags and FlagCompressed set,
+// m released; or m itself, untouched, and false, when c is Plain, the
+// payload is shorter than min or already compressed, or does not shrink
+// by at least an eighth (an incompressible payload goes plain: the
+// attempt is all it costs), or the compressed message would not fit the
+// pool. It owns m either way, and allocates nothing once the pool and
+// the codec's state are warm.
+func (c Codec) Compress(m *Message, min int) (*Message, bool) {
+	p := m.Payload()
+	if c == Plain || len(p) < min || len(p) == 0 || m.Flags()&FlagCompressed != 0 {
+		return m, false
+	}
+	hdr := m.body - m.start
+	// Room for the worst case, so the encoder never allocates: zstd's
+	// bound (ZSTD_COMPRESSBOUND, with some slack for the frame header),
+	// S2's own.
+	room := len(p) + len(p)>>8 + 128
+	if c == S2 {
+		room = s2.MaxEncodedLen(len(p))
+	}
+	z, err := m.pool.alloc(hdr + room)
+	if err != nil {
+		return m, false
+	}
+	copy(z.buf[z.start:], m.buf[m.start:m.body])
+	z.cur, z.body = z.start+(m.cur-m.start), z.start+hdr
+	dst := z.buf[z.body : z.body+room]
+	var out []byte
+	switch c {
+	case S2:
+		out = s2.Encode(dst, p)
+	case Zstd:
+		out = zstdEncoder().EncodeAll(p, dst[:0])
+	}
+	if len(out) == 0 || len(out) > len(p)-len(p)/8 || &out[0] != &dst[0] {
+		z.Release()
+		return m, false
+	}
+	z.end = z.body + len(out)
+	z.meta = m.meta
+	z.SetFlags(m.Flags() | FlagCompressed)
+	m.Release()
+	return z, true
+}
+
+// Decompress returns m, whose payload is compressed with c
+// (FlagCompressed), with its payload decoded: a new message from m's
+// pool with m's header, meta and flags but FlagCompressed, m released.
+// It owns m either way; on error m is released. It refuses, with a
+// *DecodeError wrapping ErrFrameTooLarge, a payload whose declared
+// decoded size would take the message past the pool's max frame, before
+// it allocates anything for it; and with one wrapping ErrCorrupt a
+// payload that does not decode to exactly that size, or m not marked
+// compressed, or c Plain. It allocates nothing once the pool and the
+// codec's state are warm.
+func (c Codec) Decompress(m *Message) (*Message, error) {
+	p := m.Payload()
+	hdr := m.body - m.start
+	fail := func(field string, err error) (*Message, error) {
+		m.Release()
+		return nil, &DecodeError{Offset: hdr, Field: field, Err: err}
+	}
+	if m.Flags()&FlagCompressed == 0 || c == Plain {
+		return fail("payload", ErrCorrupt)
+	}
+	var n int
+	switch c {
+	case S2:
+		k, err := s2.DecodedLen(p)
+		if err != nil {
+			return fail("s2 decoded length", ErrCorrupt)
+		}
+		n = k
+	case Zstd:
+		var h zstd.Header
+		if err := h.Decode(p); err != nil || !h.HasFCS || h.Skippable {
+			return fail("zstd frame header", ErrCorrupt)
+		}
+		if h.FrameContentSize > uint64(m.pool.maxFrame) {
+			return fail("zstd content size", ErrFrameTooLarge)
+		}
+		n = int(h.FrameContentSize)
+	}
+	if n > m.pool.maxFrame-hdr {
+		return fail("decoded length", ErrFrameTooLarge)
+	}
+	d, err := m.pool.alloc(hdr + n)
+	if err != nil {
+		return fail("decoded length", ErrFrameTooLarge)
+	}
+	dst := d.buf[d.start+hdr : d.start+hdr+n]
+	var out []byte
+	switch c {
+	case S2:
+		out, err = s2.Decode(dst, p)
+	case Zstd:
+		out, err = zstdDecoder().DecodeAll(p, dst[:0])
+	}
+	if err != nil || len(out) != n || n > 0 && &out[0] != &dst[0] {
+		d.Release()
+		return fail("payload", ErrCorrupt)
+	}
+	copy(d.buf[d.start:], m.buf[m.start:m.body])
+	d.cur, d.body, d.end = d.start+(m.cur-m.start), d.start+hdr, d.start+hdr+n
+	d.meta = m.meta
+	d.SetFlags(m.Flags() &^ FlagCompressed)
+	m.Release()
+	return d, nil
+}
+
+// The zstd encoder and decoder are made once and shared: EncodeAll and
+// DecodeAll are safe for concurrent use and keep a state per concurrent
+// caller (up to GOMAXPROCS), reused from call to call.
+var (
+	zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
+		e, err := zstd.NewWriter(nil,
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+			zstd.WithEncoderCRC(false), // the transport's stream is checked already (TCP)
+			zstd.WithZeroFrames(true),
+			zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			panic(err) // options are constant
+		}
+		return e
+	})
+	zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
+		d, err := zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
+			zstd.WithDecoderMaxMemory(MaxFrameLimit),
+			zstd.WithDecoderLowmem(true))
+		if err != nil {
+			panic(err)
+		}
+		return d
+	})
+)

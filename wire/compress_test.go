@@ -1,0 +1,251 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// jsonish is compressible text of n bytes, like an API's responses.
+func jsonish(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, `{"id":%d,"name":"user-%d","email":"user%d@example.com","active":%t},`, i, i%97, i, i%3 == 0)
+	}
+	return b.Bytes()[:n]
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(1, uint64(n)))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func compressible(t testing.TB, p *Pool, payload []byte) *Message {
+	t.Helper()
+	m, err := p.Build(MustParseRoute("1#10.0.0.1:4000 => echo"), MustParseRoute("app => 0#abcd"), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetHops(17)
+	m.meta = Meta{Flow: 9}
+	return m
+}
+
+// Every codec round-trips payloads from empty to the max frame, keeping
+// the header, hops, flags and meta; what is short, incompressible or
+// does not fit goes plain, untouched.
+func TestCompressRoundTrip(t *testing.T) {
+	p := NewPool(1 << 20)
+	for _, c := range []Codec{S2, Zstd} {
+		for _, tc := range []struct {
+			name   string
+			data   []byte
+			shrink bool
+		}{
+			{"empty", nil, false},
+			{"under min", jsonish(DefaultCompressMin - 1), false},
+			{"min", jsonish(DefaultCompressMin), true},
+			{"64 KiB text", jsonish(64 << 10), true},
+			{"random", random(64 << 10), false},
+			{"near max text", jsonish(1<<20 - 1<<18), true},
+		} {
+			t.Run(c.String()+"/"+tc.name, func(t *testing.T) {
+				m := compressible(t, p, tc.data)
+				z, ok := c.Compress(m, DefaultCompressMin)
+				if ok != tc.shrink {
+					t.Fatalf("compressed %v, want %v", ok, tc.shrink)
+				}
+				if !ok {
+					if z != m || z.Flags()&FlagCompressed != 0 || !bytes.Equal(z.Payload(), tc.data) {
+						t.Fatal("a message left plain was changed")
+					}
+					z.Release()
+					return
+				}
+				if z.Flags() != FlagCompressed || len(z.Payload()) >= len(tc.data) {
+					t.Fatalf("flags %b, %d bytes from %d", z.Flags(), len(z.Payload()), len(tc.data))
+				}
+				d, err := c.Decompress(z)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(d.Payload(), tc.data) || d.Flags() != 0 || d.Hops() != 17 || d.Meta().Flow != 9 ||
+					d.Onward().String() != "1#10.0.0.1:4000 => 0#echo" || d.Return().String() != "0#app => 0#abcd" {
+					t.Fatalf("round trip changed the message: %v / %v / hops %d", d.Onward(), d.Return(), d.Hops())
+				}
+				// What a transport sends is what its peer parses: the
+				// compressed message's bytes decode to a valid message.
+				e, ok := c.Compress(d, DefaultCompressMin)
+				if !ok {
+					t.Fatal("second compression refused")
+				}
+				got, err := p.Decode(e.Bytes())
+				e.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Flags() != FlagCompressed {
+					t.Fatalf("decoded flags %b", got.Flags())
+				}
+				got.Release()
+			})
+		}
+	}
+	if p.Live() != 0 {
+		t.Fatalf("%d messages live", p.Live())
+	}
+}
+
+func TestSettle(t *testing.T) {
+	for _, tc := range []struct {
+		a, b Codec
+		want Codec
+	}{
+		{Zstd, Zstd, Zstd}, {Zstd, S2, S2}, {S2, Zstd, S2}, {S2, S2, S2},
+		{Zstd, Plain, Plain}, {Plain, S2, Plain}, {Plain, Plain, Plain},
+	} {
+		if got := Settle(tc.a.Offer() & tc.b.Offer()); got != tc.want {
+			t.Errorf("%v with %v settled on %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+	for _, s := range []string{"s2", "zstd", "off"} {
+		c, err := ParseCodec(s)
+		if err != nil || c.String() != s {
+			t.Errorf("ParseCodec(%q) = %v, %v", s, c, err)
+		}
+	}
+	if _, err := ParseCodec("gzip"); err == nil || !strings.Contains(err.Error(), "s2, zstd or off") {
+		t.Errorf("ParseCodec(gzip): %v", err)
+	}
+}
+
+// A bomb (a declared size past the max frame) is refused before anything
+// is allocated for it; a corrupt payload, or one that decodes to another
+// size than it declared, is refused; the message is released either way.
+func TestDecompressRefuses(t *testing.T) {
+	p := NewPool(64 << 10)
+	bomb := func(c Codec) []byte {
+		if c == S2 {
+			return binary.AppendUvarint(nil, 1<<30) // "1 GiB follows"
+		}
+		e, _ := zstd.NewWriter(nil)
+		defer e.Close()
+		return e.EncodeAll(make([]byte, 1<<20), nil) // 1 MiB of zeros in a few bytes, over this pool's 64 KiB
+	}
+	liar := func(c Codec) []byte {
+		z, _ := c.Compress(compressible(t, p, jsonish(8<<10)), 0)
+		b := append([]byte(nil), z.Payload()...)
+		z.Release()
+		if c == S2 {
+			return append(binary.AppendUvarint(nil, 9<<10), b[2:]...) // declares more than it holds
+		}
+		return b[:len(b)-3] // cut short
+	}
+	for _, c := range []Codec{S2, Zstd} {
+		for _, tc := range []struct {
+			name    string
+			payload []byte
+			want    error
+		}{
+			{"bomb", bomb(c), ErrFrameTooLarge},
+			{"garbage", random(300), ErrCorrupt},
+			{"liar", liar(c), ErrCorrupt},
+			{"empty", nil, ErrCorrupt},
+		} {
+			t.Run(c.String()+"/"+tc.name, func(t *testing.T) {
+				m := compressible(t, p, tc.payload)
+				m.SetFlags(FlagCompressed)
+				before := p.Live()
+				d, err := c.Decompress(m)
+				if !errors.Is(err, tc.want) || d != nil {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				var de *DecodeError
+				if !errors.As(err, &de) {
+					t.Fatalf("%T is not a *DecodeError", err)
+				}
+				if p.Live() != before-1 {
+					t.Fatalf("live %d, want %d: the message was not released, or another kept", p.Live(), before-1)
+				}
+			})
+		}
+	}
+	m := compressible(t, p, jsonish(2<<10))
+	if _, err := S2.Decompress(m); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a plain message decompressed: %v", err)
+	}
+}
+
+// Compressing and decompressing allocate nothing once warm, whether the
+// payload shrinks or goes plain.
+func TestCompressAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	p := NewPool(0)
+	to := MustParseRoute("echo")
+	for _, c := range []Codec{S2, Zstd} {
+		for _, data := range [][]byte{jsonish(16 << 10), random(16 << 10)} {
+			round := func() {
+				m, _ := p.Build(to, nil, data)
+				z, ok := c.Compress(m, DefaultCompressMin)
+				if ok {
+					if z, _ = c.Decompress(z); z == nil {
+						t.Fatal("round trip failed")
+					}
+				}
+				z.Release()
+			}
+			for range 10 {
+				round() // warm the pool and the codec's state
+			}
+			if a := testing.AllocsPerRun(100, round); a != 0 {
+				t.Errorf("%v: %.1f allocs per round trip", c, a)
+			}
+		}
+	}
+}
+
+// BenchmarkCompress is one compression and decompression of a 64 KiB
+// payload (text shrinks; random is tried and goes plain): MB/s of
+// payload, and the compressed size's ratio to it.
+func BenchmarkCompress(b *testing.B) {
+	p := NewPool(0)
+	for _, c := range []Codec{S2, Zstd} {
+		for _, in := range []struct {
+			name string
+			data []byte
+		}{{"text-64K", jsonish(64 << 10)}, {"random-64K", random(64 << 10)}} {
+			b.Run(c.String()+"/"+in.name, func(b *testing.B) {
+				b.SetBytes(int64(len(in.data)))
+				b.ReportAllocs()
+				var out int
+				to := MustParseRoute("echo")
+				for b.Loop() {
+					m, _ := p.Build(to, nil, in.data)
+					z, ok := c.Compress(m, DefaultCompressMin)
+					out = len(z.Payload())
+					if ok {
+						d, err := c.Decompress(z)
+						if err != nil {
+							b.Fatal(err)
+						}
+						z = d
+					}
+					z.Release()
+				}
+				b.ReportMetric(float64(out)/float64(len(in.data)), "ratio")
+			})
+		}
+	}
+}

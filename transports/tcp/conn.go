@@ -20,10 +20,6 @@ import (
 // twice as many hex digits.
 const idLen = 16
 
-// helloFrame is what each side sends first: the handshake (wire.Hello).
-// No capability is offered yet.
-var helloFrame = wire.LocalHello(0).Append(nil)
-
 // conn is one TCP connection. Three parties touch it:
 //
 //   - its gnet event loop owns the read side (rd), the gnet.Conn's
@@ -57,6 +53,14 @@ type conn struct {
 	opened atomic.Bool // OnOpen ran: gnet owns the socket, closing goes through gc.Close
 	open   atomic.Bool // handshake done: frames may be written
 	closed atomic.Bool // no more sends; queued frames are dropped
+
+	codec wire.Codec // settled in the handshake, before open is stored; read after loading open as true
+
+	// Compression's misses in a row, and how many sends to skip trying
+	// (enqueue): incompressible traffic (TLS, media) costs an attempt
+	// now and then, not one a message. Approximate under concurrent
+	// senders, which is all a heuristic needs.
+	zMiss, zSkip atomic.Int32
 
 	ready     chan struct{} // closed when the handshake is done
 	done      chan struct{} // closed when the connection is closed and cleaned up
@@ -114,10 +118,11 @@ const (
 	closeSlow                     // the peer left its queue congested for Config.SlowConsumerTimeout
 	closeStall                    // a frame was not complete within Config.FrameTimeout
 	closeBudget                   // a frame would have passed Config.MaxPendingBytes
+	closeCodec                    // a compressed payload that did not decode, or declared too much
 )
 
 var closeKindText = [...]string{"closed", "local", "i/o error", "bad handshake", "bad frame", "bad route", "truncated frame", "handshake timeout",
-	"slow consumer", "frame timeout", "pending-frame budget exceeded"}
+	"slow consumer", "frame timeout", "pending-frame budget exceeded", "bad compressed payload"}
 
 // newConn makes a connection: dialed to key, or accepted by lis.
 func (t *Transport) newConn(key string, lis *listener) *conn {
@@ -180,7 +185,7 @@ func (c *conn) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	c.worker = true
 	c.hsTime = time.AfterFunc(c.t.cfg.HandshakeTimeout, c.handshakeExpired)
-	return helloFrame, gnet.None
+	return c.t.helloB, gnet.None
 }
 
 // handshakeExpired runs on a timer's goroutine when the peer's hello did

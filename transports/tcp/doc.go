@@ -28,10 +28,25 @@
 // or the connection closes, counted in Stats.BadVersion with the reason
 // logged (a peer of hopwire's first protocol, which sent a lone version
 // byte, is refused, not served). Then frames, as wire/frame.go lays
-// them out: a u32 big-endian length, then the encoded message. No
-// capability is offered yet, so a message with a flag that needs one
-// (wire.FlagCompressed) closes the connection; wire.FlagError, a node's
-// refusal notice, needs none.
+// them out: a u32 big-endian length, then the encoded message.
+//
+// # Compression
+//
+// The capabilities offered are the codecs of Config.Compress
+// (wire.Codec.Offer): a connection whose two sides share one settles on
+// the densest (wire.Settle) and each side sends payloads of
+// Config.CompressMin bytes or more compressed with it (wire.FlagCompressed)
+// where that shrinks them by an eighth; the receiver decodes them before
+// it delivers, so a node forwards, and its workers see, plain messages.
+// A side that offers nothing is served plain, and a flag the connection
+// did not settle on closes it (Stats.BadFrame), as does a compressed
+// payload that does not decode or declares more than the max frame
+// before anything is allocated for it (Stats.BadCodec); both logged.
+// After four payloads in a row that did not shrink (TLS, media,
+// compressed files), a connection sends the next sixty plain without
+// trying: incompressible traffic costs an attempt now and then.
+// Stats.SavedIn and SavedOut are what compression saved on the wire.
+// wire.FlagError, a node's refusal notice, needs no negotiation.
 //
 // # Hops
 //

@@ -274,12 +274,14 @@ func (c *conn) onTraffic(gc gnet.Conn) gnet.Action {
 	act := gnet.None
 	err := c.rd.feed(c.t.pool, c.t.maxFrame, buf,
 		func(h wire.Hello) bool {
-			if _, _, err := wire.Negotiate(wire.LocalHello(0), h); err != nil {
+			_, caps, err := wire.Negotiate(c.t.hello, h)
+			if err != nil {
 				c.t.stats.badVersion.Add(1)
 				c.setWhy(closeVersion, err)
 				act = gnet.Close
 				return false
 			}
+			c.codec = wire.Settle(caps)
 			act = c.handshake(gc)
 			return act == gnet.None
 		},
@@ -330,9 +332,20 @@ func (c *conn) receive(m *wire.Message) gnet.Action {
 		m.Release()
 		return c.protocolError(closeFrame, err)
 	}
-	if m.Flags()&^wire.FlagError != 0 {
-		// No capability that gives a flag a meaning was negotiated;
-		// FlagError (a refusal notice) needs none.
+	if f := m.Flags(); f&wire.FlagCompressed != 0 && c.codec != wire.Plain {
+		wireLen := m.Len()
+		d, err := c.codec.Decompress(m) // owns m
+		if err != nil {
+			c.t.stats.badCodec.Add(1)
+			c.setWhy(closeCodec, err)
+			return gnet.Close
+		}
+		m = d
+		c.io.SavedIn.Add(uint64(m.Len() - wireLen))
+	} else if f&^wire.FlagError != 0 {
+		// No flag but FlagCompressed has a meaning, and it only where the
+		// connection settled on a codec; FlagError (a refusal notice)
+		// needs no negotiation.
 		m.Release()
 		return c.protocolError(closeFrame, errFlagsNotNegotiated)
 	}

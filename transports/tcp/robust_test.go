@@ -16,7 +16,7 @@ import (
 )
 
 // rawDial connects a plain net.Conn to addr and sends hello as its
-// handshake (nil: a good one); it checks the server's.
+// handshake (nil: a good one, offering nothing); it checks the server's.
 func rawDial(t *testing.T, addr string, hello []byte) net.Conn {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, wait)
@@ -29,7 +29,7 @@ func rawDial(t *testing.T, addr string, hello []byte) net.Conn {
 	if _, err := io.ReadFull(nc, v[:]); err != nil {
 		t.Fatalf("server's hello: %v", err)
 	}
-	if h, err := wire.ParseHello(v[:]); err != nil || h != wire.LocalHello(0) {
+	if h, err := wire.ParseHello(v[:]); err != nil || h.MaxVersion != wire.Version {
 		t.Fatalf("server's hello: %+v %v", h, err)
 	}
 	if hello == nil {

@@ -119,9 +119,16 @@ func (c *conn) enqueue(m *wire.Message) error {
 	if congested && c.lis != nil && !relayed && c.stillCongested() {
 		return c.queueFull(m)
 	}
+	saved := 0
+	if c.open.Load() && c.codec != wire.Plain {
+		m, saved = c.compress(m)
+	}
 	size := int64(m.Len() + wire.FramePrefixLen)
 	if !c.tryPush(m, size) && !c.waitPush(m, size, relayed) {
 		return c.queueFull(m)
+	}
+	if saved > 0 {
+		c.io.SavedOut.Add(uint64(saved))
 	}
 	if congested && c.lis == nil {
 		c.out.congested.Store(0) // the dialed peer made room
@@ -129,6 +136,40 @@ func (c *conn) enqueue(m *wire.Message) error {
 	c.kick()
 	return nil
 }
+
+// compress compresses m's payload with the connection's codec where it
+// is worth it, and returns the message to send and the bytes that saved.
+// After zMissLimit misses in a row it skips zSkipAfterMisses sends
+// before it tries again.
+func (c *conn) compress(m *wire.Message) (*wire.Message, int) {
+	if c.zSkip.Load() > 0 {
+		c.zSkip.Add(-1)
+		return m, 0
+	}
+	before := m.Len()
+	if len(m.Payload()) < c.t.cfg.CompressMin {
+		return m, 0
+	}
+	z, ok := c.codec.Compress(m, c.t.cfg.CompressMin)
+	if !ok {
+		if c.zMiss.Add(1) >= zMissLimit {
+			c.zMiss.Store(0)
+			c.zSkip.Store(zSkipAfterMisses)
+		}
+		return z, 0
+	}
+	c.zMiss.Store(0)
+	return z, before - z.Len()
+}
+
+// Incompressible traffic is tried once in zSkipAfterMisses+zMissLimit
+// large messages or so: an attempt on a 64 KiB random payload costs
+// about as much as copying it twice (wire's BenchmarkCompress), so
+// trying each would cost a stream of them a good part of its throughput.
+const (
+	zMissLimit       = 4
+	zSkipAfterMisses = 60
+)
 
 // relayed reports whether m, bound for an accepted connection, came in
 // over another link: traffic this node relays (a relay node forwarding

@@ -16,6 +16,13 @@ type Stats struct {
 	MessagesOut uint64 // frames written
 	BytesOut    uint64 // their bytes, length prefixes included
 
+	// Compression (Config.Compress): what the compressed payloads saved
+	// on the wire. Without compression the bytes would have been
+	// BytesIn+SavedIn and BytesOut+SavedOut.
+	SavedIn  uint64 // bytes received compressed less than they decoded to
+	SavedOut uint64 // bytes sent compressed less than they were
+	BadCodec uint64 // connections closed: a compressed payload that did not decode or declared more than the max frame
+
 	Accepted uint64 // connections accepted by listeners
 	Dialed   uint64 // connections dialed (Connect and routes), handshake done or not
 	Open     int64  // connections open now (dialing ones included)
@@ -52,6 +59,7 @@ type counters struct {
 	queueWaits                                         atomic.Uint64
 	frameTimeouts, overBudget, rejected, acceptErrors  atomic.Uint64
 	evicted                                            atomic.Uint64
+	badCodec                                           atomic.Uint64
 }
 
 // snapshot returns the counters; PendingBytes is the transport's to add.
@@ -69,6 +77,7 @@ func (c *counters) snapshot() Stats {
 		FrameTimeouts: c.frameTimeouts.Load(),
 		OverBudget:    c.overBudget.Load(),
 		Evicted:       c.evicted.Load(),
+		BadCodec:      c.badCodec.Load(),
 		Rejected:      c.rejected.Load(),
 		AcceptErrors:  c.acceptErrors.Load(),
 		Denied:        c.denied.Load(),
@@ -84,4 +93,5 @@ func (c *counters) snapshot() Stats {
 // addTraffic puts t in s.
 func (s *Stats) addTraffic(t traffic.Totals) {
 	s.MessagesIn, s.BytesIn, s.MessagesOut, s.BytesOut = t.MsgsIn, t.BytesIn, t.MsgsOut, t.BytesOut
+	s.SavedIn, s.SavedOut = t.SavedIn, t.SavedOut
 }

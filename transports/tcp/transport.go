@@ -35,6 +35,8 @@ type Transport struct {
 	log      *slog.Logger
 	pool     *wire.Pool
 	maxFrame int
+	hello    wire.Hello // what this side offers (Config.Compress)
+	helloB   []byte     // hello, encoded: each connection's first bytes
 
 	dialedFlow uint64 // spawner of the links of dialed connections
 
@@ -90,7 +92,9 @@ func newTransport(node *engine.Node, cfg Config, network string, typ wire.Type) 
 		byID:      newConnMap(),
 		pending:   budget{max: cfg.MaxPendingBytes},
 		swept:     make(chan struct{}),
+		hello:     wire.LocalHello(cfg.Compress.Offer()),
 	}
+	t.helloB = t.hello.Append(nil)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if t.dialedFlow = cfg.DialedFlow; t.dialedFlow == 0 {
 		t.dialedFlow = t.host.NewFlow()

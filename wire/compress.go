@@ -96,12 +96,85 @@ func Settle(common Caps) Codec {
 // small messages pays nothing for compression being on.
 const DefaultCompressMin = 1 << 10
 
+// Bound is the room Encode needs for n bytes: the codec's worst case,
+// so that it never allocates.
+func (c Codec) Bound(n int) int {
+	if c == S2 {
+		return s2.MaxEncodedLen(n)
+	}
+	return n + n>>8 + 128 // zstd's ZSTD_COMPRESSBOUND, with room for the frame header
+}
+
+// Encode compresses src into dst, which has room for c.Bound(len(src))
+// bytes, and returns the compressed bytes (a prefix of dst) and true; or
+// false when c is Plain, or src does not shrink by at least an eighth
+// (an incompressible payload goes plain: the attempt is all it costs).
+// It allocates nothing once the codec's state is warm. Safe for
+// concurrent use.
+func (c Codec) Encode(dst, src []byte) ([]byte, bool) {
+	if c == Plain || len(src) == 0 || len(dst) < c.Bound(len(src)) {
+		return nil, false
+	}
+	var out []byte
+	switch c {
+	case S2:
+		out = s2.Encode(dst, src)
+	case Zstd:
+		out = zstdEncoder().EncodeAll(src, dst[:0])
+	}
+	if len(out) == 0 || len(out) > len(src)-len(src)/8 || &out[0] != &dst[0] {
+		return nil, false
+	}
+	return out, true
+}
+
+// DecodedLen reads the size src declares it decodes to, without decoding
+// it: what a receiver checks against its limits before it allocates.
+// It returns an error wrapping ErrCorrupt when src has no such header.
+func (c Codec) DecodedLen(src []byte) (int, error) {
+	switch c {
+	case S2:
+		n, err := s2.DecodedLen(src)
+		if err != nil {
+			return 0, ErrCorrupt
+		}
+		return n, nil
+	case Zstd:
+		var h zstd.Header
+		if err := h.Decode(src); err != nil || !h.HasFCS || h.Skippable || h.FrameContentSize > MaxFrameLimit {
+			return 0, ErrCorrupt
+		}
+		return int(h.FrameContentSize), nil
+	}
+	return 0, ErrCorrupt
+}
+
+// Decode decodes src into dst, which is exactly c.DecodedLen(src) bytes
+// long. It returns ErrCorrupt when src does not decode to exactly that.
+// It allocates nothing once the codec's state is warm. Safe for
+// concurrent use.
+func (c Codec) Decode(dst, src []byte) error {
+	var out []byte
+	var err error
+	switch c {
+	case S2:
+		out, err = s2.Decode(dst, src)
+	case Zstd:
+		out, err = zstdDecoder().DecodeAll(src, dst[:0])
+	default:
+		return ErrCorrupt
+	}
+	if err != nil || len(out) != len(dst) || len(dst) > 0 && &out[0] != &dst[0] {
+		return ErrCorrupt
+	}
+	return nil
+}
+
 // Compress returns m with its payload compressed with c: a new message
 // from m's pool with m's header, meta and flags and FlagCompressed set,
 // m released; or m itself, untouched, and false, when c is Plain, the
 // payload is shorter than min or already compressed, or does not shrink
-// by at least an eighth (an incompressible payload goes plain: the
-// attempt is all it costs), or the compressed message would not fit the
+// by an eighth (Encode), or the compressed message would not fit the
 // pool. It owns m either way, and allocates nothing once the pool and
 // the codec's state are warm.
 func (c Codec) Compress(m *Message, min int) (*Message, bool) {
@@ -110,32 +183,18 @@ func (c Codec) Compress(m *Message, min int) (*Message, bool) {
 		return m, false
 	}
 	hdr := m.body - m.start
-	// Room for the worst case, so the encoder never allocates: zstd's
-	// bound (ZSTD_COMPRESSBOUND, with some slack for the frame header),
-	// S2's own.
-	room := len(p) + len(p)>>8 + 128
-	if c == S2 {
-		room = s2.MaxEncodedLen(len(p))
-	}
+	room := c.Bound(len(p))
 	z, err := m.pool.alloc(hdr + room)
 	if err != nil {
 		return m, false
 	}
-	copy(z.buf[z.start:], m.buf[m.start:m.body])
-	z.cur, z.body = z.start+(m.cur-m.start), z.start+hdr
-	dst := z.buf[z.body : z.body+room]
-	var out []byte
-	switch c {
-	case S2:
-		out = s2.Encode(dst, p)
-	case Zstd:
-		out = zstdEncoder().EncodeAll(p, dst[:0])
-	}
-	if len(out) == 0 || len(out) > len(p)-len(p)/8 || &out[0] != &dst[0] {
+	out, ok := c.Encode(z.buf[z.start+hdr:z.start+hdr+room], p)
+	if !ok {
 		z.Release()
 		return m, false
 	}
-	z.end = z.body + len(out)
+	copy(z.buf[z.start:], m.buf[m.start:m.body])
+	z.cur, z.body, z.end = z.start+(m.cur-m.start), z.start+hdr, z.start+hdr+len(out)
 	z.meta = m.meta
 	z.SetFlags(m.Flags() | FlagCompressed)
 	m.Release()
@@ -162,23 +221,9 @@ func (c Codec) Decompress(m *Message) (*Message, error) {
 	if m.Flags()&FlagCompressed == 0 || c == Plain {
 		return fail("payload", ErrCorrupt)
 	}
-	var n int
-	switch c {
-	case S2:
-		k, err := s2.DecodedLen(p)
-		if err != nil {
-			return fail("s2 decoded length", ErrCorrupt)
-		}
-		n = k
-	case Zstd:
-		var h zstd.Header
-		if err := h.Decode(p); err != nil || !h.HasFCS || h.Skippable {
-			return fail("zstd frame header", ErrCorrupt)
-		}
-		if h.FrameContentSize > uint64(m.pool.maxFrame) {
-			return fail("zstd content size", ErrFrameTooLarge)
-		}
-		n = int(h.FrameContentSize)
+	n, err := c.DecodedLen(p)
+	if err != nil {
+		return fail("decoded length", err)
 	}
 	if n > m.pool.maxFrame-hdr {
 		return fail("decoded length", ErrFrameTooLarge)
@@ -187,20 +232,12 @@ func (c Codec) Decompress(m *Message) (*Message, error) {
 	if err != nil {
 		return fail("decoded length", ErrFrameTooLarge)
 	}
-	dst := d.buf[d.start+hdr : d.start+hdr+n]
-	var out []byte
-	switch c {
-	case S2:
-		out, err = s2.Decode(dst, p)
-	case Zstd:
-		out, err = zstdDecoder().DecodeAll(p, dst[:0])
-	}
-	if err != nil || len(out) != n || n > 0 && &out[0] != &dst[0] {
+	if err := c.Decode(d.buf[d.start+hdr:d.start+hdr+n], p); err != nil {
 		d.Release()
-		return fail("payload", ErrCorrupt)
+		return fail("payload", err)
 	}
 	copy(d.buf[d.start:], m.buf[m.start:m.body])
-	d.cur, d.body, d.end = d.start+(m.cur-m.start), d.start+hdr, d.start+hdr+n
+	d.cur, d.body = d.start+(m.cur-m.start), d.start+hdr
 	d.meta = m.meta
 	d.SetFlags(m.Flags() &^ FlagCompressed)
 	m.Release()

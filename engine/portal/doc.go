@@ -34,8 +34,8 @@
 // Every portal message's payload starts with a kind byte; integers are
 // big-endian:
 //
-//	OPEN    0x01 | version u8 (1) | window u32 | chunk u32   inlet → outlet
-//	OK      0x02 | window u32 | chunk u32                    outlet → inlet
+//	OPEN    0x01 | version u8 (1) | window u32 | chunk u32 [| codec u8]   inlet → outlet
+//	OK      0x02 | window u32 | chunk u32 [| codec u8]                    outlet → inlet
 //	ERR     0x03 | text (UTF-8, ≤ 200 bytes)                 outlet → inlet
 //	DATA    0x04 | seq u32 | bytes (≥ 1)                     either way
 //	CREDIT  0x05 | total u64 (> 0)                           either way
@@ -43,6 +43,7 @@
 //	CLOSE   0x07                                             either way
 //	RESET   0x08 | text (≤ 200 bytes, may be empty)          either way
 //	PROBE   0x09                                             either way
+//	DATAZ   0x0A | seq u32 | codec frame (decodes to ≥ 1 byte) either way
 //
 // window (4 KiB to 64 MiB) is how many bytes of DATA the sender takes in
 // flight from its peer, chunk (1 KiB to 1 MiB) the most bytes one DATA
@@ -61,6 +62,25 @@
 // before OK, after EOF), credit beyond the window, DATA beyond the
 // credit, a seq or count out of order — resets the session and is counted
 // (Stats.BadMessages).
+//
+// # Compression
+//
+// An inlet may ask its sessions to compress (InletConfig.Compress): its
+// OPEN ends with a codec byte (wire.S2 = 1, wire.Zstd = 2; absent means
+// none), and the outlet's OK names the codec the session uses, which the
+// outlet then also sends with. A compressed session sends a chunk of
+// 1 KiB or more as DATAZ, one codec frame of the chunk (wire.Codec.Encode),
+// when that shrinks it by an eighth, else as DATA; DATAZ is numbered with
+// DATA (seq) and costs the credit of the bytes it decodes to. The
+// receiver reads that size from the frame's header and counts it against
+// the window before it allocates anything, so a frame that declares more
+// (a bomb) is a peer past its credit and resets the session, as do bytes
+// that do not decode, and DATAZ on a session that did not settle on a
+// codec. After four chunks in a row that did not shrink, a reader sends
+// the next sixty plain without trying. This is separate from a TCP
+// connection's compression (tcp.Config.Compress): the inlet knows its
+// traffic, the connection only its messages; a compressed chunk does not
+// shrink again on a compressing connection, which then skips trying.
 //
 // # Flow control
 //

@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"net"
@@ -57,6 +58,13 @@ func FuzzSession(f *testing.F) {
 	f.Add(seedOf(1, okMsg, okMsg))
 	f.Add(seedOf(1, okMsg, creditOf(1)))
 	f.Add(seedOf(0, []byte{9}, creditOf(1000), creditOf(999), []byte{9}))
+	// Compressed sessions (an outlet asked for S2 by the OPEN when the
+	// first byte has bit 1 set; an inlet told so by its OK).
+	hello := s2Block("hello hello hello hello hello hello hello hello")
+	f.Add(seedOf(2, datazOf(0, hello), eofOf(1)))
+	f.Add(seedOf(2, datazOf(0, binary.AppendUvarint(nil, 1<<30))))
+	f.Add(seedOf(0, datazOf(0, hello)))
+	f.Add(seedOf(1, append(bytes.Clone(okMsg), byte(wire.S2)), datazOf(0, hello), dataOf(1, "x")))
 
 	node, err := engine.NewNode(engine.Config{Name: "fuzz", Loops: 2})
 	if err != nil {
@@ -86,7 +94,11 @@ func FuzzSession(f *testing.F) {
 		}
 		var peer wire.Route
 		if data[0]&1 == 0 {
-			if err := fake.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
+			open := openMsg
+			if data[0]&2 != 0 {
+				open = append(bytes.Clone(openMsg), byte(wire.S2))
+			}
+			if err := fake.Send(wire.MustParseRoute("outlet"), open); err != nil {
 				t.Fatal(err)
 			}
 			peer = receiveFrom(t, fake, 2) // the OK
@@ -120,6 +132,19 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 	})
+}
+
+func datazOf(seq uint32, z []byte) []byte {
+	return append(binary.BigEndian.AppendUint32([]byte{10}, seq), z...)
+}
+
+func s2Block(s string) []byte {
+	z := make([]byte, wire.S2.Bound(len(s)))
+	out, ok := wire.S2.Encode(z, []byte(s))
+	if !ok {
+		panic("s2Block: does not shrink")
+	}
+	return out
 }
 
 // receiveFrom receives messages at app until one of kind comes, and

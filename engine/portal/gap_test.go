@@ -140,6 +140,12 @@ func TestLostEOFIsSentAgain(t *testing.T) {
 // cfg, if given, is the outlet's (its Target is filled in).
 func openAtOutlet(t *testing.T, handle func(*net.TCPConn), cfg ...portal.OutletConfig) (out *portal.Outlet, peer *engine.App, session wire.Route) {
 	t.Helper()
+	return openAtOutletWith(t, openMsg, handle, cfg...)
+}
+
+// openAtOutletWith is openAtOutlet with the OPEN the peer sends.
+func openAtOutletWith(t *testing.T, open []byte, handle func(*net.TCPConn), cfg ...portal.OutletConfig) (out *portal.Outlet, peer *engine.App, session wire.Route) {
+	t.Helper()
 	node, err := engine.NewNode(engine.Config{Name: "outlet-node", Loops: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +167,7 @@ func openAtOutlet(t *testing.T, handle func(*net.TCPConn), cfg ...portal.OutletC
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { peer.Close() })
-	if err := peer.Send(wire.MustParseRoute("outlet"), openMsg); err != nil {
+	if err := peer.Send(wire.MustParseRoute("outlet"), open); err != nil {
 		t.Fatal(err)
 	}
 	return out, peer, receiveFrom(t, peer, 2) // the OK

@@ -96,6 +96,7 @@ func (o *Outlet) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 	s.sendWindow = int64(f.window)
 	s.credit.Store(s.sendWindow)
 	s.sendChunk = min(sd.chunk, int(f.chunk))
+	s.codec = f.codec // the inlet asks, the outlet follows
 	if !sd.add(s) {
 		return nil
 	}
@@ -144,8 +145,8 @@ func (o *Outlet) connect(s *session) {
 	}
 	s.conn = c.(*net.TCPConn)
 	s.mu.Unlock()
-	var b [okLen]byte
-	if err := sd.sendCtl(s.done, s.peer, s.self, appendOK(b[:0], sd.window, sd.chunk)); err != nil {
+	var b [okLen + 1]byte
+	if err := sd.sendCtl(s.done, s.peer, s.self, appendOK(b[:0], sd.window, sd.chunk, s.codec)); err != nil {
 		sd.wg.Done()
 		s.end(endReset, 0, "send OK: "+err.Error())
 		return

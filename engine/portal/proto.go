@@ -3,20 +3,23 @@ package portal
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/hopwire/hopwire/wire"
 )
 
 // Kinds: the first byte of every portal message's payload (doc.go has
 // the layout of each).
 const (
-	kindOpen   byte = 1 // inlet → outlet: version u8, window u32, chunk u32
-	kindOK     byte = 2 // outlet → inlet: window u32, chunk u32
-	kindErr    byte = 3 // outlet → inlet: text
-	kindData   byte = 4 // either way: seq u32, bytes of the stream (at least one)
-	kindCredit byte = 5 // either way: total u64, the credit returned since the session began
-	kindEOF    byte = 6 // either way: the sender's socket read EOF; count u32 of DATA sent before it
-	kindClose  byte = 7 // either way: the sender closed its session
-	kindReset  byte = 8 // either way: the sender aborted its session; optional text
-	kindProbe  byte = 9 // either way: the sender has waited for credit; answer with a CREDIT
+	kindOpen   byte = 1  // inlet → outlet: version u8, window u32, chunk u32, [codec u8]
+	kindOK     byte = 2  // outlet → inlet: window u32, chunk u32, [codec u8]
+	kindErr    byte = 3  // outlet → inlet: text
+	kindData   byte = 4  // either way: seq u32, bytes of the stream (at least one)
+	kindCredit byte = 5  // either way: total u64, the credit returned since the session began
+	kindEOF    byte = 6  // either way: the sender's socket read EOF; count u32 of DATA sent before it
+	kindClose  byte = 7  // either way: the sender closed its session
+	kindReset  byte = 8  // either way: the sender aborted its session; optional text
+	kindProbe  byte = 9  // either way: the sender has waited for credit; answer with a CREDIT
+	kindDataZ  byte = 10 // either way: seq u32, bytes of the stream compressed with the session's codec
 )
 
 // version is the session protocol's version, carried by OPEN.
@@ -52,17 +55,19 @@ var (
 	errWindow     = errors.New("portal: window out of range")
 	errChunk      = errors.New("portal: chunk out of range")
 	errCreditZero = errors.New("portal: zero credit")
+	errCodec      = errors.New("portal: unknown compression codec")
 )
 
 // frame is one decoded portal message. Its slices alias the payload it
 // was parsed from: valid as long as that message is.
 type frame struct {
 	kind   byte
-	window uint32 // OPEN, OK
-	chunk  uint32 // OPEN, OK
-	n      uint32 // DATA: its seq; EOF: the count of DATA before it
-	total  uint64 // CREDIT
-	data   []byte // DATA: the bytes; ERR, RESET: the text
+	window uint32     // OPEN, OK
+	chunk  uint32     // OPEN, OK
+	n      uint32     // DATA: its seq; EOF: the count of DATA before it
+	total  uint64     // CREDIT
+	codec  wire.Codec // OPEN, OK: the session's compression; Plain when the byte is absent
+	data   []byte     // DATA: the bytes; DATAZ: the compressed bytes; ERR, RESET: the text
 }
 
 // parse decodes p, a portal message's payload. It does not allocate and
@@ -75,7 +80,7 @@ func parse(p []byte) (frame, error) {
 	body := p[1:]
 	switch f.kind {
 	case kindOpen:
-		if len(p) != openLen {
+		if len(p) != openLen && len(p) != openLen+1 {
 			return frame{}, errLength
 		}
 		if body[0] != version {
@@ -83,19 +88,29 @@ func parse(p []byte) (frame, error) {
 		}
 		f.window = binary.BigEndian.Uint32(body[1:])
 		f.chunk = binary.BigEndian.Uint32(body[5:])
+		if len(p) > openLen {
+			if f.codec = wire.Codec(p[openLen]); f.codec == wire.Plain || f.codec > wire.Zstd {
+				return frame{}, errCodec // absent means plain: a byte says which codec
+			}
+		}
 	case kindOK:
-		if len(p) != okLen {
+		if len(p) != okLen && len(p) != okLen+1 {
 			return frame{}, errLength
 		}
 		f.window = binary.BigEndian.Uint32(body)
 		f.chunk = binary.BigEndian.Uint32(body[4:])
+		if len(p) > okLen {
+			if f.codec = wire.Codec(p[okLen]); f.codec == wire.Plain || f.codec > wire.Zstd {
+				return frame{}, errCodec
+			}
+		}
 	case kindErr, kindReset:
 		if len(body) > maxText {
 			return frame{}, errLength
 		}
 		f.data = body
 		return f, nil
-	case kindData:
+	case kindData, kindDataZ:
 		if len(p) <= dataHdr {
 			return frame{}, errLength
 		}
@@ -139,19 +154,28 @@ func parse(p []byte) (frame, error) {
 	return f, nil
 }
 
-// appendOpen appends an OPEN announcing the inlet's receive window and
-// the largest chunk it takes.
-func appendOpen(b []byte, window, chunk int) []byte {
+// appendOpen appends an OPEN announcing the inlet's receive window, the
+// largest chunk it takes, and the codec it asks the session to compress
+// with (no byte for Plain).
+func appendOpen(b []byte, window, chunk int, codec wire.Codec) []byte {
 	b = append(b, kindOpen, version)
 	b = binary.BigEndian.AppendUint32(b, uint32(window))
-	return binary.BigEndian.AppendUint32(b, uint32(chunk))
+	return appendCodec(binary.BigEndian.AppendUint32(b, uint32(chunk)), codec)
 }
 
-// appendOK appends an OK announcing the outlet's receive window and chunk.
-func appendOK(b []byte, window, chunk int) []byte {
+// appendOK appends an OK announcing the outlet's receive window and
+// chunk, and the codec the session compresses with (no byte for Plain).
+func appendOK(b []byte, window, chunk int, codec wire.Codec) []byte {
 	b = append(b, kindOK)
 	b = binary.BigEndian.AppendUint32(b, uint32(window))
-	return binary.BigEndian.AppendUint32(b, uint32(chunk))
+	return appendCodec(binary.BigEndian.AppendUint32(b, uint32(chunk)), codec)
+}
+
+func appendCodec(b []byte, c wire.Codec) []byte {
+	if c == wire.Plain {
+		return b
+	}
+	return append(b, byte(c))
 }
 
 // appendCredit appends a CREDIT saying total bytes of credit have been

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/hopwire/hopwire/wire"
 )
 
 // seeds are real encodings of every kind.
 func seeds() [][]byte {
 	return [][]byte{
-		appendOpen(nil, DefaultWindow, DefaultChunk),
-		appendOK(nil, DefaultWindow, DefaultChunk),
+		appendOpen(nil, DefaultWindow, DefaultChunk, wire.Plain),
+		appendOK(nil, DefaultWindow, DefaultChunk, wire.Plain),
+		appendOpen(nil, DefaultWindow, DefaultChunk, wire.S2),
+		appendOK(nil, DefaultWindow, DefaultChunk, wire.Zstd),
+		append([]byte{kindDataZ, 0, 0, 0, 7}, 3, 8, 'a', 'b', 'c'),
 		appendText(nil, kindErr, "dial tcp 127.0.0.1:1: connect: connection refused"),
 		append([]byte{kindData, 0, 0, 0, 7}, "GET / HTTP/1.1\r\n\r\n"...),
 		appendCredit(nil, 64<<10),
@@ -26,13 +31,13 @@ func seeds() [][]byte {
 func encode(f frame) []byte {
 	switch f.kind {
 	case kindOpen:
-		return appendOpen(nil, int(f.window), int(f.chunk))
+		return appendOpen(nil, int(f.window), int(f.chunk), f.codec)
 	case kindOK:
-		return appendOK(nil, int(f.window), int(f.chunk))
+		return appendOK(nil, int(f.window), int(f.chunk), f.codec)
 	case kindCredit:
 		return appendCredit(nil, int64(f.total))
-	case kindData:
-		return append(binary.BigEndian.AppendUint32([]byte{kindData}, f.n), f.data...)
+	case kindData, kindDataZ:
+		return append(binary.BigEndian.AppendUint32([]byte{f.kind}, f.n), f.data...)
 	case kindEOF:
 		return appendEOF(nil, f.n)
 	}
@@ -59,9 +64,12 @@ func TestParseSeeds(t *testing.T) {
 		{kindEOF},
 		{kindProbe, 0},
 		appendCredit(nil, 0),
-		append(appendOpen(nil, DefaultWindow, DefaultChunk), 0),
-		appendOpen(nil, minWindow-1, DefaultChunk),
-		appendOK(nil, DefaultWindow, maxChunk+1),
+		append(appendOpen(nil, DefaultWindow, DefaultChunk, wire.Plain), 0), // codec byte 0: absent means plain
+		append(appendOpen(nil, DefaultWindow, DefaultChunk, wire.S2), 0),    // a byte too many
+		append(appendOK(nil, DefaultWindow, DefaultChunk, wire.Plain), 9),   // no such codec
+		{kindDataZ, 0, 0, 0, 1}, // a seq and no bytes
+		appendOpen(nil, minWindow-1, DefaultChunk, wire.Plain),
+		appendOK(nil, DefaultWindow, maxChunk+1, wire.Plain),
 		binary.BigEndian.AppendUint32([]byte{kindOpen, 2}, 1<<20), // version 2, short
 		append([]byte{kindErr}, bytes.Repeat([]byte{'x'}, maxText+1)...),
 	}

@@ -47,6 +47,7 @@ type session struct {
 	addr  wire.Address
 	self  wire.Route    // [addr]: the return route of what the session sends
 	link  atomic.Uint64 // flow of the link the peer's messages come in over; 0 if local or not known yet
+	codec wire.Codec    // what the session's DATA is compressed with (DATAZ); set before the reader starts, as sendWindow
 	timer *time.Timer   // inlet: OpenTimeout; set before the worker starts
 
 	// Set before the reader starts (the outlet: before the worker starts;
@@ -130,8 +131,8 @@ func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 		return nil
 	}
 	switch f.kind {
-	case kindData:
-		if !s.isOpen() || s.eofIn {
+	case kindData, kindDataZ:
+		if !s.isOpen() || s.eofIn || f.kind == kindDataZ && s.codec == wire.Plain {
 			s.bad("DATA out of place")
 			return nil
 		}
@@ -142,6 +143,10 @@ func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 			return nil
 		}
 		s.seqIn++
+		if f.kind == kindDataZ {
+			s.inflate(f.data)
+			return nil
+		}
 		if s.held.Add(cost(len(f.data))) > s.recvWindow {
 			s.bad("peer sent past its credit")
 			return nil
@@ -221,6 +226,80 @@ func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
 	return nil
 }
 
+// inflate takes DATAZ's compressed bytes: it reads the size they decode
+// to and counts it against the window before it allocates anything (a
+// bomb is a peer past its credit), then decodes them into a message of
+// their own for the writer. Loop only.
+func (s *session) inflate(z []byte) {
+	n, err := s.codec.DecodedLen(z)
+	if err != nil || n == 0 {
+		s.bad("DATAZ: no decoded size")
+		return
+	}
+	if int64(n) > s.recvWindow || s.held.Add(cost(n)) > s.recvWindow {
+		s.bad("peer sent past its credit")
+		return
+	}
+	d, err := s.side.pool.BuildRoom(s.self, nil, dataHdr+n)
+	if err != nil {
+		s.bad("DATAZ: " + err.Error())
+		return
+	}
+	if err := s.codec.Decode(d.Payload()[dataHdr:], z); err != nil {
+		d.Release()
+		s.bad("DATAZ: " + err.Error())
+		return
+	}
+	s.side.stats.savedIn.Add(uint64(n - len(z)))
+	if !s.push(item{m: d, kind: kindData}) {
+		d.Release()
+	}
+}
+
+// deflate returns m, a DATA message whose chunk the reader read, as
+// DATAZ when the session compresses and that shrinks the chunk (a new
+// message, m released), else m. After zMissLimit chunks in a row that
+// did not shrink it sends zSkip plain without trying: an incompressible
+// stream (TLS, media) costs an attempt now and then. Reader only.
+func (s *session) deflate(m *wire.Message) *wire.Message {
+	p := m.Payload()
+	n := len(p) - dataHdr
+	if s.codec == wire.Plain || n < wire.DefaultCompressMin {
+		return m
+	}
+	if s.rd.zSkip > 0 {
+		s.rd.zSkip--
+		return m
+	}
+	z, err := s.side.pool.BuildRoom(s.peer, s.self, dataHdr+s.codec.Bound(n))
+	if err != nil {
+		return m
+	}
+	zp := z.Payload()
+	out, ok := s.codec.Encode(zp[dataHdr:], p[dataHdr:])
+	if !ok {
+		z.Release()
+		if s.rd.zMiss++; s.rd.zMiss >= zMissLimit {
+			s.rd.zMiss, s.rd.zSkip = 0, zSkipAfterMisses
+		}
+		return m
+	}
+	s.rd.zMiss = 0
+	zp[0] = kindDataZ
+	copy(zp[1:dataHdr], p[1:dataHdr]) // the seq
+	z.SetPayloadLen(dataHdr + len(out))
+	s.side.stats.savedOut.Add(uint64(n - len(out)))
+	m.Release()
+	return z
+}
+
+// Incompressible streams: after zMissLimit chunks in a row that did not
+// shrink, the next zSkipAfterMisses go plain untried.
+const (
+	zMissLimit       = 4
+	zSkipAfterMisses = 60
+)
+
 // isEnded reports whether end has run.
 func (s *session) isEnded() bool {
 	s.mu.Lock()
@@ -243,6 +322,7 @@ func (s *session) open(m *wire.Message, f frame) {
 		return
 	}
 	s.opened = true
+	s.codec = f.codec
 	s.link.Store(m.Meta().Flow)
 	s.sendWindow = int64(f.window)
 	s.credit.Store(s.sendWindow)
@@ -571,6 +651,8 @@ func (s *session) Shutdown(*engine.Context) {
 // syscall.RawConn.Read, made once, and what the callback hands back.
 type reader struct {
 	seq     uint32 // the next DATA's
+	zMiss   int    // chunks in a row that did not shrink (deflate)
+	zSkip   int    // chunks to send plain before trying again
 	consume func(fd uintptr) bool
 	fn      func(fd uintptr) bool
 	limit   int
@@ -614,6 +696,9 @@ func (s *session) readLoop() {
 			s.rd.err = err
 		}
 		m, n := s.rd.m, s.rd.n
+		if m != nil {
+			m = s.deflate(m)
+		}
 		if m == nil {
 			if s.rd.err == io.EOF {
 				s.sendEOF()

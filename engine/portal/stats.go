@@ -13,10 +13,13 @@ type Stats struct {
 	Resets      uint64 // sessions aborted: by either end, by a broken route, by a protocol violation
 	BadMessages uint64 // messages refused as malformed or out of place (each also resets its session, if any)
 	LinkDowns   uint64 // sessions ended because the link they used went down
+	SavedIn     uint64 // compressed sessions: bytes their DATA decoded to beyond what came (InletConfig.Compress)
+	SavedOut    uint64 // compressed sessions: bytes compression took off what was sent
 }
 
 type counters struct {
 	sessions, open, bytesIn, bytesOut, openFailed, resets, bad, linkDowns atomic.Uint64
+	savedIn, savedOut                                                     atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -29,5 +32,7 @@ func (c *counters) snapshot() Stats {
 		Resets:      c.resets.Load(),
 		BadMessages: c.bad.Load(),
 		LinkDowns:   c.linkDowns.Load(),
+		SavedIn:     c.savedIn.Load(),
+		SavedOut:    c.savedOut.Load(),
 	}
 }

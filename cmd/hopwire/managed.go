@@ -15,6 +15,7 @@ import (
 	"github.com/hopwire/hopwire/transports/tcp"
 	"github.com/hopwire/hopwire/transports/udp"
 	"github.com/hopwire/hopwire/transports/unix"
+	"github.com/hopwire/hopwire/wire"
 )
 
 // runManaged runs the node cfg names until ctx is done: TCP, UDP and Unix
@@ -29,7 +30,11 @@ func runManaged(ctx context.Context, h home.Home, cfg home.Config, log *slog.Log
 		return err
 	}
 	defer node.Close()
-	tcpTr, err := tcp.New(node, tcp.Config{})
+	codec, err := wire.ParseCodec(cfg.Compress)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	tcpTr, err := tcp.New(node, tcp.Config{Compress: codec})
 	if err != nil {
 		return err
 	}

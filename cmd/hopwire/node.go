@@ -30,6 +30,7 @@ type nodeSpec struct {
 	exitOnEOF  bool
 	verbose    bool
 	eventLoops int
+	compress   string
 	udpBind    string
 	udpClient  string
 	udpPoll    time.Duration
@@ -105,6 +106,7 @@ and the route "1#127.0.0.1:3000 => hop => 1#127.0.0.1:4000 => echoer".`,
 	f.BoolVar(&s.exitOnEOF, "exit-on-eof", false, "stop when standard input ends (for a parent process that wants its children to die with it)")
 	f.BoolVar(&s.verbose, "verbose", false, "log at debug level to standard error")
 	f.IntVar(&s.eventLoops, "event-loops", 0, "gnet event loops for TCP (0: one per CPU)")
+	f.StringVar(&s.compress, "compress", "off", "compress payloads of 1 KiB or more on TCP connections whose peer offers it too: s2, zstd or off")
 	f.StringVar(&s.udpBind, "udp-bind", "", "receive UDP datagrams on IP:PORT (port 0 picks a free one)")
 	f.StringVar(&s.udpClient, "udp-client", "", "the socket UDP datagrams to new peers leave from, IP:PORT (default: the --udp-bind IP, port 0; else 0.0.0.0:0)")
 	f.StringArrayVar(&s.allowDial, "allow-dial", nil, "let remote traffic make a --hop service connect to these destinations: 1#HOST:PORT, 1#CIDR, 1#CIDR:PORT, 2#... for UDP, 1#* for any (repeatable; default none)")
@@ -130,7 +132,11 @@ func runNode(ctx context.Context, s nodeSpec, stdout, stderr io.Writer, stdin io
 	}
 	ready := fmt.Sprintf("node %s ready", s.name)
 	// Without a listener the node still routes out over TCP.
-	tcpTr, err := tcp.New(node, tcp.Config{EventLoops: s.eventLoops})
+	codec, err := wire.ParseCodec(s.compress)
+	if err != nil {
+		return usagef("--compress: %v", err)
+	}
+	tcpTr, err := tcp.New(node, tcp.Config{EventLoops: s.eventLoops, Compress: codec})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hopwire/hopwire/cmd/internal/home"
 	"github.com/hopwire/hopwire/cmd/internal/manager"
+	"github.com/hopwire/hopwire/wire"
 )
 
 func newNodeCmd() *cobra.Command {
@@ -70,6 +71,9 @@ lets it (a hop to a destination the node has not connected to).`,
 			if err := home.ValidName(cfg.Name); err != nil {
 				return usagef("%v", err)
 			}
+			if _, err := wire.ParseCodec(cfg.Compress); err != nil {
+				return usagef("--compress: %v", err)
+			}
 			h, err := openHome()
 			if err != nil {
 				return err
@@ -81,6 +85,9 @@ lets it (a hop to a destination the node has not connected to).`,
 			}
 			cfg.Created = time.Now().UTC().Truncate(time.Second)
 			cfg.AllowDial = dialPolicy(cfg.AllowDial)
+			if cfg.Compress == "off" {
+				cfg.Compress = ""
+			}
 			if err := h.SaveConfig(cfg); err != nil {
 				_ = h.Remove(cfg.Name)
 				return fmt.Errorf("create node %s: %w", cfg.Name, err)
@@ -107,6 +114,7 @@ lets it (a hop to a destination the node has not connected to).`,
 	f.StringVar(&cfg.UDP, "udp-listener-address", "", "listen for UDP on IP:PORT (default: none)")
 	f.StringArrayVar(&cfg.AllowDial, "allow-dial", nil, "let remote traffic make this node connect to HOST:PORT, CIDR or CIDR:PORT over TCP (udp:... for UDP); repeatable; default none")
 	f.BoolVar(&foreground, "foreground", false, "run the node in this process until interrupted, logging to standard error")
+	f.StringVar(&cfg.Compress, "compress", "off", "compress payloads of 1 KiB or more on TCP connections whose peer offers it too: s2 (fast), zstd (denser) or off; for links slower than the CPU compresses")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hopwire/hopwire/cmd/internal/manager"
+	"github.com/hopwire/hopwire/wire"
 )
 
 // TCP portals: an outlet on one node connects to a TCP server; an inlet
@@ -82,7 +83,7 @@ node's listeners and relays.`,
 }
 
 func newInletCmd() *cobra.Command {
-	var at, from, to string
+	var at, from, to, compress string
 	create := &cobra.Command{
 		Use:   "create --at NODE --from HOST:PORT --to ROUTE",
 		Short: "Start a TCP inlet: each connection to HOST:PORT is carried along ROUTE to an outlet",
@@ -90,13 +91,22 @@ func newInletCmd() *cobra.Command {
 accepts opens a portal session along ROUTE (a multiaddr from NODE, ending
 at an outlet) and carries the bytes both ways, unchanged, half-close
 included. If the outlet cannot reach its server, or the route does not
-answer within 5s, the connection is closed at once and the reason logged.`,
+answer within 5s, the connection is closed at once and the reason logged.
+With --compress each session compresses its stream both ways (text
+protocols over a slow link carry several times more).`,
 		Example: `  hopwire tcp-inlet create --at n1 --from 127.0.0.1:6000 --to /node/n3/service/outlet
+  hopwire tcp-inlet create --at n1 --from 127.0.0.1:6380 --to /node/n3/service/redis --compress s2
   hopwire tcp-inlet create --at n1 --from 127.0.0.1:6000 --to /worker/<hex>/service/forward_to_n3/service/outlet`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if from == "" || to == "" {
 				return usagef("%s needs --from HOST:PORT and --to ROUTE", c.CommandPath())
+			}
+			if _, err := wire.ParseCodec(compress); err != nil {
+				return usagef("--compress: %v", err)
+			}
+			if compress == "off" {
+				compress = ""
 			}
 			if _, _, err := net.SplitHostPort(from); err != nil {
 				return usagef("--from %q: want HOST:PORT", from)
@@ -106,7 +116,7 @@ answer within 5s, the connection is closed at once and the reason logged.`,
 				return err
 			}
 			return withManager(c, nodeName(at), func(cl *manager.Client) error {
-				info, err := cl.CreateInlet(from, route.String())
+				info, err := cl.CreateInlet(from, route.String(), compress)
 				if err != nil {
 					return err
 				}
@@ -116,6 +126,7 @@ answer within 5s, the connection is closed at once and the reason logged.`,
 	}
 	create.Flags().StringVar(&from, "from", "", "where the inlet listens, HOST:PORT (port 0 picks a free one)")
 	create.Flags().StringVar(&to, "to", "", "the route to the outlet, a multiaddr")
+	create.Flags().StringVar(&compress, "compress", "off", "compress each session's stream both ways (the outlet follows): s2 (fast), zstd (denser) or off; for text protocols over a slow link")
 	list := &cobra.Command{
 		Use: "list --at NODE", Short: "List a node's TCP inlets", Args: noArgs,
 		Example: `  hopwire tcp-inlet list --at n1`,
@@ -155,8 +166,13 @@ func printPortals(w io.Writer, ps []manager.PortalInfo) {
 		if p.Kind == "outlet" {
 			where, what = "/service/"+p.Name, p.Target
 		}
+		compress := p.Compress
+		if compress == "" {
+			compress = "-"
+		}
 		rows[i] = []string{where, what, strconv.FormatUint(p.Open, 10), strconv.FormatUint(p.Sessions, 10),
-			strconv.FormatUint(p.BytesIn, 10), strconv.FormatUint(p.BytesOut, 10), strconv.FormatUint(p.Failed, 10), strconv.FormatUint(p.Resets, 10)}
+			strconv.FormatUint(p.BytesIn, 10), strconv.FormatUint(p.BytesOut, 10), strconv.FormatUint(p.Failed, 10), strconv.FormatUint(p.Resets, 10),
+			compress, strconv.FormatUint(p.SavedIn+p.SavedOut, 10)}
 	}
-	table(w, []string{"AT", "TO", "OPEN", "SESSIONS", "BYTES IN", "BYTES OUT", "FAILED", "RESETS"}, rows)
+	table(w, []string{"AT", "TO", "OPEN", "SESSIONS", "BYTES IN", "BYTES OUT", "FAILED", "RESETS", "COMPRESS", "SAVED"}, rows)
 }

@@ -90,6 +90,7 @@ type Config struct {
 	TCP       string    `json:"tcp_listener,omitempty"`
 	UDP       string    `json:"udp_listener,omitempty"`
 	AllowDial []string  `json:"allow_dial,omitempty"`
+	Compress  string    `json:"compress,omitempty"` // the TCP connections' codec: s2, zstd; "" or off for none
 	Created   time.Time `json:"created"`
 }
 

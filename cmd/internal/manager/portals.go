@@ -27,6 +27,7 @@ type outlet struct {
 type inlet struct {
 	in    *portal.Inlet
 	route string
+	codec wire.Codec
 }
 
 func (s *Server) opOutletCreate(raw cbor.RawMessage) (any, *Error) {
@@ -63,7 +64,8 @@ func (s *Server) opOutletCreate(raw cbor.RawMessage) (any, *Error) {
 func outletInfo(name, target string, o *portal.Outlet) PortalInfo {
 	st := o.Stats()
 	return PortalInfo{Kind: "outlet", Name: name, Target: target, Sessions: st.Sessions, Open: st.Open,
-		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Failed: st.OpenFailed, Resets: st.Resets}
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Failed: st.OpenFailed, Resets: st.Resets,
+		SavedIn: st.SavedIn, SavedOut: st.SavedOut}
 }
 
 func (s *Server) opOutletList(cbor.RawMessage) (any, *Error) {
@@ -103,7 +105,11 @@ func (s *Server) opInletCreate(raw cbor.RawMessage) (any, *Error) {
 	if e != nil {
 		return nil, errorf(CodeBadRequest, "inlet: bad route %q: %v", clip(a.Route), e)
 	}
-	in, e := portal.NewInlet(s.node, portal.InletConfig{Listen: a.Listen, Route: route, Logger: s.log})
+	codec, e := wire.ParseCodec(a.Compress)
+	if e != nil {
+		return nil, errorf(CodeBadRequest, "inlet: %v", e)
+	}
+	in, e := portal.NewInlet(s.node, portal.InletConfig{Listen: a.Listen, Route: route, Compress: codec, Logger: s.log})
 	if e != nil {
 		return nil, errorf(CodeFailed, "inlet on %s: %v", clip(a.Listen), e)
 	}
@@ -113,16 +119,22 @@ func (s *Server) opInletCreate(raw cbor.RawMessage) (any, *Error) {
 		in.Close()
 		return nil, errorf(CodeExists, "an inlet on %s already exists on node %s", in.Addr(), s.node.Name())
 	}
-	s.inlets[in.Addr()] = &inlet{in, route.String()}
+	i := &inlet{in, route.String(), codec}
+	s.inlets[in.Addr()] = i
 	s.mu.Unlock()
-	s.log.Info("tcp inlet created", "listen", in.Addr(), "route", route.String())
-	return inletInfo(&inlet{in, route.String()}), nil
+	s.log.Info("tcp inlet created", "listen", in.Addr(), "route", route.String(), "compress", codec.String())
+	return inletInfo(i), nil
 }
 
 func inletInfo(i *inlet) PortalInfo {
 	st := i.in.Stats()
-	return PortalInfo{Kind: "inlet", Listen: i.in.Addr(), Route: i.route, Sessions: st.Sessions, Open: st.Open,
-		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Failed: st.OpenFailed, Resets: st.Resets}
+	info := PortalInfo{Kind: "inlet", Listen: i.in.Addr(), Route: i.route, Sessions: st.Sessions, Open: st.Open,
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Failed: st.OpenFailed, Resets: st.Resets,
+		SavedIn: st.SavedIn, SavedOut: st.SavedOut}
+	if i.codec != wire.Plain {
+		info.Compress = i.codec.String()
+	}
+	return info
 }
 
 func (s *Server) opInletList(cbor.RawMessage) (any, *Error) {
@@ -175,9 +187,9 @@ func (c *Client) DeleteOutlet(name string) error {
 
 // CreateInlet listens on listen (HOST:PORT) and opens a portal session
 // along route (text) for each connection.
-func (c *Client) CreateInlet(listen, route string) (PortalInfo, error) {
+func (c *Client) CreateInlet(listen, route, compress string) (PortalInfo, error) {
 	var info PortalInfo
-	err := c.call(OpInletCreate, portalArgs{Listen: listen, Route: route}, &info, c.timeout)
+	err := c.call(OpInletCreate, portalArgs{Listen: listen, Route: route, Compress: compress}, &info, c.timeout)
 	return info, err
 }
 

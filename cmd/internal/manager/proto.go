@@ -168,8 +168,8 @@ type PortalInfo struct {
 	Failed   uint64 `cbor:"10,keyasint" json:"failed"`
 	Resets   uint64 `cbor:"11,keyasint" json:"resets"`
 	Compress string `cbor:"12,keyasint,omitempty" json:"compress,omitempty"` // an inlet's sessions' codec, if any
-	SavedIn  uint64 `cbor:"13,keyasint" json:"saved_in"`                    // what compression saved on the way in
-	SavedOut uint64 `cbor:"14,keyasint" json:"saved_out"`                   // and on the way out
+	SavedIn  uint64 `cbor:"13,keyasint" json:"saved_in"`                     // what compression saved on the way in
+	SavedOut uint64 `cbor:"14,keyasint" json:"saved_out"`                    // and on the way out
 }
 
 // ConnInfo describes one of the node's connections (links).
@@ -215,9 +215,9 @@ type relayArgs struct {
 // portalArgs are outlet.create's (Name, Target), inlet.create's (Listen,
 // Route) and the deletes' (Name, or Listen).
 type portalArgs struct {
-	Name   string `cbor:"1,keyasint,omitempty"` // an outlet's service name
-	Target string `cbor:"2,keyasint,omitempty"` // an outlet's HOST:PORT
-	Listen string `cbor:"3,keyasint,omitempty"` // an inlet's HOST:PORT
+	Name     string `cbor:"1,keyasint,omitempty"` // an outlet's service name
+	Target   string `cbor:"2,keyasint,omitempty"` // an outlet's HOST:PORT
+	Listen   string `cbor:"3,keyasint,omitempty"` // an inlet's HOST:PORT
 	Route    string `cbor:"4,keyasint,omitempty"` // an inlet's route to its outlet (text)
 	Compress string `cbor:"5,keyasint,omitempty"` // an inlet's sessions' codec: "s2", "zstd"; "" for none
 }

@@ -100,7 +100,7 @@ func WriteCompare(w io.Writer, old, new *Report) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tRATIO OLD\tRATIO NEW\t\tHOPWIRE OLD\tHOPWIRE NEW\t")
+	fmt.Fprintln(tw, "SCENARIO\tRATIO OLD\tRATIO NEW\tCHANGE\t\tHOPWIRE OLD\tHOPWIRE NEW\t")
 	better, worse := 0, 0
 	for _, c := range Compare(old, new) {
 		ratios := func(r *Result) string {
@@ -116,7 +116,11 @@ func WriteCompare(w io.Writer, old, new *Report) error {
 			return fmt.Sprintf("%s [%s-%s] %s", formatMetric(r.HopwireMetric, r.Unit),
 				formatMetric(slices.Min(r.HopwireSamples), r.Unit), formatMetric(slices.Max(r.HopwireSamples), r.Unit), r.Unit)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, ratios(c.Old), ratios(c.New), c.Ratio, own(c.Old), own(c.New), c.Hopwire)
+		change := "-"
+		if c.Old != nil && c.New != nil && c.Old.Ratio > 0 {
+			change = fmt.Sprintf("%+.0f%%", (c.New.Ratio/c.Old.Ratio-1)*100)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, ratios(c.Old), ratios(c.New), change, c.Ratio, own(c.Old), own(c.New), c.Hopwire)
 		switch c.Ratio {
 		case Better:
 			better++

@@ -17,17 +17,20 @@ import (
 // Machine is where and what a report measured: figures from two reports
 // compare only as far as these agree.
 type Machine struct {
-	Date          time.Time `json:"date"`
-	Commit        string    `json:"commit"` // of this program; "+dirty" when built from a modified tree
-	GoVersion     string    `json:"go_version"`
-	OSArch        string    `json:"os_arch"`
-	GOMAXPROCS    int       `json:"gomaxprocs"`
-	NumCPU        int       `json:"num_cpu"`
-	CPU           string    `json:"cpu"`
-	Kernel        string    `json:"kernel"`
-	Hopwire       string    `json:"hopwire_binary,omitempty"` // the binary the process scenarios ran
-	HopwireFrom   string    `json:"hopwire_from,omitempty"`   // where it was found
-	HopwireCommit string    `json:"hopwire_commit,omitempty"`
+	Date       time.Time `json:"date"`
+	Commit     string    `json:"commit"` // of this program; "+dirty" when built from a modified tree
+	GoVersion  string    `json:"go_version"`
+	OSArch     string    `json:"os_arch"`
+	GOMAXPROCS int       `json:"gomaxprocs"`
+	NumCPU     int       `json:"num_cpu"`
+	CPU        string    `json:"cpu"`
+	Kernel     string    `json:"kernel"`
+	// Load is the 1-minute load average when the run began and ended: on
+	// a shared machine, how much else ran beside it.
+	Load          [2]float64 `json:"load_average"`
+	Hopwire       string     `json:"hopwire_binary,omitempty"` // the binary the process scenarios ran
+	HopwireFrom   string     `json:"hopwire_from,omitempty"`   // where it was found
+	HopwireCommit string     `json:"hopwire_commit,omitempty"`
 }
 
 // ReadMachine describes this machine and program now; hopwire is the
@@ -121,4 +124,13 @@ func kernel() string {
 		return "unknown"
 	}
 	return unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:])
+}
+
+// loadAverage is the 1-minute load average, or 0 where there is none.
+func loadAverage() float64 {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0
+	}
+	return float64(si.Loads[0]) / (1 << unix.SI_LOAD_SHIFT)
 }

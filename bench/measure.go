@@ -96,7 +96,10 @@ func (m *measurement) summary() Result {
 	r.Rounds = len(r.HopwireSamples)
 	r.HopwireMetric = median(r.HopwireSamples)
 	r.BaselineMetric = median(r.BaselineSamples)
-	r.Ratio = ratio(r.HopwireMetric, r.BaselineMetric, r.HigherIsBetter)
+	// The median of the rounds' own ratios, not the ratio of the medians:
+	// a round's two sides ran seconds apart, so load that drifts over the
+	// run cancels out of each round's ratio.
+	r.Ratio = median(r.RatioSamples)
 	if len(r.RatioSamples) > 0 {
 		r.RatioMin, r.RatioMax = slices.Min(r.RatioSamples), slices.Max(r.RatioSamples)
 	}

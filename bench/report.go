@@ -41,9 +41,9 @@ type Result struct {
 
 	// Ratio is how many times better hopwire did than its baseline:
 	// baseline/hopwire for a lower-is-better unit, hopwire/baseline for a
-	// higher-is-better one, from the medians. Above 1, hopwire is ahead.
-	// It is 0 when either median is not positive. RatioMin and RatioMax
-	// are the range of the rounds' own ratios: the run's noise.
+	// higher-is-better one; above 1, hopwire is ahead. Each round has its
+	// own (0 where a figure is not positive); Ratio is their median, and
+	// RatioMin and RatioMax their range: the run's noise.
 	Ratio        float64   `json:"ratio"`
 	RatioMin     float64   `json:"ratio_min"`
 	RatioMax     float64   `json:"ratio_max"`
@@ -68,7 +68,7 @@ type Result struct {
 // latency distributions of the round-trip scenarios.
 func WriteTable(w io.Writer, rep *Report) error {
 	fmt.Fprintf(w, "hopwire bench  %s\n", rep.Machine)
-	fmt.Fprintf(w, "%d rounds, each side measured for about %s a round; medians of the rounds\n\n", rep.Rounds, rep.BenchTime)
+	fmt.Fprintf(w, "%d rounds, each side measured for about %s a round; figures and ratio: medians of the rounds\n\n", rep.Rounds, rep.BenchTime)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tPAYLOAD\tHOPWIRE\tBASELINE\t\tRATIO\tROUNDS\tALLOCS/OP")
 	bimodal := false
@@ -91,8 +91,8 @@ func WriteTable(w io.Writer, rep *Report) error {
 	if err := writeLatencies(w, rep.Results); err != nil {
 		return err
 	}
-	fmt.Fprint(w, "\nratio: how many times better hopwire did than its baseline in the same run\n"+
-		"(baseline/hopwire for times, hopwire/baseline for rates); above 1, hopwire is ahead.\n"+
+	fmt.Fprint(w, "\nratio: how many times better hopwire did than its baseline in the same round\n"+
+		"(baseline/hopwire for times, hopwire/baseline for rates), the median of the rounds; above 1, hopwire is ahead.\n"+
 		"rounds: the lowest and highest ratio of a single round, the run's noise.\n"+
 		"allocs/op: hopwire / baseline in this process, the most any round saw (- for process scenarios).\n")
 	if bimodal {
@@ -183,8 +183,8 @@ func formatBytes(n int) string {
 // String is the machine in one line.
 func (m Machine) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  commit %s  %s %s  GOMAXPROCS=%d  %d CPUs %s  kernel %s",
-		m.Date.Format("2006-01-02 15:04 MST"), m.Commit, m.GoVersion, m.OSArch, m.GOMAXPROCS, m.NumCPU, m.CPU, m.Kernel)
+	fmt.Fprintf(&b, "%s  commit %s  %s %s  GOMAXPROCS=%d  %d CPUs %s  kernel %s  load %.1f-%.1f",
+		m.Date.Format("2006-01-02 15:04 MST"), m.Commit, m.GoVersion, m.OSArch, m.GOMAXPROCS, m.NumCPU, m.CPU, m.Kernel, m.Load[0], m.Load[1])
 	if m.Hopwire != "" {
 		fmt.Fprintf(&b, "\nhopwire binary %s (%s, commit %s)", m.Hopwire, m.HopwireFrom, m.HopwireCommit)
 	}

@@ -81,6 +81,7 @@ func inProcess() []Scenario {
 			Unit:         UnitP50RTT,
 			PayloadBytes: 64,
 			AllocsNote:   "gnet's read allocates for a datagram that finds a loop asleep",
+			Bimodal:      "a socket loop that polls needs a CPU of its own: when other work takes the second CPU, polling fights the peer it waits for and the round trip jumps from about 14 µs to about 90 µs",
 			RunHopwire:   udpHop(64, 50*time.Microsecond),
 			RunBaseline:  rawUDPPingPong(64),
 		},

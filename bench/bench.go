@@ -102,7 +102,7 @@ type Options struct {
 // Presets: Quick is the default (the whole suite in under a minute on
 // two cores); Full takes more rounds of longer measurements.
 var (
-	Quick = Preset{Rounds: 5, BenchTime: 100 * time.Millisecond}
+	Quick = Preset{Rounds: 11, BenchTime: 50 * time.Millisecond}
 	Full  = Preset{Rounds: 7, BenchTime: time.Second}
 )
 
@@ -181,7 +181,7 @@ func run(ctx context.Context, all []Scenario, opts Options) (rep *Report, err er
 	defer func() { rep.Machine.Load[1] = loadAverage() }()
 	for round := 1; round <= opts.Rounds; round++ {
 		for i, m := range ms {
-			if err := m.round(ctx, round, p); err != nil {
+			if err := m.round(ctx, round, opts.BenchTime, p); err != nil {
 				return rep, err
 			}
 			rep.Results[i] = m.summary()

@@ -46,6 +46,7 @@ func ReadMachine(hopwire, from, commit string) Machine {
 		NumCPU:      runtime.NumCPU(),
 		CPU:         cpuModel(),
 		Kernel:      kernel(),
+		Load:        [2]float64{loadAverage(), 0},
 		Hopwire:     hopwire,
 		HopwireFrom: from,
 	}

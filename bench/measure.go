@@ -26,6 +26,7 @@ type measurement struct {
 	result Result
 	hists  [2]*hdrhistogram.Histogram // every round trip of every round, per side; nil until one is recorded
 	took   [2]time.Duration           // each side's last measurement, for the progress line's estimate
+	ops    [2]int                     // each side's b.N after its first round; 0 before
 }
 
 func newMeasurement(sc Scenario, sides Sides, rounds int) *measurement {
@@ -48,7 +49,7 @@ func newMeasurement(sc Scenario, sides Sides, rounds int) *measurement {
 // round measures both sides once. Odd rounds run hopwire first, even
 // rounds the baseline, so neither side always runs on the heels of the
 // other scenario's.
-func (m *measurement) round(ctx context.Context, round int, p *progress) error {
+func (m *measurement) round(ctx context.Context, round int, benchTime time.Duration, p *progress) error {
 	order := [2]int{hopwireSide, baselineSide}
 	if round%2 == 0 {
 		order = [2]int{baselineSide, hopwireSide}
@@ -60,7 +61,7 @@ func (m *measurement) round(ctx context.Context, round int, p *progress) error {
 		}
 		p.step(m, side, round)
 		t0 := time.Now()
-		out, err := measureOnce(m.sides[side], m.sc.Unit)
+		out, err := measureOnce(m.sides[side], m.sc.Unit, m.ops[side])
 		m.took[side] = time.Since(t0)
 		if err != nil {
 			if side == hopwireSide {
@@ -69,6 +70,9 @@ func (m *measurement) round(ctx context.Context, round int, p *progress) error {
 			return fmt.Errorf("bench: %s: baseline side (%s): %w", m.sc.Name, m.sc.Baseline, err)
 		}
 		v[side] = out.value
+		if m.ops[side] == 0 {
+			m.ops[side] = out.ops(benchTime)
+		}
 		r := &m.result
 		if side == hopwireSide {
 			r.HopwireAllocs = max(r.HopwireAllocs, out.allocs)
@@ -117,13 +121,34 @@ type outcome struct {
 	value  float64                 // its metric in the scenario's unit
 	allocs int64                   // per operation
 	hist   *hdrhistogram.Histogram // its round trips, if it recorded them
+	n      int                     // operations in the run reported
+	t      time.Duration           // and their time
+}
+
+// ops is how many operations fill d at the pace o measured.
+func (o outcome) ops(d time.Duration) int {
+	if o.t <= 0 {
+		return max(o.n, 1)
+	}
+	return max(1, int(float64(o.n)*float64(d)/float64(o.t)))
 }
 
 // measureOnce runs f under testing.Benchmark and returns the metric it
 // reported in unit, its allocations per operation and the round trips
-// its last run recorded (testing.Benchmark runs f with a growing b.N
-// and reports the last).
-func measureOnce(f func(*testing.B), unit string) (outcome, error) {
+// its last run recorded. With ops 0, testing.Benchmark runs f with a
+// growing b.N until a run fills the benchtime, and reports the last;
+// after a side's first round, ops is the b.N that fills it, so a round
+// costs that run and testing's first run of one operation, not the
+// whole ramp again (which, for a side that sets up sockets or warms up
+// a connection each run, cost as much as the measurement itself).
+func measureOnce(f func(*testing.B), unit string, ops int) (outcome, error) {
+	if ops > 0 {
+		restore, err := setBenchTimeFlag(fmt.Sprintf("%dx", ops))
+		if err != nil {
+			return outcome{}, err
+		}
+		defer restore()
+	}
 	var last *testing.B
 	var seen []*testing.B
 	res := testing.Benchmark(func(b *testing.B) {
@@ -148,7 +173,7 @@ func measureOnce(f func(*testing.B), unit string) (outcome, error) {
 	if !ok {
 		return out, fmt.Errorf("benchmark reported no %s metric", unit)
 	}
-	out.value, out.allocs = v, res.AllocsPerOp()
+	out.value, out.allocs, out.n, out.t = v, res.AllocsPerOp(), res.N, res.T
 	return out, nil
 }
 
@@ -197,6 +222,12 @@ func ratio(hopwire, baseline float64, higherIsBetter bool) float64 {
 // -test.benchtime flag, registered by testing.Init in a program that is not
 // a test binary.
 func setBenchTime(d time.Duration) (restore func(), err error) {
+	return setBenchTimeFlag(d.String())
+}
+
+// setBenchTimeFlag sets testing's -test.benchtime to v: a duration or a
+// count of operations ("100x").
+func setBenchTimeFlag(v string) (restore func(), err error) {
 	f := flag.Lookup("test.benchtime")
 	if f == nil {
 		testing.Init()
@@ -206,7 +237,7 @@ func setBenchTime(d time.Duration) (restore func(), err error) {
 		return nil, errors.New("bench: testing registered no test.benchtime flag")
 	}
 	old := f.Value.String()
-	if err := f.Value.Set(d.String()); err != nil {
+	if err := f.Value.Set(v); err != nil {
 		return nil, fmt.Errorf("bench: setting benchtime: %w", err)
 	}
 	return func() { f.Value.Set(old) }, nil

@@ -150,7 +150,7 @@ func run(ctx context.Context, all []Scenario, opts Options) (rep *Report, err er
 	if len(scs) == 0 {
 		return nil, fmt.Errorf("%w %q", ErrNoScenario, opts.Only)
 	}
-	rep = &Report{Machine: ReadMachine(opts.Hopwire, opts.HopwireFrom, opts.HopwireCommit), Rounds: opts.Rounds, BenchTime: opts.BenchTime.String()}
+	rep = &Report{Machine: ReadMachine(opts.Hopwire, opts.HopwireFrom, opts.HopwireCommit), RoundsAsked: opts.Rounds, BenchTime: opts.BenchTime.String()}
 	if opts.Only != nil {
 		rep.Only = opts.Only.String()
 	}
@@ -186,6 +186,7 @@ func run(ctx context.Context, all []Scenario, opts Options) (rep *Report, err er
 			}
 			rep.Results[i] = m.summary()
 		}
+		rep.Rounds = round
 	}
 	return rep, nil
 }

@@ -188,7 +188,7 @@ func TestRunInterleavesAndSummarises(t *testing.T) {
 	if !slices.Equal(log, want) {
 		t.Errorf("sides ran in order %v, want %v", log, want)
 	}
-	if len(rep.Results) != 2 || rep.Rounds != 3 || rep.Machine.GoVersion == "" || rep.Machine.GOMAXPROCS == 0 {
+	if len(rep.Results) != 2 || rep.Rounds != 3 || rep.RoundsAsked != 3 || rep.Machine.GoVersion == "" || rep.Machine.GOMAXPROCS == 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	lat, rate := rep.Results[0], rep.Results[1]
@@ -352,5 +352,24 @@ func BenchmarkScenarios(b *testing.B) {
 		}
 		b.Run(sc.Name+"/hopwire", sc.RunHopwire)
 		b.Run(sc.Name+"/baseline", sc.RunBaseline)
+	}
+}
+
+// A run cut short reports the rounds it finished, and says so.
+func TestRunCutShort(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc := Scenario{Name: "x", Baseline: "y", Unit: UnitNsPerHop,
+		RunHopwire:  func(b *testing.B) { b.ReportMetric(1, UnitNsPerHop) },
+		RunBaseline: func(b *testing.B) { cancel(); b.ReportMetric(2, UnitNsPerHop) },
+	}
+	rep, err := run(ctx, []Scenario{sc}, Options{Rounds: 3, BenchTime: time.Millisecond})
+	if !errors.Is(err, context.Canceled) || rep == nil || rep.Rounds != 1 || rep.RoundsAsked != 3 ||
+		len(rep.Results) != 1 || rep.Results[0].Rounds != 1 || rep.Results[0].Ratio != 2 {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, rep); err != nil || !strings.Contains(b.String(), "1 of 3 rounds (cut short)") {
+		t.Errorf("table (%v):\n%s", err, b.String())
 	}
 }

@@ -76,10 +76,11 @@ func (h *cliHome) deleteAll() error {
 	if len(survivors) > 0 {
 		err = errors.Join(err, fmt.Errorf("bench: node processes %s survived hopwire node delete --all; killed", strings.Join(survivors, ", ")))
 	}
-	if err == nil {
-		os.RemoveAll(h.dir)
+	if err != nil {
+		// Kept: what a person needs to find and stop what is left.
+		return fmt.Errorf("%w (state directory kept: %s=%s hopwire node list)", err, homeEnv, h.dir)
 	}
-	return err
+	return os.RemoveAll(h.dir)
 }
 
 // pids are the node processes the state directory knows of.

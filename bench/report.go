@@ -11,12 +11,13 @@ import (
 
 // Report is what a run measured, and where.
 type Report struct {
-	Machine   Machine   `json:"machine"`
-	Rounds    int       `json:"rounds"`
-	BenchTime string    `json:"benchtime"`
-	Only      string    `json:"only,omitempty"`
-	Results   []Result  `json:"results"`
-	Skipped   []Skipped `json:"skipped,omitempty"`
+	Machine     Machine   `json:"machine"`
+	Rounds      int       `json:"rounds"`       // finished
+	RoundsAsked int       `json:"rounds_asked"` // more than Rounds when the run was cut short
+	BenchTime   string    `json:"benchtime"`
+	Only        string    `json:"only,omitempty"`
+	Results     []Result  `json:"results"`
+	Skipped     []Skipped `json:"skipped,omitempty"`
 }
 
 // Skipped is a scenario a run left out, and why.
@@ -68,7 +69,11 @@ type Result struct {
 // latency distributions of the round-trip scenarios.
 func WriteTable(w io.Writer, rep *Report) error {
 	fmt.Fprintf(w, "hopwire bench  %s\n", rep.Machine)
-	fmt.Fprintf(w, "%d rounds, each side measured for about %s a round; figures and ratio: medians of the rounds\n\n", rep.Rounds, rep.BenchTime)
+	rounds := fmt.Sprintf("%d rounds", rep.Rounds)
+	if rep.RoundsAsked > rep.Rounds {
+		rounds = fmt.Sprintf("%d of %d rounds (cut short)", rep.Rounds, rep.RoundsAsked)
+	}
+	fmt.Fprintf(w, "%s, each side measured for about %s a round; figures and ratio: medians of the rounds\n\n", rounds, rep.BenchTime)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tPAYLOAD\tHOPWIRE\tBASELINE\t\tRATIO\tROUNDS\tALLOCS/OP")
 	bimodal := false

@@ -34,7 +34,7 @@ func portalScenarios() []Scenario {
 		return Scenario{
 			Name:           name,
 			Baseline:       "direct TCP",
-			About:          "a client writes 16 MiB in 256 KiB writes to a TCP inlet on n1, through " + via + " to an outlet on n3 and on to a sink server, half-closes and checks the sink's CRC-32C of what it read; vs the same client writing straight to the sink; hopwire nodes are hopwire node create processes",
+			About:          "a client writes 16 MiB in 256 KiB writes to a TCP inlet on n1, " + via + " to an outlet on n3 and on to a sink server, half-closes and checks the sink's CRC-32C of what it read; vs the same client writing straight to the sink; hopwire nodes are hopwire node create processes",
 			Unit:           UnitMBPerSec,
 			HigherIsBetter: true,
 			PayloadBytes:   bulkWrite,
@@ -51,7 +51,7 @@ func portalScenarios() []Scenario {
 		return Scenario{
 			Name:         name,
 			Baseline:     "direct TCP",
-			About:        "64 B written and read back over one connection to a TCP inlet on n1, through " + via + " to an outlet on n3 and an echo server; vs the same exchange straight to the echo server",
+			About:        "64 B written and read back over one connection to a TCP inlet on n1, " + via + " to an outlet on n3 and an echo server; vs the same exchange straight to the echo server",
 			Unit:         UnitP50RTT,
 			PayloadBytes: 64,
 			Setup: func(e *Env) (Sides, error) {
@@ -67,10 +67,10 @@ func portalScenarios() []Scenario {
 		}
 	}
 	return []Scenario{
-		bulk("portal bulk", "n3 directly", func(p *portals) string { return p.bulkTwo }),
-		bulk("portal bulk via relay", "the relay on n2", func(p *portals) string { return p.bulkThree }),
-		pingPong("portal ping-pong", "n3 directly", func(p *portals) string { return p.echoTwo }),
-		pingPong("portal ping-pong via relay", "the relay on n2", func(p *portals) string { return p.echoThree }),
+		bulk("portal bulk", "straight", func(p *portals) string { return p.bulkTwo }),
+		bulk("portal bulk via relay", "through the relay on n2", func(p *portals) string { return p.bulkThree }),
+		pingPong("portal ping-pong", "straight", func(p *portals) string { return p.echoTwo }),
+		pingPong("portal ping-pong via relay", "through the relay on n2", func(p *portals) string { return p.echoThree }),
 	}
 }
 

@@ -191,7 +191,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-const examples = `  hopbench                                   # the quick suite, about a minute on 2 cores
+const examples = `  hopbench                                   # the quick suite: 30-40 s on 2 cores
   hopbench --full --json full.json --plot full.svg
   hopbench --only 'TCP|UDP' --rounds 5
   hopbench --only '^portal' --hopwire ./bin/hopwire
@@ -220,7 +220,7 @@ Absolute figures depend on the machine and what else runs on it; read
 the ratio: how many times better hopwire did than its baseline
 (baseline/hopwire for times, hopwire/baseline for rates). Above 1,
 hopwire is ahead. Every report records the Go version, GOMAXPROCS, CPU,
-kernel, commit and date.
+kernel, load average, commit and date.
 
 The process scenarios need the hopwire binary: --hopwire, else the one
 beside hopbench, else hopwire on PATH, else, run from hopwire's source

@@ -214,7 +214,8 @@ machine hits both and the rounds' spread shows how much there was. It
 reports the median of each side, their ratio and the range of the
 rounds' own ratios; for round trips, the distribution (p50, p90, p99,
 p99.9, max) of every sample of every round; for rates, msgs/s and MB/s
-at the stated payload.
+at the stated payload. An in-process hop (ns/hop) is a mean over many:
+reading the clock around each would cost as much as the hop.
 
 Absolute figures depend on the machine and what else runs on it; read
 the ratio: how many times better hopwire did than its baseline

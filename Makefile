@@ -20,11 +20,11 @@ test:
 	$(GO) test -timeout 10m ./...
 
 # The benchmark suite: every scenario beside its baseline in the same run,
-# quick by default. A longer run: make bench ROUNDS=7 SUITETIME=1s
-ROUNDS    ?= 3
-SUITETIME ?= 200ms
+# quick by default (under a minute on 2 cores). A longer run, a report and
+# a picture: make bench BENCHFLAGS='--full --json bench.json --plot bench.svg'
+BENCHFLAGS ?=
 bench:
-	$(GO) run ./cmd/hopbench --rounds $(ROUNDS) --benchtime $(SUITETIME)
+	$(GO) run ./cmd/hopbench $(BENCHFLAGS)
 
 # Every in-package Go benchmark. For benchstat: make bench-go BENCHTIME=1s COUNT=6
 bench-go:

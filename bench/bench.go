@@ -2,13 +2,16 @@
 //
 // Every figure it reports is measured beside a baseline in the same run:
 // a scenario pairs what hopwire does (a hop, a ping-pong, a pipelined
-// chain, a hop over TCP or UDP) with the plain-Go way of doing the same
-// thing (goroutines and channels moving the same pooled messages; plain
-// net.Conn and net.UDPConn on the same loopback). Both sides run under
-// testing.Benchmark, in rounds interleaved hopwire, baseline, hopwire,
-// baseline…, so the noise of a shared machine hits both; the report is the
-// median of each side and their ratio. Absolute numbers do not travel
-// between machines; ratios do, roughly.
+// chain, a hop over TCP or UDP, nodes as OS processes, a portal) with the
+// plain-Go way of doing the same thing (goroutines and channels moving the
+// same pooled messages; plain net.Conn and net.UDPConn on the same
+// loopback; plain Go relay and echo processes; direct TCP). Both sides run
+// under testing.Benchmark, in rounds: each round measures every scenario's
+// two sides once, so a round spans the whole run and the spread of the
+// rounds shows how much the machine drifted. The report is the median of
+// each side, their ratio, the range of the per-round ratios and, for round
+// trips, the distribution of every sample the rounds took. Absolute
+// numbers do not travel between machines; ratios do, roughly.
 //
 // Run is not safe for concurrent use with itself or with other callers of
 // testing.Benchmark: it sets testing's benchtime for its duration.
@@ -17,83 +20,96 @@ package bench
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"math"
-	"slices"
-	"strings"
+	"os/exec"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
-)
-
-// Defaults for a zero Options.
-const (
-	DefaultRounds    = 3
-	DefaultBenchTime = 200 * time.Millisecond
 )
 
 // Units the scenarios report in.
 const (
 	UnitNsPerHop   = "ns/hop" // lower is better
 	UnitMsgsPerSec = "msgs/s" // higher is better
-	UnitP50RTT     = "µs-p50" // a round trip's median, over sockets; lower is better
+	UnitMBPerSec   = "MB/s"   // higher is better; 10^6 bytes
+	UnitP50RTT     = "µs-p50" // a round trip's median; lower is better
 )
 
-// ErrNoScenario is returned by Run when Options.Filter matches no scenario.
-var ErrNoScenario = errors.New("bench: no scenario matches the filter")
+// ErrNoScenario is returned by Run when Options.Only matches no scenario.
+var ErrNoScenario = errors.New("bench: no scenario matches")
 
 // Scenario is one measurement: hopwire doing something, and the baseline
-// it is held against. Both funcs are ordinary Go benchmark bodies; each
-// must report its metric with b.ReportMetric(v, Unit).
+// it is held against. A side is an ordinary Go benchmark body that
+// reports its metric with b.ReportMetric(v, Unit); a round-trip side also
+// records every round trip with recordRTT.
 type Scenario struct {
 	Name           string // what hopwire does, e.g. "local hop"
 	Baseline       string // what it is measured against, e.g. "chan ping-pong"
 	About          string // one line: what exactly runs on each side
 	Unit           string // the metric both sides report, e.g. UnitNsPerHop
-	HigherIsBetter bool   // true for throughput units (msgs/s)
-	PayloadBytes   int    // payload size of hopwire's side
+	HigherIsBetter bool   // true for throughput units
+	PayloadBytes   int    // payload size of hopwire's side (a write's size for a stream)
 	// AllocsNote, if set, says why hopwire's side allocates per operation
-	// (in a dependency); a scenario without one must not.
+	// (in a dependency); an in-process scenario without one must not.
 	AllocsNote string
+	// Bimodal, if set, says why the scenario's figure flips between two
+	// levels from run to run: its ratio is not held to the suite's
+	// run-to-run agreement.
+	Bimodal string
 
+	// An in-process scenario sets RunHopwire and RunBaseline.
 	RunHopwire  func(b *testing.B)
 	RunBaseline func(b *testing.B)
+
+	// A scenario whose sides share processes sets Setup instead: Run
+	// calls it once before the first round and the Sides' Stop after the
+	// last. Such a scenario runs only when Options.Hopwire names a binary
+	// and Options.Proc is set; allocations in this process say nothing
+	// about it and are not reported.
+	Setup func(env *Env) (Sides, error)
 }
 
-// Result is what Run reports for one scenario.
-type Result struct {
-	Name           string `json:"name"`
-	Baseline       string `json:"baseline"`
-	Unit           string `json:"unit"`
-	HigherIsBetter bool   `json:"higher_is_better"`
-	PayloadBytes   int    `json:"payload_bytes"`
-
-	// Medians over the rounds.
-	HopwireMetric  float64 `json:"hopwire_metric"`
-	BaselineMetric float64 `json:"baseline_metric"`
-
-	// Ratio is how many times better hopwire did than its baseline:
-	// baseline/hopwire for a lower-is-better unit, hopwire/baseline for a
-	// higher-is-better one, from the medians. Above 1, hopwire is ahead.
-	// It is 0 when either median is not positive.
-	Ratio float64 `json:"ratio"`
-
-	// Allocations per operation: the most any round saw.
-	HopwireAllocs  int64 `json:"hopwire_allocs_per_op"`
-	BaselineAllocs int64 `json:"baseline_allocs_per_op"`
-
-	Rounds          int       `json:"rounds"`
-	HopwireSamples  []float64 `json:"hopwire_samples"`
-	BaselineSamples []float64 `json:"baseline_samples"`
+// Sides are a set-up scenario's two benchmark bodies.
+type Sides struct {
+	Hopwire, Baseline func(b *testing.B)
 }
 
-// Options configures Run. The zero value means a quick run with defaults.
+// Processes reports whether sc runs nodes or baselines as OS processes.
+func (sc Scenario) Processes() bool { return sc.Setup != nil }
+
+// Options configures Run. The zero value is a quick run of every
+// in-process and socket scenario, without progress.
 type Options struct {
-	Rounds    int           // measurements of each side; 0 means DefaultRounds
-	BenchTime time.Duration // the time each measurement aims at (testing's -benchtime); 0 means DefaultBenchTime
-	Filter    string        // run only scenarios whose name contains it; "" runs all
+	Rounds    int            // rounds; 0 means Quick's
+	BenchTime time.Duration  // the time each side's measurement aims at (testing's -benchtime); 0 means Quick's
+	Only      *regexp.Regexp // run only scenarios whose name it matches; nil runs all
+
+	// Hopwire is the path of the hopwire binary the process scenarios run
+	// as nodes; "" skips them. HopwireFrom says where it was found and
+	// HopwireCommit, if set, the commit it was built from, when the binary
+	// does not record it (go build -buildvcs=false).
+	Hopwire, HopwireFrom, HopwireCommit string
+	// Proc returns a command that runs this program as the baseline
+	// process ProcMain(args) describes; nil skips the process scenarios.
+	Proc func(args ...string) *exec.Cmd
+
+	Progress io.Writer // where progress goes; nil for none
+	Live     bool      // progress as one line rewritten in place (a terminal), not a line per step
+}
+
+// Presets: Quick is the default (the whole suite in under a minute on
+// two cores); Full takes more rounds of longer measurements.
+var (
+	Quick = Preset{Rounds: 11, BenchTime: 50 * time.Millisecond}
+	Full  = Preset{Rounds: 7, BenchTime: time.Second}
+)
+
+// Preset is a number of rounds and a measurement time.
+type Preset struct {
+	Rounds    int
+	BenchTime time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -104,36 +120,39 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("bench: Options.BenchTime %v must not be negative", o.BenchTime)
 	}
 	if o.Rounds == 0 {
-		o.Rounds = DefaultRounds
+		o.Rounds = Quick.Rounds
 	}
 	if o.BenchTime == 0 {
-		o.BenchTime = DefaultBenchTime
+		o.BenchTime = Quick.BenchTime
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
 	}
 	return o, nil
 }
 
-// Run measures every scenario of Scenarios whose name contains
-// opts.Filter, writing progress (scenario names and per-round figures) to
-// progress, which may be nil. It checks ctx between measurements. On error
-// it returns the results of the scenarios finished so far.
-func Run(ctx context.Context, opts Options, progress io.Writer) ([]Result, error) {
-	return run(ctx, Scenarios(), opts, progress)
+// Run measures the scenarios of Scenarios that opts.Only matches. It
+// checks ctx between measurements. On error it returns the report of
+// the rounds finished so far.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	return run(ctx, Scenarios(), opts)
 }
 
 // runMu serialises runs: they set testing's global benchtime.
 var runMu sync.Mutex
 
-func run(ctx context.Context, all []Scenario, opts Options, progress io.Writer) ([]Result, error) {
-	opts, err := opts.withDefaults()
+func run(ctx context.Context, all []Scenario, opts Options) (rep *Report, err error) {
+	opts, err = opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if progress == nil {
-		progress = io.Discard
-	}
-	scs := selectScenarios(all, opts.Filter)
+	scs := selectScenarios(all, opts.Only)
 	if len(scs) == 0 {
-		return nil, fmt.Errorf("%w %q", ErrNoScenario, opts.Filter)
+		return nil, fmt.Errorf("%w %q", ErrNoScenario, opts.Only)
+	}
+	rep = &Report{Machine: ReadMachine(opts.Hopwire, opts.HopwireFrom, opts.HopwireCommit), RoundsAsked: opts.Rounds, BenchTime: opts.BenchTime.String()}
+	if opts.Only != nil {
+		rep.Only = opts.Only.String()
 	}
 	runMu.Lock()
 	defer runMu.Unlock()
@@ -143,144 +162,71 @@ func run(ctx context.Context, all []Scenario, opts Options, progress io.Writer) 
 	}
 	defer restore()
 
-	results := make([]Result, 0, len(scs))
-	for _, sc := range scs {
-		r, err := measure(ctx, sc, opts.Rounds, progress)
-		if err != nil {
-			return results, err
+	env := newEnv(ctx, opts)
+	defer func() {
+		if e := env.stop(); e != nil && err == nil {
+			err = e
 		}
-		results = append(results, r)
+	}()
+	ms, skipped, err := prepare(env, scs, opts)
+	if err != nil {
+		return rep, err
 	}
-	return results, nil
+	rep.Skipped = skipped
+	for _, m := range ms {
+		rep.Results = append(rep.Results, m.result)
+	}
+	p := newProgress(opts, ms)
+	defer p.end()
+	defer func() { rep.Machine.Load[1] = loadAverage() }()
+	for round := 1; round <= opts.Rounds; round++ {
+		for i, m := range ms {
+			if err := m.round(ctx, round, opts.BenchTime, p); err != nil {
+				return rep, err
+			}
+			rep.Results[i] = m.summary()
+		}
+		rep.Rounds = round
+	}
+	return rep, nil
 }
 
-// selectScenarios returns the scenarios whose name contains filter.
-func selectScenarios(all []Scenario, filter string) []Scenario {
+// selectScenarios returns the scenarios whose name only matches.
+func selectScenarios(all []Scenario, only *regexp.Regexp) []Scenario {
 	var out []Scenario
 	for _, sc := range all {
-		if strings.Contains(sc.Name, filter) {
+		if only == nil || only.MatchString(sc.Name) {
 			out = append(out, sc)
 		}
 	}
 	return out
 }
 
-// measure runs sc's two sides rounds times, interleaved.
-func measure(ctx context.Context, sc Scenario, rounds int, progress io.Writer) (Result, error) {
-	r := Result{
-		Name:           sc.Name,
-		Baseline:       sc.Baseline,
-		Unit:           sc.Unit,
-		HigherIsBetter: sc.HigherIsBetter,
-		PayloadBytes:   sc.PayloadBytes,
-		Rounds:         rounds,
-	}
-	fmt.Fprintf(progress, "%s (vs %s)\n", sc.Name, sc.Baseline)
-	for i := 0; i < rounds; i++ {
-		if err := ctx.Err(); err != nil {
-			return r, err
+// prepare sets up the scenarios that share processes. Without a hopwire
+// binary (or a way to start baseline processes) those are skipped, with
+// the reason in the report; a setup that fails fails the run before
+// anything is measured.
+func prepare(env *Env, scs []Scenario, opts Options) ([]*measurement, []Skipped, error) {
+	var ms []*measurement
+	var skipped []Skipped
+	for _, sc := range scs {
+		sides := Sides{Hopwire: sc.RunHopwire, Baseline: sc.RunBaseline}
+		if sc.Processes() {
+			switch {
+			case opts.Hopwire == "":
+				skipped = append(skipped, Skipped{Name: sc.Name, Reason: "no hopwire binary"})
+				continue
+			case opts.Proc == nil:
+				skipped = append(skipped, Skipped{Name: sc.Name, Reason: "no way to start baseline processes"})
+				continue
+			}
+			fmt.Fprintf(opts.Progress, "setting up %s\n", sc.Name)
+			var err error
+			if sides, err = sc.Setup(env); err != nil {
+				return nil, nil, fmt.Errorf("bench: setting up %s: %w", sc.Name, err)
+			}
 		}
-		hv, ha, err := measureOnce(sc.RunHopwire, sc.Unit)
-		if err != nil {
-			return r, fmt.Errorf("bench: %s: hopwire side: %w", sc.Name, err)
-		}
-		if err := ctx.Err(); err != nil {
-			return r, err
-		}
-		bv, ba, err := measureOnce(sc.RunBaseline, sc.Unit)
-		if err != nil {
-			return r, fmt.Errorf("bench: %s: baseline side (%s): %w", sc.Name, sc.Baseline, err)
-		}
-		r.HopwireSamples = append(r.HopwireSamples, hv)
-		r.BaselineSamples = append(r.BaselineSamples, bv)
-		r.HopwireAllocs = max(r.HopwireAllocs, ha)
-		r.BaselineAllocs = max(r.BaselineAllocs, ba)
-		fmt.Fprintf(progress, "  round %d/%d  hopwire %s %s  baseline %s %s\n",
-			i+1, rounds, formatMetric(hv, sc.Unit), sc.Unit, formatMetric(bv, sc.Unit), sc.Unit)
+		ms = append(ms, newMeasurement(sc, sides, opts.Rounds))
 	}
-	r.HopwireMetric = median(r.HopwireSamples)
-	r.BaselineMetric = median(r.BaselineSamples)
-	r.Ratio = ratio(r.HopwireMetric, r.BaselineMetric, sc.HigherIsBetter)
-	return r, nil
-}
-
-// measureOnce runs f under testing.Benchmark and returns the metric it
-// reported in unit and its allocations per operation.
-func measureOnce(f func(*testing.B), unit string) (float64, int64, error) {
-	var last *testing.B
-	res := testing.Benchmark(func(b *testing.B) {
-		last = b
-		f(b)
-	})
-	if res.N == 0 {
-		if msg, ok := failures.LoadAndDelete(last); ok {
-			return 0, 0, errors.New(msg.(string))
-		}
-		return 0, 0, errors.New("benchmark failed (run it with go test -bench to see why)")
-	}
-	v, ok := res.Extra[unit]
-	if !ok {
-		return 0, 0, fmt.Errorf("benchmark reported no %s metric", unit)
-	}
-	return v, res.AllocsPerOp(), nil
-}
-
-// failures holds the message of a benchmark that failed through fatalf,
-// keyed by its *testing.B: testing.Benchmark discards a benchmark's log.
-// measureOnce takes its entry out; one from a failure under go test -bench
-// stays (a few bytes, once per failed benchmark).
-var failures sync.Map
-
-// fatalf fails b like b.Fatalf, keeping the message for measureOnce.
-func fatalf(b *testing.B, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	failures.Store(b, msg)
-	b.Fatal(msg)
-}
-
-// median returns the median of xs (the mean of the middle two for an even
-// count), or 0 for none. It does not modify xs.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
-}
-
-// ratio is how many times better hopwire did than the baseline, or 0 when
-// either figure is not a positive number.
-func ratio(hopwire, baseline float64, higherIsBetter bool) float64 {
-	if !(hopwire > 0) || !(baseline > 0) || math.IsInf(hopwire, 0) || math.IsInf(baseline, 0) {
-		return 0
-	}
-	if higherIsBetter {
-		return hopwire / baseline
-	}
-	return baseline / hopwire
-}
-
-// setBenchTime sets the time testing.Benchmark aims each measurement at
-// and returns a func that puts the old value back. testing keeps it in its
-// -test.benchtime flag, registered by testing.Init in a program that is not
-// a test binary.
-func setBenchTime(d time.Duration) (restore func(), err error) {
-	f := flag.Lookup("test.benchtime")
-	if f == nil {
-		testing.Init()
-		f = flag.Lookup("test.benchtime")
-	}
-	if f == nil {
-		return nil, errors.New("bench: testing registered no test.benchtime flag")
-	}
-	old := f.Value.String()
-	if err := f.Value.Set(d.String()); err != nil {
-		return nil, fmt.Errorf("bench: setting benchtime: %w", err)
-	}
-	return func() { f.Value.Set(old) }, nil
+	return ms, skipped, nil
 }

@@ -3,9 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +16,18 @@ import (
 	"go.uber.org/goleak"
 )
 
+// The test binary doubles as the baseline processes the process
+// scenarios start (ProcMain), as hopbench's proc command does.
+const procEnv = "HOPBENCH_TEST_PROC"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(procEnv) != "" {
+		if err := ProcMain(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m,
 		// gnet's package-level goroutine pool (ants), started by its init.
 		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
@@ -75,17 +88,21 @@ func names(scs []Scenario) []string {
 }
 
 func TestScenarios(t *testing.T) {
-	want := []string{"local hop", "local hop 64KiB", "cross-loop ping-pong", "3-hop chain pipelined", "10-hop chain pipelined",
-		"TCP hop", "TCP pipelined", "UDP hop", "UDP hop busy-poll"}
+	want := []string{"local hop", "local hop 64KiB", "cross-loop ping-pong",
+		"1-hop chain pipelined", "3-hop chain pipelined", "10-hop chain pipelined",
+		"TCP hop", "TCP pipelined", "UDP hop", "UDP hop busy-poll",
+		"seed route 3 processes", "portal bulk", "portal bulk via relay", "portal ping-pong", "portal ping-pong via relay"}
 	scs := Scenarios()
 	if got := names(scs); !slices.Equal(got, want) {
 		t.Fatalf("scenarios %q, want %q", got, want)
 	}
 	for _, sc := range scs {
-		if sc.Baseline == "" || sc.About == "" || sc.PayloadBytes <= 0 || sc.RunHopwire == nil || sc.RunBaseline == nil {
+		inProcess := sc.RunHopwire != nil && sc.RunBaseline != nil && sc.Setup == nil
+		set := sc.Setup != nil && sc.RunHopwire == nil && sc.RunBaseline == nil
+		if sc.Baseline == "" || sc.About == "" || sc.PayloadBytes <= 0 || inProcess == set {
 			t.Errorf("scenario %q is incomplete: %+v", sc.Name, sc)
 		}
-		if want := sc.Unit == UnitMsgsPerSec; sc.HigherIsBetter != want {
+		if want := sc.Unit == UnitMsgsPerSec || sc.Unit == UnitMBPerSec; sc.HigherIsBetter != want {
 			t.Errorf("scenario %q: unit %s with HigherIsBetter %v", sc.Name, sc.Unit, sc.HigherIsBetter)
 		}
 	}
@@ -94,50 +111,55 @@ func TestScenarios(t *testing.T) {
 func TestSelectScenarios(t *testing.T) {
 	all := Scenarios()
 	for _, tc := range []struct {
-		filter string
-		want   []string
+		only string
+		want []string
 	}{
 		{"", names(all)},
-		{"local", []string{"local hop", "local hop 64KiB"}},
-		{"chain", []string{"3-hop chain pipelined", "10-hop chain pipelined"}},
-		{"10-hop", []string{"10-hop chain pipelined"}},
+		{"^local", []string{"local hop", "local hop 64KiB"}},
+		{"^(1|10)-hop", []string{"1-hop chain pipelined", "10-hop chain pipelined"}},
+		{"bulk$", []string{"portal bulk"}},
 		{"no such scenario", nil},
 	} {
-		if got := names(selectScenarios(all, tc.filter)); !slices.Equal(got, tc.want) {
-			t.Errorf("filter %q selects %q, want %q", tc.filter, got, tc.want)
+		var re *regexp.Regexp
+		if tc.only != "" {
+			re = regexp.MustCompile(tc.only)
+		}
+		if got := names(selectScenarios(all, re)); !slices.Equal(got, tc.want) {
+			t.Errorf("only %q selects %q, want %q", tc.only, got, tc.want)
 		}
 	}
 }
 
 func TestRunRejects(t *testing.T) {
 	ctx := context.Background()
-	if _, err := Run(ctx, Options{Filter: "no such scenario"}, nil); !errors.Is(err, ErrNoScenario) {
+	if _, err := Run(ctx, Options{Only: regexp.MustCompile("no such scenario")}); !errors.Is(err, ErrNoScenario) {
 		t.Errorf("unmatched filter: err %v, want ErrNoScenario", err)
 	}
-	if _, err := Run(ctx, Options{Rounds: -1}, nil); err == nil {
+	if _, err := Run(ctx, Options{Rounds: -1}); err == nil {
 		t.Error("negative rounds: no error")
 	}
-	if _, err := Run(ctx, Options{BenchTime: -time.Second}, nil); err == nil {
+	if _, err := Run(ctx, Options{BenchTime: -time.Second}); err == nil {
 		t.Error("negative benchtime: no error")
 	}
 }
 
 func TestOptionsDefaults(t *testing.T) {
 	o, err := Options{}.withDefaults()
-	if err != nil || o.Rounds != DefaultRounds || o.BenchTime != DefaultBenchTime || o.Filter != "" {
+	if err != nil || o.Rounds != Quick.Rounds || o.BenchTime != Quick.BenchTime || o.Only != nil || o.Progress == nil {
 		t.Fatalf("zero Options -> %+v, %v", o, err)
 	}
-	o, err = Options{Rounds: 5, BenchTime: time.Millisecond, Filter: "x"}.withDefaults()
-	if err != nil || o.Rounds != 5 || o.BenchTime != time.Millisecond || o.Filter != "x" {
+	o, err = Options{Rounds: 5, BenchTime: time.Millisecond}.withDefaults()
+	if err != nil || o.Rounds != 5 || o.BenchTime != time.Millisecond {
 		t.Fatalf("set Options -> %+v, %v", o, err)
 	}
 }
 
-// fake returns a scenario whose sides report fixed figures and log which
-// side ran into *log.
+// fake returns a scenario whose sides report fixed figures and log
+// "name/h" or "name/b" into *log when they run.
 func fake(name string, hopwire, baseline float64, unit string, log *[]string) Scenario {
 	side := func(tag string, v float64) func(*testing.B) {
 		return func(b *testing.B) {
+			// testing.Benchmark runs a side more than once.
 			if n := len(*log); n == 0 || (*log)[n-1] != tag {
 				*log = append(*log, tag)
 			}
@@ -146,7 +168,7 @@ func fake(name string, hopwire, baseline float64, unit string, log *[]string) Sc
 	}
 	return Scenario{
 		Name: name, Baseline: name + " baseline", Unit: unit, HigherIsBetter: unit == UnitMsgsPerSec,
-		PayloadBytes: 64, RunHopwire: side("h", hopwire), RunBaseline: side("b", baseline),
+		PayloadBytes: 64, RunHopwire: side(name+"/h", hopwire), RunBaseline: side(name+"/b", baseline),
 	}
 }
 
@@ -157,29 +179,51 @@ func TestRunInterleavesAndSummarises(t *testing.T) {
 		fake("rate", 2e6, 5e6, UnitMsgsPerSec, &log),
 	}
 	var progress bytes.Buffer
-	rs, err := run(context.Background(), scs, Options{Rounds: 3, BenchTime: time.Millisecond}, &progress)
+	rep, err := run(context.Background(), scs, Options{Rounds: 3, BenchTime: time.Millisecond, Progress: &progress})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"h", "b", "h", "b", "h", "b", "h", "b", "h", "b", "h", "b"}; !slices.Equal(log, want) {
+	// Each round measures every scenario; odd rounds hopwire first.
+	want := []string{"lat/h", "lat/b", "rate/h", "rate/b", "lat/b", "lat/h", "rate/b", "rate/h", "lat/h", "lat/b", "rate/h", "rate/b"}
+	if !slices.Equal(log, want) {
 		t.Errorf("sides ran in order %v, want %v", log, want)
 	}
-	if len(rs) != 2 {
-		t.Fatalf("%d results, want 2", len(rs))
+	if len(rep.Results) != 2 || rep.Rounds != 3 || rep.RoundsAsked != 3 || rep.Machine.GoVersion == "" || rep.Machine.GOMAXPROCS == 0 {
+		t.Fatalf("report %+v", rep)
 	}
-	lat, rate := rs[0], rs[1]
+	lat, rate := rep.Results[0], rep.Results[1]
 	if lat.Name != "lat" || lat.Baseline != "lat baseline" || lat.Unit != UnitNsPerHop || lat.Rounds != 3 ||
-		lat.HopwireMetric != 10 || lat.BaselineMetric != 25 || lat.Ratio != 2.5 ||
-		!slices.Equal(lat.HopwireSamples, []float64{10, 10, 10}) || len(lat.BaselineSamples) != 3 {
+		lat.HopwireMetric != 10 || lat.BaselineMetric != 25 || lat.Ratio != 2.5 || lat.RatioMin != 2.5 || lat.RatioMax != 2.5 ||
+		!slices.Equal(lat.HopwireSamples, []float64{10, 10, 10}) || !slices.Equal(lat.RatioSamples, []float64{2.5, 2.5, 2.5}) ||
+		len(lat.BaselineSamples) != 3 || lat.HopwireLatency != nil {
 		t.Errorf("lat result %+v", lat)
 	}
 	if rate.Ratio != 0.4 || !rate.HigherIsBetter || rate.HopwireMetric != 2e6 {
 		t.Errorf("rate result %+v", rate)
 	}
-	for _, s := range []string{"lat (vs lat baseline)", "round 3/3", "rate (vs rate baseline)", "2.00M msgs/s"} {
+	for _, s := range []string{"round 1/3  lat: hopwire 10.0 ns/hop, lat baseline 25.0 ns/hop: 2.50x", "round 3/3  rate:", "2.00M msgs/s", "left"} {
 		if !strings.Contains(progress.String(), s) {
 			t.Errorf("progress lacks %q:\n%s", s, progress.String())
 		}
+	}
+}
+
+func TestLiveProgress(t *testing.T) {
+	var log []string
+	var progress bytes.Buffer
+	_, err := run(context.Background(), []Scenario{fake("x", 1, 2, UnitNsPerHop, &log)},
+		Options{Rounds: 2, BenchTime: time.Millisecond, Progress: &progress, Live: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := progress.String()
+	for _, s := range []string{"\r\x1b[Kround 1/2  x: hopwire", "\r\x1b[Kround 2/2  x: x baseline", "left"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("live progress lacks %q: %q", s, out)
+		}
+	}
+	if strings.Contains(out, "\n") || !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Errorf("live progress is not one line, cleared at the end: %q", out)
 	}
 }
 
@@ -199,7 +243,7 @@ func TestRunFailures(t *testing.T) {
 		{"no metric", Scenario{Name: "f", Baseline: "g", Unit: UnitNsPerHop, RunHopwire: func(b *testing.B) {}, RunBaseline: ok},
 			[]string{"no ns/hop metric"}},
 	} {
-		_, err := run(ctx, []Scenario{tc.sc}, opts, nil)
+		_, err := run(ctx, []Scenario{tc.sc}, opts)
 		if err == nil {
 			t.Errorf("%s: no error", tc.name)
 			continue
@@ -216,29 +260,44 @@ func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var log []string
-	_, err := run(ctx, []Scenario{fake("x", 1, 1, UnitNsPerHop, &log)}, Options{}, nil)
+	_, err := run(ctx, []Scenario{fake("x", 1, 1, UnitNsPerHop, &log)}, Options{})
 	if !errors.Is(err, context.Canceled) || len(log) != 0 {
 		t.Fatalf("err %v, ran %v; want context.Canceled before any side ran", err, log)
 	}
 }
 
-// TestTinyRun runs every real scenario briefly: each completes, reports a
-// positive figure on both sides, and the hopwire side allocates nothing.
-// It asserts no timing.
+// TestTinyRun runs every in-process and socket scenario briefly: each
+// completes, reports a positive figure on both sides, the hopwire side
+// allocates nothing, and the round trips come with their distribution.
+// Without a hopwire binary the process scenarios are skipped, and say
+// so. It asserts no timing.
 func TestTinyRun(t *testing.T) {
 	var progress bytes.Buffer
-	rs, err := Run(context.Background(), Options{Rounds: 1, BenchTime: 10 * time.Millisecond}, &progress)
+	rep, err := Run(context.Background(), Options{Rounds: 1, BenchTime: 10 * time.Millisecond, Progress: &progress})
 	t.Log("\n" + progress.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(rs), len(Scenarios()); got != want {
-		t.Fatalf("%d results, want %d", got, want)
-	}
-	for _, r := range rs {
-		if !(r.HopwireMetric > 0) || !(r.BaselineMetric > 0) || !(r.Ratio > 0) {
-			t.Errorf("%s: figures not positive: %+v", r.Name, r)
+	var inProcess, processes []string
+	for _, sc := range Scenarios() {
+		if sc.Processes() {
+			processes = append(processes, sc.Name)
+		} else {
+			inProcess = append(inProcess, sc.Name)
 		}
+	}
+	var skipped []string
+	for _, s := range rep.Skipped {
+		skipped = append(skipped, s.Name)
+		if s.Reason != "no hopwire binary" {
+			t.Errorf("%s skipped for %q", s.Name, s.Reason)
+		}
+	}
+	if got := names2(rep.Results); !slices.Equal(got, inProcess) || !slices.Equal(skipped, processes) {
+		t.Fatalf("ran %q and skipped %q; want %q and %q", got, skipped, inProcess, processes)
+	}
+	for _, r := range rep.Results {
+		checkResult(t, r)
 		if raceEnabled {
 			continue // the race detector allocates, and sync.Pool drops items under it
 		}
@@ -246,6 +305,32 @@ func TestTinyRun(t *testing.T) {
 			t.Errorf("%s: hopwire side %d allocs/op, want 0", r.Name, r.HopwireAllocs)
 		}
 	}
+}
+
+// checkResult checks that r has positive figures and, for a round-trip
+// scenario, a distribution on both sides.
+func checkResult(t *testing.T, r Result) {
+	t.Helper()
+	if !(r.HopwireMetric > 0) || !(r.BaselineMetric > 0) || !(r.Ratio > 0) || len(r.RatioSamples) != r.Rounds {
+		t.Errorf("%s: figures not positive: %+v", r.Name, r)
+	}
+	if r.Unit != UnitP50RTT {
+		return
+	}
+	for _, l := range []*Latency{r.HopwireLatency, r.BaselineLatency} {
+		if l == nil || l.Count == 0 || !(l.P50 > 0) || l.P50 > l.P90 || l.P90 > l.P99 || l.P99 > l.P999 || l.P999 > l.Max ||
+			l.Histogram() == nil || l.Histogram().TotalCount() != l.Count {
+			t.Errorf("%s: latency %+v", r.Name, l)
+		}
+	}
+}
+
+func names2(rs []Result) []string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, r.Name)
+	}
+	return s
 }
 
 func allocsNote(name string) string {
@@ -257,65 +342,34 @@ func allocsNote(name string) string {
 	return ""
 }
 
-func sampleResults() []Result {
-	return []Result{
-		{Name: "local hop", Baseline: "chan ping-pong", Unit: UnitNsPerHop, PayloadBytes: 64,
-			HopwireMetric: 40, BaselineMetric: 160, Ratio: 4, Rounds: 3,
-			HopwireSamples: []float64{40, 41, 39}, BaselineSamples: []float64{160, 150, 170}},
-		{Name: "3-hop chain pipelined", Baseline: "3-stage chan chain", Unit: UnitMsgsPerSec, HigherIsBetter: true,
-			PayloadBytes: 64 << 10, HopwireMetric: 7.5e6, BaselineMetric: 2.5e6, Ratio: 3, BaselineAllocs: 1, Rounds: 3},
-	}
-}
-
-func TestWriteTable(t *testing.T) {
-	var b bytes.Buffer
-	if err := WriteTable(&b, sampleResults()); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, s := range []string{
-		"median of 3 rounds", "SCENARIO", "RATIO", "ALLOCS/OP",
-		"local hop", "40.0 ns/hop", "160.0 ns/hop", "(chan ping-pong)", "4.00x", "0 / 0",
-		"3-hop chain pipelined", "64 KiB", "7.50M msgs/s", "(3-stage chan chain)", "3.00x", "0 / 1",
-		"ratio: how many times better",
-	} {
-		if !strings.Contains(out, s) {
-			t.Errorf("table lacks %q:\n%s", s, out)
-		}
-	}
-}
-
-func TestWriteJSON(t *testing.T) {
-	var b bytes.Buffer
-	in := sampleResults()
-	if err := WriteJSON(&b, in); err != nil {
-		t.Fatal(err)
-	}
-	var out []Result
-	if err := json.Unmarshal(b.Bytes(), &out); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) != len(in) || out[0].Name != in[0].Name || out[1].Ratio != in[1].Ratio ||
-		!slices.Equal(out[0].HopwireSamples, in[0].HopwireSamples) {
-		t.Errorf("round trip: got %+v", out)
-	}
-	for _, key := range []string{`"name"`, `"baseline"`, `"unit"`, `"hopwire_metric"`, `"baseline_metric"`,
-		`"ratio"`, `"hopwire_allocs_per_op"`, `"baseline_allocs_per_op"`, `"payload_bytes"`} {
-		if !bytes.Contains(b.Bytes(), []byte(key)) {
-			t.Errorf("JSON lacks key %s", key)
-		}
-	}
-	b.Reset()
-	if err := WriteJSON(&b, nil); err != nil || strings.TrimSpace(b.String()) != "[]" {
-		t.Errorf("no results: %q, %v", b.String(), err)
-	}
-}
-
-// BenchmarkScenarios runs each side of each scenario as an ordinary Go
-// benchmark: go test -run '^$' -bench Scenarios ./bench
+// BenchmarkScenarios runs each side of each in-process and socket
+// scenario as an ordinary Go benchmark: go test -run '^$' -bench Scenarios ./bench
+// (the process scenarios need hopbench, which sets them up).
 func BenchmarkScenarios(b *testing.B) {
 	for _, sc := range Scenarios() {
+		if sc.Processes() {
+			continue
+		}
 		b.Run(sc.Name+"/hopwire", sc.RunHopwire)
 		b.Run(sc.Name+"/baseline", sc.RunBaseline)
+	}
+}
+
+// A run cut short reports the rounds it finished, and says so.
+func TestRunCutShort(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc := Scenario{Name: "x", Baseline: "y", Unit: UnitNsPerHop,
+		RunHopwire:  func(b *testing.B) { b.ReportMetric(1, UnitNsPerHop) },
+		RunBaseline: func(b *testing.B) { cancel(); b.ReportMetric(2, UnitNsPerHop) },
+	}
+	rep, err := run(ctx, []Scenario{sc}, Options{Rounds: 3, BenchTime: time.Millisecond})
+	if !errors.Is(err, context.Canceled) || rep == nil || rep.Rounds != 1 || rep.RoundsAsked != 3 ||
+		len(rep.Results) != 1 || rep.Results[0].Rounds != 1 || rep.Results[0].Ratio != 2 {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+	var b bytes.Buffer
+	if err := WriteTable(&b, rep); err != nil || !strings.Contains(b.String(), "1 of 3 rounds (cut short)") {
+		t.Errorf("table (%v):\n%s", err, b.String())
 	}
 }

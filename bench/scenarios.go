@@ -6,8 +6,13 @@ import (
 )
 
 // Scenarios returns the scenarios, in the order Run runs them: in-process
-// first, then over sockets on 127.0.0.1. Each call returns a fresh slice.
+// first, then over sockets on 127.0.0.1, then with nodes and baselines as
+// OS processes. Each call returns a fresh slice.
 func Scenarios() []Scenario {
+	return append(append(inProcess(), seedScenario()), portalScenarios()...)
+}
+
+func inProcess() []Scenario {
 	return []Scenario{
 		{
 			Name:         "local hop",
@@ -36,6 +41,7 @@ func Scenarios() []Scenario {
 			RunHopwire:   pingPong(1, 64),
 			RunBaseline:  chanPingPong(64),
 		},
+		chainScenario(1),
 		chainScenario(3),
 		chainScenario(10),
 		{
@@ -64,6 +70,7 @@ func Scenarios() []Scenario {
 			Unit:         UnitP50RTT,
 			PayloadBytes: 64,
 			AllocsNote:   "gnet allocates 5 objects per datagram it reads (transports/udp doc)",
+			Bimodal:      "each datagram wakes a sleeping socket thread, and how long the VM takes to wake one flips between levels from run to run (22-24 µs or 65-86 µs here)",
 			RunHopwire:   udpHop(64, 0),
 			RunBaseline:  rawUDPPingPong(64),
 		},
@@ -74,6 +81,7 @@ func Scenarios() []Scenario {
 			Unit:         UnitP50RTT,
 			PayloadBytes: 64,
 			AllocsNote:   "gnet's read allocates for a datagram that finds a loop asleep",
+			Bimodal:      "a socket loop that polls needs a CPU of its own: when other work takes the second CPU, polling fights the peer it waits for and the round trip jumps from about 14 µs to about 90 µs",
 			RunHopwire:   udpHop(64, 50*time.Microsecond),
 			RunBaseline:  rawUDPPingPong(64),
 		},

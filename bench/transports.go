@@ -64,7 +64,7 @@ func netPingPong(b *testing.B, client *engine.Node, route wire.Route, payload in
 	data := make([]byte, payload)
 	t := time.NewTimer(patience(netWarmup + b.N))
 	defer t.Stop()
-	hist := newRTTHist()
+	hist := rttHist(b)
 	run := func(addr string, rounds int) {
 		p := &pinger{route: route, rounds: rounds, done: make(chan struct{}), hist: hist}
 		startOn(b, client, 0, p, addr)
@@ -81,13 +81,6 @@ func netPingPong(b *testing.B, client *engine.Node, route wire.Route, payload in
 	run("pinger", b.N)
 	b.StopTimer()
 	reportP50(b, hist)
-}
-
-// newRTTHist returns a histogram of round trips in ns, 1 ns to a minute.
-func newRTTHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(time.Minute), 3) }
-
-func reportP50(b *testing.B, h *hdrhistogram.Histogram) {
-	b.ReportMetric(float64(h.ValueAtQuantile(50))/1e3, UnitP50RTT)
 }
 
 // tcpHop returns a benchmark of b.N request/reply round trips of a
@@ -120,20 +113,27 @@ func rawTCPPingPong(payload int) func(*testing.B) {
 				}
 			}
 		}()
-		buf := make([]byte, payload)
-		hist := newRTTHist()
-		round := func() {
-			t0 := time.Now()
-			if _, err := c.Write(buf); err != nil {
-				fatalf(b, "write: %v", err)
-			}
-			if _, err := io.ReadFull(c, buf); err != nil {
-				fatalf(b, "read: %v", err)
-			}
-			_ = hist.RecordValue(int64(time.Since(t0)))
-		}
-		rawRounds(b, hist, round)
+		connPingPong(b, c, payload)
 	}
+}
+
+// connPingPong runs b.N timed round trips of a payload-byte write and
+// the read of as many bytes back over c, after a warm-up, and reports
+// their median.
+func connPingPong(b *testing.B, c net.Conn, payload int) {
+	buf := make([]byte, payload)
+	hist := rttHist(b)
+	round := func() {
+		t0 := time.Now()
+		if _, err := c.Write(buf); err != nil {
+			fatalf(b, "write: %v", err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			fatalf(b, "read: %v", err)
+		}
+		_ = hist.RecordValue(int64(time.Since(t0)))
+	}
+	rawRounds(b, hist, round)
 }
 
 // rawRounds runs a raw baseline's warm-up and b.N timed round trips and
@@ -352,7 +352,7 @@ func rawUDPPingPong(payload int) func(*testing.B) {
 		// Loopback does not drop one datagram in flight; a deadline turns
 		// a lost one into a failure instead of a hang.
 		c.SetReadDeadline(time.Now().Add(patience(netWarmup + b.N)))
-		hist := newRTTHist()
+		hist := rttHist(b)
 		round := func() {
 			t0 := time.Now()
 			if _, err := c.Write(buf); err != nil {

@@ -72,7 +72,9 @@ func shape(dst, src net.Conn) {
 }
 
 // rateTime is how long n bytes take at linkRate.
-func rateTime(n int) time.Duration { return time.Duration(float64(n) / linkRate * float64(time.Second)) }
+func rateTime(n int) time.Duration {
+	return time.Duration(float64(n) / linkRate * float64(time.Second))
+}
 
 // BenchmarkSlowLink: a bulk transfer of JSON-like text through a portal
 // whose two nodes are joined by a 100 Mbit/s link (shaper), plain

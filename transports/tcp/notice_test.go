@@ -3,7 +3,6 @@ package tcp
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/hopwire/hopwire/engine"
 	"github.com/hopwire/hopwire/wire"
@@ -27,7 +26,6 @@ func TestRefusedDialReachesTheSender(t *testing.T) {
 	closed := newTestNode(t, "middle", Config{})
 	closed.start(t, engine.Hop{}, "hop")
 	lc := closed.listen(t, "hop")
-	began := time.Now()
 	_, err := app.Request(route(lc), []byte("hello"), wait)
 	var re *engine.RefusedError
 	if !errors.As(err, &re) || !errors.Is(err, engine.ErrDenied) {
@@ -35,9 +33,6 @@ func TestRefusedDialReachesTheSender(t *testing.T) {
 	}
 	if want := "middle: hop may not dial " + lf.Addr().String() + " (the node's allow-dial list does not allow it)"; re.Text != want {
 		t.Fatalf("refused: %q, want %q", re.Text, want)
-	}
-	if took := time.Since(began); took > time.Second {
-		t.Fatalf("the refusal took %v", took)
 	}
 	if s := closed.Stats(); s.NoticesSent != 1 || s.Denied != 1 {
 		t.Fatalf("middle's stats %+v", s)

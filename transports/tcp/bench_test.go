@@ -348,3 +348,57 @@ func BenchmarkRawPipelined(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTCPCompressionLatency is BenchmarkTCPHopRoundTrip's pinger
+// over connections offering off, s2 and zstd side by side, in
+// alternating blocks: 64 B (under the threshold: never tried) and 16 KiB
+// of text (compressed both ways). Reported: each codec's p50 round trip
+// and its ratio to off's.
+func BenchmarkTCPCompressionLatency(b *testing.B) {
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{{"text-64B", jsonish(64)}, {"text-16K", jsonish(16 << 10)}} {
+		b.Run(in.name, func(b *testing.B) {
+			codecs := []wire.Codec{wire.Plain, wire.S2, wire.Zstd}
+			pingers := make([]*nodetest.Pinger, len(codecs))
+			apps := make([]*engine.App, len(codecs))
+			for i, c := range codecs {
+				server := benchNodeCompress(b, "server", 0, c)
+				server.start(b, engine.Echo{}, "echoer")
+				l := server.listen(b, "echoer")
+				client := benchNodeCompress(b, "client", 0, c)
+				pingers[i] = nodetest.NewPinger(wire.MustParseRoute(l.Addr().String() + " => echoer"))
+				client.start(b, pingers[i], "pinger")
+				apps[i] = client.app(b, "bench")
+			}
+			kick := func(i, k int) {
+				pingers[i].Rounds = k
+				if err := apps[i].Send(wire.MustParseRoute("pinger"), in.data); err != nil {
+					b.Fatal(err)
+				}
+				<-pingers[i].Done
+			}
+			const block = 100
+			for i := range codecs {
+				kick(i, block) // connect and warm up
+				pingers[i].Hist.Reset()
+			}
+			b.ResetTimer()
+			for done := 0; done < b.N; done += block {
+				for i := range codecs {
+					kick(i, min(block, b.N-done))
+				}
+			}
+			b.StopTimer()
+			off := float64(pingers[0].Hist.ValueAtQuantile(50))
+			for i, c := range codecs {
+				p50 := float64(pingers[i].Hist.ValueAtQuantile(50))
+				b.ReportMetric(p50/1e3, c.String()+"-p50-µs")
+				if i > 0 {
+					b.ReportMetric(p50/off, c.String()+"-p50-ratio")
+				}
+			}
+		})
+	}
+}

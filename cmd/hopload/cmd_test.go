@@ -28,8 +28,9 @@ func TestHelp(t *testing.T) {
 	}
 	for _, s := range []string{
 		"--to", "--size", "--count", "--duration", "--concurrency", "--window",
-		"--rate", "--timeout", "--progress", "--json",
-		"hopwire node run", "=> hop => echoer", "Exit status",
+		"--rate", "--timeout", "--progress", "--json", "--connections", "--warmup", "--histogram",
+		"hopwire node run", "'1#127.0.0.1:4000 => echoer'", "/ip4/127.0.0.1/tcp/4000/service/hop/service/echoer",
+		"/node/n1/service/echo", "Open loop", "scheduled time", "Exit status",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("help lacks %q", s)

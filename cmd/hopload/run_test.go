@@ -76,7 +76,7 @@ func TestLargePayloadsPipelined(t *testing.T) {
 func TestRateAndDurationBound(t *testing.T) {
 	srv := startServer(t, false, nil)
 	t.Run("rate", func(t *testing.T) {
-		res, err := load(t, Config{Route: srv.route("echoer"), Count: 100, Rate: 2000, Concurrency: 2, Window: 4})
+		res, err := load(t, Config{Route: srv.route("echoer"), Count: 100, Rate: 2000, Concurrency: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,6 +32,12 @@ const (
 	// jitter of waking a goroutine, well below the latencies a stall
 	// makes.
 	lateSend = time.Millisecond
+	// napBelow is the shortest wait of an open loop left to a Go timer,
+	// which wakes to whole milliseconds; a shorter one is napped.
+	napBelow = 2 * time.Millisecond
+	// maxNap bounds a nap, which no reply ends: a reply that comes
+	// during one is taken at most this late.
+	maxNap = 50 * time.Microsecond
 	// maxCorrected is the top of the histogram of latencies counted from
 	// the schedule, which a generator that falls behind makes grow
 	// without bound; a longer one is recorded as this.
@@ -143,6 +149,9 @@ func newHist(top time.Duration) *hdrhistogram.Histogram {
 // time: wrk2's correction for coordinated omission.
 func (s *sender) loop() {
 	r := s.r
+	if s.open {
+		lockNapper()
+	}
 	for {
 		now := r.now()
 		s.expire(now)
@@ -157,7 +166,8 @@ func (s *sender) loop() {
 		// In flight counts from the oldest unresolved request, so
 		// replies out of order (UDP) narrow the window for a moment
 		// rather than let it grow past the limit.
-		if !s.stopping && !s.blocked && s.next-s.lo < s.limit {
+		sending := !s.stopping && !s.blocked && s.next-s.lo < s.limit
+		if sending {
 			if !s.hasTicket && !s.claim() {
 				s.stopping = true
 				continue
@@ -178,20 +188,39 @@ func (s *sender) loop() {
 		if s.blocked {
 			wait = min(wait, int64(retryWait))
 		}
+		if sending && s.open && wait > 0 && wait < int64(napBelow) {
+			// Too short a wait for a Go timer: take what has come,
+			// or nap, in short naps while a reply may come.
+			m, err := s.ctx.Receive(0)
+			switch {
+			case !errors.Is(err, engine.ErrTimeout):
+				s.take(m, err)
+			case s.next != s.lo:
+				nap(time.Duration(min(wait, int64(maxNap))))
+			default:
+				nap(time.Duration(wait))
+			}
+			continue
+		}
 		m, err := s.ctx.Receive(time.Duration(max(wait, 0)))
 		s.blocked = false
-		switch {
-		case err == nil:
-			s.reply(m, r.now())
-		case errors.Is(err, engine.ErrTimeout):
-		case errors.As(err, new(*engine.BounceError)):
-			// A request dropped on its way out (its connection closed):
-			// it is counted lost when its time is up, and a peer that
-			// cannot be dialed again ends the run (link.check).
-			s.bounced++
-		default:
-			r.abort(fmt.Errorf("receive: %w", err))
-		}
+		s.take(m, err)
+	}
+}
+
+// take handles what Receive returned.
+func (s *sender) take(m *wire.Message, err error) {
+	switch {
+	case err == nil:
+		s.reply(m, s.r.now())
+	case errors.Is(err, engine.ErrTimeout):
+	case errors.As(err, new(*engine.BounceError)):
+		// A request dropped on its way out (its connection closed):
+		// it is counted lost when its time is up, and a peer that
+		// cannot be dialed again ends the run (link.check).
+		s.bounced++
+	default:
+		s.r.abort(fmt.Errorf("receive: %w", err))
 	}
 }
 

@@ -18,9 +18,8 @@ func lockNapper() {
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 }
 
-// nap sleeps for d in the kernel, not on a Go timer: an idle Go process
-// wakes its timers to the next whole millisecond (the runtime's
-// netpoller waits in ms), too coarse to keep an open loop's schedule.
+// nap sleeps for d in the kernel, not on a Go timer, which an idle Go
+// process wakes to the next whole millisecond (see pacer).
 func nap(d time.Duration) {
 	ts := unix.NsecToTimespec(int64(d))
 	_ = unix.Nanosleep(&ts, nil)

@@ -34,6 +34,7 @@ type run struct {
 	sendUntil int64   // ns since start: no request is sent (or scheduled) from then on
 	interval  float64 // ns between requests over all senders; 0: closed loop
 	warmup    int64   // ns since start: requests due before then are not measured
+	pacer     *pacer  // wakes the senders of an open loop; nil in a closed one
 
 	tickets   atomic.Uint64 // requests claimed (see sender.loop)
 	stop      atomic.Bool   // send no more: the run was interrupted or aborted
@@ -93,7 +94,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Connections > 1 && route[0].Type() != wire.TCP {
 		return nil, &FlagError{"connections", cfg.Connections, fmt.Sprintf("spreads the senders over TCP connections; the route starts with %v", route[0])}
 	}
-	ncfg := engine.Config{Name: "hopload", Logger: cfg.Logger}
+	// SendTimeout: the pacer's wake-ups must not wait for a full mailbox
+	// (the senders' requests leave through a transport, which does not
+	// use it).
+	ncfg := engine.Config{Name: "hopload", Logger: cfg.Logger, SendTimeout: -1}
 	if cfg.Rate > 0 {
 		// Replies to an open loop come in at the rate whatever the
 		// sender is doing: room for a sender that is busy a while.
@@ -124,8 +128,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		senders[i] = newSender(r, i, app, link.routeFor(i, route))
 	}
+	if r.interval > 0 {
+		if r.pacer, err = newPacer(node, r.runID, senders); err != nil {
+			return nil, err
+		}
+	}
 
 	r.start = time.Now()
+	if r.pacer != nil {
+		go r.pacer.run(r)
+	}
 	var wg sync.WaitGroup
 	for _, s := range senders {
 		wg.Add(1)
@@ -141,6 +153,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}()
 	interrupted := supervise(ctx, r, link, senders, done)
 	elapsed := time.Since(r.start)
+	if r.pacer != nil {
+		r.pacer.Close()
+	}
 	for _, s := range senders {
 		_ = s.ctx.Close()
 	}

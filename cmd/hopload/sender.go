@@ -73,7 +73,7 @@ type sender struct {
 	open    bool       // sends on the run's schedule (Config.Rate)
 	limit   uint64     // requests in flight at most
 
-	slots []slot // power-of-two length, at least twice limit
+	slots []slot // power-of-two length, at least limit+minHistory
 	mask  uint64
 	lo    uint64 // oldest request not yet resolved
 	next  uint64 // next sequence number to send
@@ -117,17 +117,17 @@ func newSender(r *run, id int, ctx *engine.App, route wire.Route) *sender {
 		s.hist = newHist(r.cfg.Timeout)
 	}
 	s.histMax = s.hist.HighestTrackableValue()
-	n := 1 << bits.Len64(max(minHistory, 2*s.limit)-1)
+	n := 1 << bits.Len64(s.limit+minHistory-1)
 	s.slots, s.mask = make([]slot, n), uint64(n-1)
 	return s
 }
 
 // openLimit is what one sender of an open-loop run may have in flight:
-// twice its share of the rate over the timeout, room for a burst that
-// catches up after a stall. Only a sender that falls that far behind is
-// held back, and its lateness shows.
+// its share of the rate over the timeout (what a responder that answers
+// nothing leaves in flight), and room for a burst that catches up after
+// a stall. Only a sender past that is held back, and its lateness shows.
 func openLimit(cfg Config) uint64 {
-	return uint64(math.Ceil(2*cfg.Rate/float64(cfg.Concurrency)*cfg.Timeout.Seconds())) + 64
+	return uint64(math.Ceil(cfg.Rate/float64(cfg.Concurrency)*cfg.Timeout.Seconds())) + minHistory
 }
 
 // newHist returns a histogram of round trips in ns, up to top.

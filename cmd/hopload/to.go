@@ -42,7 +42,11 @@ func parseTo(text string) (wire.Route, error) {
 			text, first, first.Type())
 	}
 	if len(route) < 2 {
-		return nil, fmt.Errorf("--to %q: the route ends at the node's address; name the echo service on it too, e.g. '%v => echoer'", text, first)
+		example := fmt.Sprintf("'%v => echoer'", first)
+		if strings.HasPrefix(strings.TrimSpace(text), "/") {
+			example = strings.TrimSpace(text) + "/service/echoer"
+		}
+		return nil, fmt.Errorf("--to %q: the route ends at the node's address; name the echo service on it too, e.g. %s", text, example)
 	}
 	return route, nil
 }

@@ -83,9 +83,10 @@ type Config struct {
 	// Logger is the embedded node's logger; nil means discard.
 	Logger *slog.Logger
 
-	// beforeSend, if set, is called by a sender before it sends the
-	// request with the given ticket (tests plant a stall in it).
-	beforeSend func(ticket uint64)
+	// holdSend, if set, is asked by a sender before it sends the request
+	// with the given ticket; while it says true the send is held back,
+	// as a full queue would hold it (tests plant a stall in it).
+	holdSend func(ticket uint64) bool
 }
 
 // FlagError is a Config value out of range, named by its flag.

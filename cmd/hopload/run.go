@@ -74,7 +74,9 @@ func (r *run) noteError(err error) {
 // Run starts an embedded node, sends requests along cfg.Route from
 // cfg.Concurrency senders and checks the replies, until cfg.Count
 // requests are sent, cfg.Duration has passed or ctx ends, whichever
-// comes first; requests still in flight then get up to cfg.Timeout.
+// comes first; requests still in flight then get up to cfg.Timeout. An
+// open loop (cfg.Rate) sends every request due before cfg.Duration, late
+// if it must, unless it falls cfg.Timeout behind.
 //
 // An error that stops the run from starting (bad config or route text,
 // a node that cannot be reached) comes with a nil Result. An error that

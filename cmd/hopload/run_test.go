@@ -294,7 +294,9 @@ func TestAllocsPerRequest(t *testing.T) {
 		cfg  Config
 	}{
 		{"closed", Config{Route: srv.route("hop => echoer"), Window: 8}},
-		{"open", Config{Route: srv.route("hop => echoer"), Rate: 50000}},
+		// A rate the in-process server keeps up with on a busy machine:
+		// past it, it drops replies to a client it finds slow to read.
+		{"open", Config{Route: srv.route("hop => echoer"), Rate: 20000}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mallocs := func(count uint64) uint64 {
@@ -304,14 +306,17 @@ func TestAllocsPerRequest(t *testing.T) {
 				runtime.ReadMemStats(&before)
 				res, err := load(t, cfg)
 				runtime.ReadMemStats(&after)
-				if err != nil || res.Received != count {
+				if err != nil {
 					t.Fatalf("run of %d: %v", count, err)
+				}
+				if res.Received != count {
+					t.Fatalf("run of %d:%s\nserver %+v", count, describe(res), srv.node.Stats())
 				}
 				return after.Mallocs - before.Mallocs
 			}
 			mallocs(1000) // warm the pools
-			small, large := mallocs(1000), mallocs(21000)
-			per := float64(int64(large)-int64(small)) / 20000
+			small, large := mallocs(1000), mallocs(11000)
+			per := float64(int64(large)-int64(small)) / 10000
 			t.Logf("%.3f allocations per request (client and server together)", per)
 			if per > 0.5 {
 				t.Errorf("%.3f allocations per request, want next to none", per)

@@ -171,6 +171,15 @@ func (s *sender) loop() {
 			}
 			if s.due <= now {
 				s.send()
+				if s.open {
+					// Take a reply that has come before the next send:
+					// catching up after a stall, a burst of late sends
+					// would hold the replies and lengthen their round
+					// trips.
+					if m, err := s.ctx.Receive(0); !errors.Is(err, engine.ErrTimeout) {
+						s.take(m, err)
+					}
+				}
 				continue
 			}
 			wait = min(wait, s.due-now)
@@ -257,8 +266,9 @@ func (s *sender) claim() bool {
 
 // send sends the claimed request.
 func (s *sender) send() {
-	if hook := s.r.cfg.beforeSend; hook != nil && s.refusedSince < 0 {
-		hook(s.ticket)
+	if hold := s.r.cfg.holdSend; hold != nil && hold(s.ticket) {
+		s.blocked = true
+		return
 	}
 	seq := s.next
 	putSeq(s.payload, seq)

@@ -13,8 +13,8 @@
 //	route      1#127.0.0.1:4000 => hop => echoer (tcp)
 //	load       64-byte payloads, closed loop, 1 sender(s) x window 32
 //	requests   sent 100000, received 100000, lost 0, errors 0
-//	throughput 189714 msgs/s, 12.14 MB/s of payload each way, over 0.527s
-//	latency    p50 150.7µs  p90 256.9µs  p99 432.1µs  p99.9 2.51ms  max 11.87ms  (min 29.1µs, mean 168.5µs)
+//	throughput 182265 msgs/s, 11.66 MB/s of payload each way, over 0.549s
+//	latency    p50 157.2µs  p90 242.2µs  p99 360.7µs  p99.9 2.74ms  max 4.44ms  (min 46.4µs, mean 175.2µs)
 //
 // or at a fixed rate (an open loop: requests go out on schedule whatever
 // comes back, and latency counts from when each was due, so a stall
@@ -25,11 +25,11 @@
 //	route      /ip4/127.0.0.1/tcp/4000/service/echoer = 1#127.0.0.1:4000 => 0#echoer (tcp)
 //	load       64-byte payloads, open loop at 10000 msgs/s from 1 sender(s)
 //	requests   sent 100000, received 100000, lost 0, errors 0
-//	schedule   sent 10000 msgs/s of 10000 asked; 28 sent late (over 1.00ms behind), max lag 2.41ms
-//	throughput 9999 msgs/s, 0.64 MB/s of payload each way, over 10.000s
-//	latency    p50 238.7µs  p90 436.2µs  p99 785.4µs  p99.9 2.38ms  max 3.43ms  (min 38.0µs, mean 270.3µs)
+//	schedule   sent 10000 msgs/s of 10000 asked; 1055 sent late (over 1.00ms behind), max lag 7.65ms
+//	throughput 9999 msgs/s, 0.64 MB/s of payload each way, over 10.001s
+//	latency    p50 230.5µs  p90 474.6µs  p99 2.27ms  p99.9 6.23ms  max 10.72ms  (min 31.6µs, mean 309.5µs)
 //	           (from the scheduled send times)
-//	uncorrected p50 134.0µs  p90 332.8µs  p99 519.9µs  p99.9 2.08ms  max 3.35ms  (min 34.9µs, mean 160.4µs)
+//	uncorrected p50 149.4µs  p90 348.2µs  p99 1.21ms  p99.9 4.12ms  max 10.67ms  (min 28.5µs, mean 208.6µs)
 //	           (from the actual sends: blind to what could not be sent on time)
 //
 // with a progress line (rate, errors, p50/p99 so far) on stderr every

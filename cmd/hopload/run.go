@@ -56,9 +56,9 @@ func (r *run) abort(err error) {
 		r.fatal = err
 	}
 	r.mu.Unlock()
-	r.stoppedAt.CompareAndSwap(0, r.now())
 	r.aborted.Store(true)
 	r.stop.Store(true)
+	r.stoppedAt.CompareAndSwap(0, r.now())
 }
 
 // noteError keeps the first error that was counted without ending the
@@ -190,8 +190,10 @@ func supervise(ctx context.Context, r *run, link *link, senders []*sender, done 
 		case <-ctxDone:
 			ctxDone = nil
 			interrupted = true
-			r.stoppedAt.CompareAndSwap(0, r.now())
+			// Stopped first: a sender that has not seen it read the
+			// time before, so nothing it sends is due after stoppedAt.
 			r.stop.Store(true)
+			r.stoppedAt.CompareAndSwap(0, r.now())
 		case <-progress:
 			prog.write(r, senders)
 		case <-monitor.C:

@@ -232,28 +232,36 @@ func TestCorruptReplies(t *testing.T) {
 // Cancelling ctx ends a run that nothing else bounds, with its summary.
 func TestInterrupt(t *testing.T) {
 	srv := startServer(t, false, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
-	defer cancel()
-	progress := newSignalWriter()
-	done := make(chan struct{})
-	var res *Result
-	var err error
-	go func() {
-		defer close(done)
-		res, err = Run(ctx, Config{Route: srv.route("echoer"), Window: 4, Progress: 10 * time.Millisecond, ProgressOut: progress})
-	}()
-	<-progress.ch
-	cancel()
-	<-done
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkBalance(t, res)
-	if !res.Interrupted || res.Lost != 0 || res.Errors != 0 {
-		t.Fatalf("want an interrupted run, nothing lost:%s", describe(res))
-	}
-	if !strings.Contains(progress.String(), "received") {
-		t.Errorf("progress %q", progress.String())
+	for _, cfg := range []Config{
+		{Route: srv.route("echoer"), Window: 4},
+		{Route: srv.route("echoer"), Rate: 2000},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		progress := newSignalWriter()
+		done := make(chan struct{})
+		var res *Result
+		var err error
+		cfg.Progress, cfg.ProgressOut = 10*time.Millisecond, progress
+		go func() {
+			defer close(done)
+			res, err = Run(ctx, cfg)
+		}()
+		<-progress.ch
+		cancel()
+		<-done
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBalance(t, res)
+		if !res.Interrupted || res.Lost != 0 || res.Errors != 0 || res.Err() != nil {
+			t.Fatalf("want an interrupted run, nothing lost:%s", describe(res))
+		}
+		if sc := res.Schedule; sc != nil && (sc.Unsent != 0 || sc.Scheduled < res.Sent) {
+			t.Errorf("interrupted open loop: schedule %+v, sent %d", sc, res.Sent)
+		}
+		if !strings.Contains(progress.String(), "received") {
+			t.Errorf("progress %q", progress.String())
+		}
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -28,8 +31,9 @@ func TestHelp(t *testing.T) {
 	}
 	for _, s := range []string{
 		"--to", "--size", "--count", "--duration", "--concurrency", "--window",
-		"--rate", "--timeout", "--progress", "--json",
-		"hopwire node run", "=> hop => echoer", "Exit status",
+		"--rate", "--timeout", "--progress", "--json", "--connections", "--warmup", "--histogram",
+		"hopwire node run", "'1#127.0.0.1:4000 => echoer'", "/ip4/127.0.0.1/tcp/4000/service/hop/service/echoer",
+		"/node/n1/service/echo", "Open loop", "scheduled time", "Exit status",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("help lacks %q", s)
@@ -66,17 +70,60 @@ func TestJSONOutput(t *testing.T) {
 
 func TestTextOutput(t *testing.T) {
 	srv := startServer(t, false, nil)
-	out, progress, err := execute(t, "--to", srv.route("echoer"), "--count", "200", "--progress", "1ms", "--rate", "4000")
+	out, progress, err := execute(t, "--to", srv.route("echoer"), "--count", "200", "--progress", "5ms", "--rate", "4000")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"sent 200, received 200, lost 0, errors 0", "msgs/s", "p99.9"} {
+	for _, s := range []string{
+		"open loop at 4000 msgs/s", "sent 200, received 200, lost 0, errors 0", "msgs/s", "p99.9",
+		"schedule   sent", "sent late", "max lag", "uncorrected p50",
+	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("summary lacks %q:\n%s", s, out)
 		}
 	}
-	if !strings.Contains(progress, "sent") {
-		t.Errorf("no progress line on stderr: %q", progress)
+	for _, s := range []string{"sent", "received", "late", "p50", "p99"} {
+		if !strings.Contains(progress, s) {
+			t.Errorf("progress lines on stderr lack %q: %q", s, progress)
+		}
+	}
+}
+
+// An open loop's JSON has its schedule and both latencies; --histogram
+// writes the HDR percentile distribution of the corrected one.
+func TestJSONOpenLoopAndHistogram(t *testing.T) {
+	srv := startServer(t, false, nil)
+	hist := filepath.Join(t.TempDir(), "lat.hgrm")
+	out, _, err := execute(t, "--to", srv.route("echoer"), "--count", "300", "--rate", "3000",
+		"--concurrency", "2", "--connections", "2", "--json", "--progress", "0", "--histogram", hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
+	}
+	if res.Mode != "open" || res.Connections != 2 || res.Measured != 300 || res.Schedule == nil || res.Schedule.Scheduled != 300 ||
+		res.Uncorrected == nil || res.Uncorrected.P50 <= 0 || res.Latency.P50 < res.Uncorrected.P50 {
+		t.Errorf("result %s", out)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(out), &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"mode", "connections", "measured", "schedule", "latency_us", "uncorrected_latency_us", "bounced"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, out)
+		}
+	}
+	b, err := os.ReadFile(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	if !strings.HasPrefix(text, " Value\tPercentile\tTotalCount\t1/(1-Percentile)") ||
+		!regexp.MustCompile(`Total count\s+=\s+300\]`).MatchString(text) || strings.Count(text, "\n") < 10 {
+		t.Errorf("histogram file:\n%s", text)
 	}
 }
 
@@ -105,6 +152,11 @@ func TestCommandRefusesBadFlags(t *testing.T) {
 		{"--to", "1#127.0.0.1:1 => echoer", "--window", "0x"},
 		{"--to", "1#127.0.0.1:1 => echoer", "--window", "0"},
 		{"--to", "1#127.0.0.1:1 => echoer", "--timeout", "0"},
+		{"--to", "1#127.0.0.1:1 => echoer", "--rate", "100", "--window", "4"},
+		{"--to", "1#127.0.0.1:1 => echoer", "--connections", "2"},
+		{"--to", "1#127.0.0.1:1 => echoer", "--connections", "0"},
+		{"--to", "1#127.0.0.1:1 => echoer", "--duration", "1s", "--warmup", "2s"},
+		{"--to", "/ip4/127.0.0.1/tcp/1/servce/echo"},
 	} {
 		out, _, err := execute(t, args...)
 		if err == nil {

@@ -115,8 +115,14 @@ func checkBalance(t testing.TB, res *Result) {
 	if res.Sent != res.Received+res.Lost+res.Corrupt {
 		t.Errorf("sent %d != received %d + lost %d + corrupt %d", res.Sent, res.Received, res.Lost, res.Corrupt)
 	}
-	if got := uint64(res.Histogram.TotalCount()); got != res.Received {
-		t.Errorf("histogram holds %d round trips, received %d", got, res.Received)
+	if got := uint64(res.Histogram.TotalCount()); got != res.Measured {
+		t.Errorf("histogram holds %d round trips, measured %d", got, res.Measured)
+	}
+	if res.WarmupSec == 0 && res.Measured != res.Received {
+		t.Errorf("measured %d, received %d, with no warm-up", res.Measured, res.Received)
+	}
+	if h := res.UncorrectedHistogram; h != nil && h.TotalCount() != res.Histogram.TotalCount() {
+		t.Errorf("uncorrected histogram holds %d round trips, corrected %d", h.TotalCount(), res.Histogram.TotalCount())
 	}
 }
 

@@ -16,9 +16,14 @@ import (
 	"github.com/hopwire/hopwire/wire"
 )
 
-// monitorEvery is how often the run checks the transport for a peer that
-// went away (a TCP connection that cannot be dialed again).
-const monitorEvery = 100 * time.Millisecond
+const (
+	// monitorEvery is how often the run checks the transport for a peer
+	// that went away (a TCP connection that cannot be dialed again).
+	monitorEvery = 100 * time.Millisecond
+	// maxMailbox bounds the app contexts' mailboxes of an open loop
+	// (and the node's loops', which share the setting).
+	maxMailbox = 1 << 16
+)
 
 // run is what a run's senders share.
 type run struct {
@@ -26,12 +31,15 @@ type run struct {
 	route     wire.Route
 	runID     uint32
 	start     time.Time
-	sendUntil int64   // ns since start: no request is sent from then on
-	interval  float64 // ns between requests over all senders; 0: no rate
+	sendUntil int64   // ns since start: no request is sent (or scheduled) from then on
+	interval  float64 // ns between requests over all senders; 0: closed loop
+	warmup    int64   // ns since start: requests due before then are not measured
+	pacer     *pacer  // wakes the senders of an open loop; nil in a closed one
 
-	tickets atomic.Uint64 // requests claimed (see sender.loop)
-	stop    atomic.Bool   // send no more: the run was interrupted or aborted
-	aborted atomic.Bool   // and do not wait for the replies in flight
+	tickets   atomic.Uint64 // requests claimed (see sender.loop)
+	stop      atomic.Bool   // send no more: the run was interrupted or aborted
+	aborted   atomic.Bool   // and do not wait for the replies in flight
+	stoppedAt atomic.Int64  // when ctx or an abort stopped the sending, ns since start; 0: neither
 
 	mu       sync.Mutex
 	fatal    error // what aborted the run
@@ -50,6 +58,7 @@ func (r *run) abort(err error) {
 	r.mu.Unlock()
 	r.aborted.Store(true)
 	r.stop.Store(true)
+	r.stoppedAt.CompareAndSwap(0, r.now())
 }
 
 // noteError keeps the first error that was counted without ending the
@@ -65,7 +74,9 @@ func (r *run) noteError(err error) {
 // Run starts an embedded node, sends requests along cfg.Route from
 // cfg.Concurrency senders and checks the replies, until cfg.Count
 // requests are sent, cfg.Duration has passed or ctx ends, whichever
-// comes first; requests still in flight then get up to cfg.Timeout.
+// comes first; requests still in flight then get up to cfg.Timeout. An
+// open loop (cfg.Rate) sends every request due before cfg.Duration, late
+// if it must, unless it falls cfg.Timeout behind.
 //
 // An error that stops the run from starting (bad config or route text,
 // a node that cannot be reached) comes with a nil Result. An error that
@@ -78,21 +89,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	route, err := parseRoute(cfg.Route)
+	route, err := parseTo(cfg.Route)
 	if err != nil {
 		return nil, err
 	}
-	node, err := engine.NewNode(engine.Config{Name: "hopload", Logger: cfg.Logger})
+	if cfg.Connections > 1 && route[0].Type() != wire.TCP {
+		return nil, &FlagError{"connections", cfg.Connections, fmt.Sprintf("spreads the senders over TCP connections; the route starts with %v", route[0])}
+	}
+	// SendTimeout: the pacer's wake-ups must not wait for a full mailbox
+	// (the senders' requests leave through a transport, which does not
+	// use it).
+	ncfg := engine.Config{Name: "hopload", Logger: cfg.Logger, SendTimeout: -1}
+	if cfg.Rate > 0 {
+		// Replies to an open loop come in at the rate whatever the
+		// sender is doing: room for a sender that is busy a while.
+		ncfg.MailboxSize = int(min(max(openLimit(cfg), engine.DefaultMailboxSize), maxMailbox))
+	}
+	node, err := engine.NewNode(ncfg)
 	if err != nil {
 		return nil, err
 	}
 	defer node.Close()
-	link, err := attach(ctx, node, route[0])
+	link, err := attach(ctx, node, route[0], cfg.Connections)
 	if err != nil {
 		return nil, err
 	}
 
-	r := &run{cfg: cfg, route: route, runID: rand.Uint32() | 1, sendUntil: math.MaxInt64}
+	r := &run{cfg: cfg, route: route, runID: rand.Uint32() | 1, sendUntil: math.MaxInt64, warmup: int64(cfg.Warmup)}
 	if cfg.Duration > 0 {
 		r.sendUntil = int64(cfg.Duration)
 	}
@@ -105,10 +128,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		senders[i] = newSender(r, i, app)
+		senders[i] = newSender(r, i, app, link.routeFor(i, route))
+	}
+	if r.interval > 0 {
+		if r.pacer, err = newPacer(node, r.runID, senders); err != nil {
+			return nil, err
+		}
 	}
 
 	r.start = time.Now()
+	if r.pacer != nil {
+		go r.pacer.run(r)
+	}
 	var wg sync.WaitGroup
 	for _, s := range senders {
 		wg.Add(1)
@@ -124,10 +155,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}()
 	interrupted := supervise(ctx, r, link, senders, done)
 	elapsed := time.Since(r.start)
+	if r.pacer != nil {
+		r.pacer.Close()
+	}
 	for _, s := range senders {
 		_ = s.ctx.Close()
 	}
-	res := newResult(r, link, senders, elapsed, interrupted)
+	res := newResult(r, route, link, senders, elapsed, interrupted)
 	res.addNodeStats(node.Stats())
 	if r.fatal != nil {
 		return res, r.fatal
@@ -148,7 +182,7 @@ func supervise(ctx context.Context, r *run, link *link, senders []*sender, done 
 	monitor := time.NewTicker(monitorEvery)
 	defer monitor.Stop()
 	ctxDone := ctx.Done()
-	var last progressSnap
+	var prog progressLine
 	for {
 		select {
 		case <-done:
@@ -156,9 +190,12 @@ func supervise(ctx context.Context, r *run, link *link, senders []*sender, done 
 		case <-ctxDone:
 			ctxDone = nil
 			interrupted = true
+			// Stopped first: a sender that has not seen it read the
+			// time before, so nothing it sends is due after stoppedAt.
 			r.stop.Store(true)
+			r.stoppedAt.CompareAndSwap(0, r.now())
 		case <-progress:
-			last = writeProgress(r, senders, last)
+			prog.write(r, senders)
 		case <-monitor.C:
 			if err := link.check(); err != nil {
 				r.abort(err)
@@ -167,43 +204,19 @@ func supervise(ctx context.Context, r *run, link *link, senders []*sender, done 
 	}
 }
 
-// parseRoute parses the --to text and checks that it can leave the node.
-func parseRoute(text string) (wire.Route, error) {
-	route, err := wire.ParseRoute(text)
-	if err != nil {
-		return nil, fmt.Errorf("--to %q: %w", text, err)
-	}
-	if err := route.Validate(); err != nil {
-		return nil, fmt.Errorf("--to %q: %w", text, err)
-	}
-	first := route[0]
-	switch first.Type() {
-	case wire.TCP, wire.UDP:
-	case wire.Local:
-		return nil, fmt.Errorf("--to %q: the first address, %q, is local to hopload's own node, where no service runs: start the route with the node to load, e.g. '1#127.0.0.1:4000 => %s'",
-			text, first.Value(), first.Value())
-	default:
-		return nil, fmt.Errorf("--to %q: the first address, %v, has transport type %d; hopload speaks TCP (1#host:port) and UDP (2#ip:port)",
-			text, first, first.Type())
-	}
-	if len(route) < 2 {
-		return nil, fmt.Errorf("--to %q: the route ends at the node's address; name the echo service on it too, e.g. '%v => echoer'", text, first)
-	}
-	return route, nil
-}
-
 // link is the transport the route leaves by.
 type link struct {
-	name string // "tcp" or "udp"
-	peer string // the first address's value
-	tcp  *tcp.Transport
-	udp  *udp.Transport
+	name  string // "tcp" or "udp"
+	peer  string // the first address's value
+	tcp   *tcp.Transport
+	udp   *udp.Transport
+	conns []engine.Conn // TCP with more than one connection: the senders' own
 }
 
 // attach starts the transport for the route's first address and, for
-// TCP, connects to the peer, so that a node that is not there is an
-// error now rather than lost requests later.
-func attach(ctx context.Context, node *engine.Node, first wire.Address) (*link, error) {
+// TCP, connects to the peer (conns times), so that a node that is not
+// there is an error now rather than lost requests later.
+func attach(ctx context.Context, node *engine.Node, first wire.Address, conns int) (*link, error) {
 	l := &link{peer: first.Value()}
 	switch first.Type() {
 	case wire.TCP:
@@ -214,7 +227,12 @@ func attach(ctx context.Context, node *engine.Node, first wire.Address) (*link, 
 		l.name, l.tcp = "tcp", tr
 		// Closing the node cancels the dial when ctx ends first.
 		cancelClose := context.AfterFunc(ctx, func() { node.Close() })
-		_, err = tr.Connect(l.peer)
+		for i := 0; i < conns && err == nil; i++ {
+			var c engine.Conn
+			if c, err = tr.Connect(l.peer); err == nil && conns > 1 {
+				l.conns = append(l.conns, c)
+			}
+		}
 		if !cancelClose() {
 			<-node.Done()
 			return nil, fmt.Errorf("interrupted while connecting to %s", l.peer)
@@ -252,15 +270,32 @@ func udpClientAddr(ip netip.Addr) string {
 	}
 }
 
+// routeFor returns sender i's route: the run's, or with several
+// connections the same over the sender's own connection.
+func (l *link) routeFor(i int, route wire.Route) wire.Route {
+	if len(l.conns) == 0 {
+		return route
+	}
+	return append(wire.Route{l.conns[i%len(l.conns)].Addr()}, route[1:]...)
+}
+
 // check reports a peer that cannot be reached any more: a TCP connection
-// that closed and could not be dialed again. (A UDP peer that went away
-// shows only as lost requests.)
+// that closed and could not be dialed again, or one of several
+// connections that closed (the senders' routes name it, so it is not
+// dialed again). A UDP peer that went away shows only as lost requests.
 func (l *link) check() error {
 	if l.tcp == nil {
 		return nil
 	}
 	if n := l.tcp.Stats().DialErrors; n > 0 {
 		return fmt.Errorf("lost the connection to %s and could not dial it again (%d failed dials): is the node still running?", l.peer, n)
+	}
+	for i, c := range l.conns {
+		select {
+		case <-c.Done():
+			return fmt.Errorf("lost connection %d of %d to %s: is the node still running?", i+1, len(l.conns), l.peer)
+		default:
+		}
 	}
 	return nil
 }

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package main
+
+import "time"
+
+func lockNapper() {}
+
+func nap(d time.Duration) { time.Sleep(d) }

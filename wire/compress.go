@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -270,3 +271,43 @@ var (
 		return d
 	})
 )
+
+// Skipper spares a stream of incompressible payloads (TLS, media,
+// compressed files) the cost of trying each: after skipAfter payloads in
+// a row that did not shrink it skips the next 64, then 128, up to 256
+// between tries, and tries every payload again once one shrinks. A try
+// on 64 KiB of random bytes costs about what sending it does (S2 10 µs,
+// zstd 20 µs: BenchmarkCodec), so trying each would cost such a stream
+// a good part of its throughput; one in 256 costs it nothing measurable.
+// Its zero value is ready; it is safe for concurrent use (approximate
+// under concurrent callers, which is all a heuristic needs).
+type Skipper struct{ miss, skip atomic.Int32 }
+
+const (
+	skipAfter = 4
+	skipMin   = 64
+	skipMax   = 256
+)
+
+// Try reports whether to try compressing the next payload.
+func (s *Skipper) Try() bool {
+	if s.skip.Load() > 0 {
+		s.skip.Add(-1)
+		return false
+	}
+	return true
+}
+
+// Missed records a try that did not shrink its payload.
+func (s *Skipper) Missed() {
+	if n := s.miss.Add(1); n >= skipAfter {
+		s.skip.Store(int32(min(skipMin<<min(n-skipAfter, 8), skipMax)))
+	}
+}
+
+// Shrank records a try that did.
+func (s *Skipper) Shrank() {
+	if s.miss.Load() != 0 {
+		s.miss.Store(0)
+	}
+}

@@ -285,3 +285,29 @@ func BenchmarkCodec(b *testing.B) {
 		}
 	}
 }
+
+// A stream that never shrinks is tried 4 times in a row, then once after
+// 64, 128 and then every 256 payloads; one that shrinks again is tried
+// every time from then on.
+func TestSkipper(t *testing.T) {
+	var s Skipper
+	var tries []int
+	for i := range 1200 {
+		if s.Try() {
+			tries = append(tries, i)
+			s.Missed()
+		}
+	}
+	want := []int{0, 1, 2, 3, 68, 197, 454, 711, 968}
+	if fmt.Sprint(tries) != fmt.Sprint(want) {
+		t.Fatalf("tried at %v, want %v", tries, want)
+	}
+	for !s.Try() { // to the next try
+	}
+	s.Shrank()
+	for i := range 10 {
+		if !s.Try() {
+			t.Fatalf("after a payload shrank, payload %d was skipped", i)
+		}
+	}
+}

@@ -76,8 +76,8 @@
 // the window before it allocates anything, so a frame that declares more
 // (a bomb) is a peer past its credit and resets the session, as do bytes
 // that do not decode, and DATAZ on a session that did not settle on a
-// codec. After four chunks in a row that did not shrink, a reader sends
-// the next sixty plain without trying. This is separate from a TCP
+// codec. An incompressible stream is tried now and then, not every
+// chunk (wire.Skipper). This is separate from a TCP
 // connection's compression (tcp.Config.Compress): the inlet knows its
 // traffic, the connection only its messages; a compressed chunk does not
 // shrink again on a compressing connection, which then skips trying.

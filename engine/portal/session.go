@@ -258,17 +258,12 @@ func (s *session) inflate(z []byte) {
 
 // deflate returns m, a DATA message whose chunk the reader read, as
 // DATAZ when the session compresses and that shrinks the chunk (a new
-// message, m released), else m. After zMissLimit chunks in a row that
-// did not shrink it sends zSkip plain without trying: an incompressible
-// stream (TLS, media) costs an attempt now and then. Reader only.
+// message, m released), else m. An incompressible stream (TLS, media)
+// is tried now and then, not every chunk (wire.Skipper). Reader only.
 func (s *session) deflate(m *wire.Message) *wire.Message {
 	p := m.Payload()
 	n := len(p) - dataHdr
-	if s.codec == wire.Plain || n < wire.DefaultCompressMin {
-		return m
-	}
-	if s.rd.zSkip > 0 {
-		s.rd.zSkip--
+	if s.codec == wire.Plain || n < wire.DefaultCompressMin || !s.rd.zskip.Try() {
 		return m
 	}
 	z, err := s.side.pool.BuildRoom(s.peer, s.self, dataHdr+s.codec.Bound(n))
@@ -279,12 +274,10 @@ func (s *session) deflate(m *wire.Message) *wire.Message {
 	out, ok := s.codec.Encode(zp[dataHdr:], p[dataHdr:])
 	if !ok {
 		z.Release()
-		if s.rd.zMiss++; s.rd.zMiss >= zMissLimit {
-			s.rd.zMiss, s.rd.zSkip = 0, zSkipAfterMisses
-		}
+		s.rd.zskip.Missed()
 		return m
 	}
-	s.rd.zMiss = 0
+	s.rd.zskip.Shrank()
 	zp[0] = kindDataZ
 	copy(zp[1:dataHdr], p[1:dataHdr]) // the seq
 	z.SetPayloadLen(dataHdr + len(out))
@@ -292,13 +285,6 @@ func (s *session) deflate(m *wire.Message) *wire.Message {
 	m.Release()
 	return z
 }
-
-// Incompressible streams: after zMissLimit chunks in a row that did not
-// shrink, the next zSkipAfterMisses go plain untried.
-const (
-	zMissLimit       = 4
-	zSkipAfterMisses = 60
-)
 
 // isEnded reports whether end has run.
 func (s *session) isEnded() bool {
@@ -650,9 +636,8 @@ func (s *session) Shutdown(*engine.Context) {
 // reader is the reader goroutine's state: its callback for
 // syscall.RawConn.Read, made once, and what the callback hands back.
 type reader struct {
-	seq     uint32 // the next DATA's
-	zMiss   int    // chunks in a row that did not shrink (deflate)
-	zSkip   int    // chunks to send plain before trying again
+	seq     uint32       // the next DATA's
+	zskip   wire.Skipper // when to try compressing a chunk (deflate)
 	consume func(fd uintptr) bool
 	fn      func(fd uintptr) bool
 	limit   int

@@ -56,11 +56,7 @@ type conn struct {
 
 	codec wire.Codec // settled in the handshake, before open is stored; read after loading open as true
 
-	// Compression's misses in a row, and how many sends to skip trying
-	// (enqueue): incompressible traffic (TLS, media) costs an attempt
-	// now and then, not one a message. Approximate under concurrent
-	// senders, which is all a heuristic needs.
-	zMiss, zSkip atomic.Int32
+	zskip wire.Skipper // when to try compressing (enqueue)
 
 	ready     chan struct{} // closed when the handshake is done
 	done      chan struct{} // closed when the connection is closed and cleaned up

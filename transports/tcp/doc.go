@@ -42,9 +42,9 @@
 // did not settle on closes it (Stats.BadFrame), as does a compressed
 // payload that does not decode or declares more than the max frame
 // before anything is allocated for it (Stats.BadCodec); both logged.
-// After four payloads in a row that did not shrink (TLS, media,
-// compressed files), a connection sends the next sixty plain without
-// trying: incompressible traffic costs an attempt now and then.
+// Incompressible traffic (TLS, media, compressed files) is tried now
+// and then, not every message: after four in a row that did not shrink,
+// once in 64, then 128, then 256 (wire.Skipper).
 // Stats.SavedIn and SavedOut are what compression saved on the wire.
 // wire.FlagError, a node's refusal notice, needs no negotiation.
 //

@@ -138,38 +138,21 @@ func (c *conn) enqueue(m *wire.Message) error {
 }
 
 // compress compresses m's payload with the connection's codec where it
-// is worth it, and returns the message to send and the bytes that saved.
-// After zMissLimit misses in a row it skips zSkipAfterMisses sends
-// before it tries again.
+// is worth it (wire.Skipper spares incompressible traffic the tries),
+// and returns the message to send and the bytes that saved.
 func (c *conn) compress(m *wire.Message) (*wire.Message, int) {
-	if c.zSkip.Load() > 0 {
-		c.zSkip.Add(-1)
+	if len(m.Payload()) < c.t.cfg.CompressMin || !c.zskip.Try() {
 		return m, 0
 	}
 	before := m.Len()
-	if len(m.Payload()) < c.t.cfg.CompressMin {
-		return m, 0
-	}
 	z, ok := c.codec.Compress(m, c.t.cfg.CompressMin)
 	if !ok {
-		if c.zMiss.Add(1) >= zMissLimit {
-			c.zMiss.Store(0)
-			c.zSkip.Store(zSkipAfterMisses)
-		}
+		c.zskip.Missed()
 		return z, 0
 	}
-	c.zMiss.Store(0)
+	c.zskip.Shrank()
 	return z, before - z.Len()
 }
-
-// Incompressible traffic is tried once in zSkipAfterMisses+zMissLimit
-// large messages or so: an attempt on a 64 KiB random payload costs
-// about as much as copying it twice (wire's BenchmarkCompress), so
-// trying each would cost a stream of them a good part of its throughput.
-const (
-	zMissLimit       = 4
-	zSkipAfterMisses = 60
-)
 
 // relayed reports whether m, bound for an accepted connection, came in
 // over another link: traffic this node relays (a relay node forwarding

@@ -558,29 +558,15 @@ func TestPortalAfterRelayKilled(t *testing.T) {
 	c := newCLI(t)
 	// A server that answers each connection with a long stream.
 	stream := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
+	target := serveTCP(t, func(conn net.Conn) {
+		for range 64 {
+			if _, err := io.WriteString(conn, stream); err != nil {
 				return
 			}
-			go func() {
-				defer conn.Close()
-				for range 64 {
-					if _, err := io.WriteString(conn, stream); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	c.seedShape()
-	c.ok("tcp-outlet", "create", "--at", "n3", "--to", l.Addr().String())
+	c.ok("tcp-outlet", "create", "--at", "n3", "--to", target)
 	listen := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n2/service/forward_to_n3/service/outlet"))
 
 	conn, err := net.Dial("tcp", listen)

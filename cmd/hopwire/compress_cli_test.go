@@ -23,24 +23,8 @@ func TestCompressionFromCLI(t *testing.T) {
 	for i := 0; body.Len() < 2<<20; i++ {
 		fmt.Fprintf(&body, `{"id":%d,"name":"user-%d","active":%t}`+"\n", i, i%97, i%3 == 0)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				conn.Write(body.Bytes())
-			}()
-		}
-	}()
-	c.ok("tcp-outlet", "create", "--at", "n3", "--to", l.Addr().String())
+	target := serveTCP(t, func(conn net.Conn) { conn.Write(body.Bytes()) })
+	c.ok("tcp-outlet", "create", "--at", "n3", "--to", target)
 	c.fails(2, "unknown compression", "tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet", "--compress", "lz4")
 	plain := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet"))
 	zstd := strings.TrimSpace(c.ok("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0", "--to", "/node/n3/service/outlet", "--compress", "zstd"))

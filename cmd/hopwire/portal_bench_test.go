@@ -45,26 +45,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // sinkServer reads each connection to its end and answers with the
 // CRC-32C of what it read, so a transfer is checked end to end.
 func sinkServer(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				h := crc32.New(castagnoli)
-				io.Copy(h, conn)
-				conn.Write(h.Sum(nil))
-			}()
-		}
-	}()
-	return l.Addr().String()
+	return serveTCP(b, func(conn net.Conn) {
+		h := crc32.New(castagnoli)
+		io.Copy(h, conn)
+		conn.Write(h.Sum(nil))
+	})
 }
 
 var block = func() []byte {
@@ -130,21 +115,7 @@ func BenchmarkPortalPingPong(b *testing.B) {
 
 // echoServer copies each connection back to itself.
 func echoServer(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer conn.Close(); io.Copy(conn, conn) }()
-		}
-	}()
-	return l.Addr().String()
+	return serveTCP(b, func(conn net.Conn) { io.Copy(conn, conn) })
 }
 
 // BenchmarkPortalIdleMemory opens b.N idle portal sessions (1,000 with

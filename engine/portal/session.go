@@ -281,7 +281,6 @@ func (s *session) deflate(m *wire.Message) *wire.Message {
 	zp[0] = kindDataZ
 	copy(zp[1:dataHdr], p[1:dataHdr]) // the seq
 	z.SetPayloadLen(dataHdr + len(out))
-	s.side.stats.savedOut.Add(uint64(n - len(out)))
 	m.Release()
 	return z
 }
@@ -681,8 +680,10 @@ func (s *session) readLoop() {
 			s.rd.err = err
 		}
 		m, n := s.rd.m, s.rd.n
+		sent := n // what goes on the wire: fewer bytes if compressed
 		if m != nil {
 			m = s.deflate(m)
+			sent = len(m.Payload()) - dataHdr
 		}
 		if m == nil {
 			if s.rd.err == io.EOF {
@@ -712,6 +713,9 @@ func (s *session) readLoop() {
 			continue
 		}
 		pause, waited = 0, 0
+		if sent < n {
+			s.side.stats.savedOut.Add(uint64(n - sent)) // counted once the chunk is on its way, not per try
+		}
 		s.rd.err = nil
 		if err := raw.Read(s.rd.consume); err != nil || s.rd.err != nil {
 			s.end(endReset, kindReset, "read: "+errors.Join(err, s.rd.err).Error())

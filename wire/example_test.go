@@ -1,7 +1,9 @@
 package wire_test
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/hopwire/hopwire/wire"
 )
@@ -36,4 +38,30 @@ func ExampleParseAddress() {
 	// 0#echoer <nil>
 	// 1#127.0.0.1:4000 <nil>
 	// 0# wire: address type out of range: "300#x"
+}
+
+// Two sides settle on a codec from what their Hellos offer, and a
+// payload crosses compressed: the header is untouched, the payload
+// shrinks, and the receiver gets it back byte for byte.
+func ExampleCodec_Compress() {
+	mine, theirs := wire.LocalHello(wire.Zstd.Offer()), wire.LocalHello(wire.S2.Offer())
+	_, caps, _ := wire.Negotiate(mine, theirs)
+	codec := wire.Settle(caps)
+
+	pool := wire.NewPool(0)
+	text := []byte(strings.Repeat(`{"user":"ada","active":true},`, 100))
+	m, _ := pool.Build(wire.MustParseRoute("echoer"), wire.MustParseRoute("app"), text)
+	z, ok := codec.Compress(m, wire.DefaultCompressMin) // owns m
+	fmt.Printf("%v: compressed %v, %d bytes of payload for %d\n", codec, ok, len(z.Payload()), len(text))
+
+	d, err := codec.Decompress(z) // owns z
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Release()
+	fmt.Println(d.Onward(), bytes.Equal(d.Payload(), text))
+	// Output:
+	// s2: compressed true, 38 bytes of payload for 2900
+	// 0#echoer true
 }

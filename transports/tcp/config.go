@@ -18,6 +18,7 @@ const (
 	DefaultFrameTimeout     = 10 * time.Second // a frame's first byte to its last
 	DefaultMaxPendingBytes  = 64 << 20         // bytes held by incomplete frames, all connections together
 	DefaultMaxConns         = 4096             // connections per listener
+	DefaultMaxQueuedBytes   = 256 << 20        // encoded bytes queued outbound, all connections together
 )
 
 // Defaults for a zero Config: who waits for a full queue, and for how
@@ -47,6 +48,13 @@ type Config struct {
 	// SendWait, PeerSendWait) and is then refused with ErrQueueFull. 0
 	// means DefaultQueueBytes.
 	QueueBytes int
+	// MaxQueuedBytes bounds the encoded bytes waiting in the outbound
+	// queues of all the transport's connections together: QueueBytes
+	// times thousands of connections whose peers do not read (each asked
+	// for a large reply) would otherwise be far more memory than the
+	// node has. A send that would pass it waits and is refused like one
+	// to a full queue. 0 means DefaultMaxQueuedBytes.
+	MaxQueuedBytes int64
 	// SendWait is how long a send to a full queue of a connection this
 	// transport dialed waits for room before it refuses. The caller stops
 	// meanwhile: an event loop, or a reader that runs a borrowed loop for
@@ -134,7 +142,7 @@ type Config struct {
 func (c *Config) setDefaults(nodeMaxFrame int) error {
 	if c.EventLoops < 0 || c.MaxFrame < 0 || c.QueueLen < 0 || c.QueueBytes < 0 ||
 		c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.ReadBufferCap < 0 ||
-		c.FrameTimeout < 0 || c.MaxPendingBytes < 0 || c.MaxConns < 0 || c.CompressMin < 0 {
+		c.FrameTimeout < 0 || c.MaxPendingBytes < 0 || c.MaxConns < 0 || c.CompressMin < 0 || c.MaxQueuedBytes < 0 {
 		return &ConfigError{Field: "(all)", Reason: "must not be negative"}
 	}
 	if c.EventLoops == 0 {
@@ -187,6 +195,9 @@ func (c *Config) setDefaults(nodeMaxFrame int) error {
 	}
 	if c.CompressMin == 0 {
 		c.CompressMin = wire.DefaultCompressMin
+	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	return nil
 }

@@ -151,7 +151,11 @@
 //     bytes count against nobody else until their readers give them back.
 //     If there are none, the connection that asked is closed
 //     (Stats.OverBudget). A peer that stalls loses its place to one that
-//     sends.
+//     sends. Outbound, what waits in all the connections' queues together
+//     (Stats.QueuedBytes) is bounded by Config.MaxQueuedBytes, not only
+//     each queue by QueueBytes: thousands of peers that ask for large
+//     replies and do not read them cannot make the node hold QueueBytes
+//     for each.
 //   - Time: the peer's hello must come within
 //     Config.HandshakeTimeout (Stats.Silent), and each frame, from its
 //     first byte to its last, within Config.FrameTimeout

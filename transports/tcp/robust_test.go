@@ -518,3 +518,46 @@ func stalledPeer(t *testing.T, frames int) (net.Listener, chan net.Conn) {
 	}()
 	return ln, accepted
 }
+
+// Peers that do not read cannot make the transport hold more than
+// MaxQueuedBytes in all its queues together, whatever each queue's own
+// bound: the first stalled connection fills the budget, and a second one
+// is refused once the kernel has taken what it will, its own queue
+// nearly empty. When the first peer reads again, the second's sends go
+// through.
+func TestQueuedBytesBoundAllConnections(t *testing.T) {
+	const budget, frame = 256 << 10, 16 << 10
+	client := newTestNode(t, "client", Config{QueueLen: 4096, QueueBytes: 4 << 20, MaxQueuedBytes: budget, SendWait: -1})
+	app := client.app(t, "app")
+	payload := make([]byte, frame)
+	var peers []chan net.Conn
+	var route wire.Route
+	for i := range 2 {
+		ln, accepted := stalledPeer(t, 0)
+		peers = append(peers, accepted)
+		route = wire.MustParseRoute("1#" + ln.Addr().String() + " => sink")
+		sent, full := sendUntilFull(t, app, route, payload)
+		if !full {
+			t.Fatalf("connection %d: %d sends and never refused", i, sent)
+		}
+		if q := client.tr.Stats().QueuedBytes; q > budget+frame {
+			t.Fatalf("connection %d: %d bytes queued with the budget at %d", i, q, budget)
+		}
+	}
+	if live := client.Pool().Live(); live > budget/frame+2 {
+		t.Fatalf("%d messages alive with %d bytes of budget", live, budget)
+	}
+	first := <-peers[0]
+	if first == nil {
+		t.Fatal("accept failed")
+	}
+	defer first.Close()
+	go io.Copy(io.Discard, first)
+	eventually(t, "the first queue to drain", func() bool { return client.tr.Stats().QueuedBytes < budget/2 })
+	eventually(t, "a send to the second peer to go in", func() bool { return app.Send(route, payload) == nil })
+	for _, p := range peers[1:] {
+		if nc := <-p; nc != nil {
+			defer nc.Close()
+		}
+	}
+}

@@ -166,19 +166,31 @@ func (c *conn) relayed(m *wire.Message) bool {
 	return c.lis != nil && o.Flow != 0 && o.Flow != c.link.Flow()
 }
 
-// tryPush puts m on the queue if both bounds allow. A frame larger than
-// the byte bound goes in alone.
+// tryPush puts m on the queue if its bounds and the transport's allow. A
+// frame larger than a byte bound goes in alone.
 func (c *conn) tryPush(m *wire.Message, size int64) bool {
 	o := &c.out
 	if total := o.bytes.Add(size); total > o.maxBytes && total != size {
 		o.bytes.Add(-size)
 		return false
 	}
+	if all := c.t.queued.Add(size); all > c.t.cfg.MaxQueuedBytes && all != size {
+		c.t.queued.Add(-size)
+		o.bytes.Add(-size)
+		return false
+	}
 	if !o.q.Push(m) {
+		c.t.queued.Add(-size)
 		o.bytes.Add(-size)
 		return false
 	}
 	return true
+}
+
+// unqueued counts n bytes gone from the queue: written or dropped.
+func (o *outbound) unqueued(n int) {
+	o.bytes.Add(-int64(n))
+	o.c.t.queued.Add(-int64(n))
 }
 
 // waitPush retries tryPush for up to Config.SendWait (PeerSendWait on an
@@ -393,7 +405,7 @@ func (o *outbound) advance(n int) {
 		o.batch[o.head] = nil
 		o.head++
 	}
-	o.bytes.Add(-int64(freed))
+	o.unqueued(freed)
 	o.c.io.MsgsOut.Add(uint64(frames))
 }
 
@@ -534,7 +546,7 @@ func (o *outbound) dropAll() {
 		o.head, o.n = 0, n
 	}
 	o.head, o.n = 0, 0
-	o.bytes.Add(-int64(freed))
+	o.unqueued(freed)
 	o.c.t.stats.dropped.Add(uint64(dropped))
 }
 

@@ -38,12 +38,13 @@ type Stats struct {
 	OverBudget    uint64 // connections closed: a frame would have taken PendingBytes past Config.MaxPendingBytes
 	Evicted       uint64 // connections closed to make room in that budget: their frames had had no new bytes for longest
 	PendingBytes  int64  // bytes held now for frames not yet complete, all connections together
+	QueuedBytes   int64  // encoded bytes waiting now in the outbound queues, all connections together (Config.MaxQueuedBytes)
 	Rejected      uint64 // connections a listener closed at once: it had Config.MaxConns open
 	AcceptErrors  uint64 // failed accepts (EMFILE, ENFILE, ...; the listener backs off and goes on), and accepted sockets gnet could not take
 
 	Denied        uint64 // received messages refused by access control
 	Undeliverable uint64 // received messages the node refused for other reasons (unknown worker, full mailbox)
-	QueueFull     uint64 // outbound messages refused: the connection's queue was full, or it was congested
+	QueueFull     uint64 // outbound messages refused: the connection's queue was full, or it was congested, or all the queues held Config.MaxQueuedBytes
 	QueueWaits    uint64 // sends that found the queue full and waited (Config.SendWait, PeerSendWait)
 	SlowConsumers uint64 // connections closed: congested for Config.SlowConsumerTimeout
 	SendErrors    uint64 // outbound messages refused for other reasons (no connection, bad route, closed)

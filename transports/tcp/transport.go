@@ -57,6 +57,7 @@ type Transport struct {
 	closing  sync.Once
 
 	pending     budget        // bytes held by incomplete frames (Config.MaxPendingBytes)
+	queued      atomic.Int64  // bytes in the connections' outbound queues (Config.MaxQueuedBytes)
 	evictCredit atomic.Int64  // bytes evicted connections hold still: readers may take them over the bound (evictFor)
 	swept       chan struct{} // closed when the frame sweeper has returned
 
@@ -132,6 +133,7 @@ func (t *Transport) Type() wire.Type { return t.typ }
 func (t *Transport) Stats() Stats {
 	s := t.stats.snapshot()
 	s.PendingBytes = t.pending.held.Load()
+	s.QueuedBytes = t.queued.Load()
 	var io traffic.Totals
 	t.closedIO.AddTo(&io)
 	for _, c := range t.byID.load() {

@@ -58,6 +58,12 @@ type Scenario struct {
 	// levels from run to run: its ratio is not held to the suite's
 	// run-to-run agreement.
 	Bimodal string
+	// MinBenchTime, if set, is the least time a side's measurement takes
+	// from its second round on, whatever Options.BenchTime: a stream
+	// (pipelined messages, a bulk transfer) spends its first milliseconds
+	// filling queues and socket buffers, so a short measurement of one
+	// reports the ramp, and two runs disagree by a third.
+	MinBenchTime time.Duration
 
 	// An in-process scenario sets RunHopwire and RunBaseline.
 	RunHopwire  func(b *testing.B)
@@ -102,7 +108,7 @@ type Options struct {
 // Presets: Quick is the default (the whole suite in under a minute on
 // two cores); Full takes more rounds of longer measurements.
 var (
-	Quick = Preset{Rounds: 11, BenchTime: 50 * time.Millisecond}
+	Quick = Preset{Rounds: 21, BenchTime: 25 * time.Millisecond}
 	Full  = Preset{Rounds: 7, BenchTime: time.Second}
 )
 

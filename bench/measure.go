@@ -71,7 +71,7 @@ func (m *measurement) round(ctx context.Context, round int, benchTime time.Durat
 		}
 		v[side] = out.value
 		if m.ops[side] == 0 {
-			m.ops[side] = out.ops(benchTime)
+			m.ops[side] = out.ops(max(benchTime, m.sc.MinBenchTime))
 		}
 		r := &m.result
 		if side == hopwireSide {

@@ -60,6 +60,7 @@ func inProcess() []Scenario {
 			Unit:           UnitMsgsPerSec,
 			HigherIsBetter: true,
 			PayloadBytes:   64,
+			MinBenchTime:   streamBenchTime,
 			RunHopwire:     tcpPipelined(64),
 			RunBaseline:    rawTCPStream(64),
 		},
@@ -97,6 +98,7 @@ func chainScenario(k int) Scenario {
 		Unit:           UnitMsgsPerSec,
 		HigherIsBetter: true,
 		PayloadBytes:   chainPayload,
+		Bimodal:        "both sides flip between two levels from round to round (the 1-hop chain: hopwire's loop 5.2-7.4 or 9.1-10.5 M msgs/s, the channel chain 3.1-4.5 or 1.6-2.1 M; quick runs of 2026-11-28), by how the VM places and wakes the threads, so the median moves with the mix",
 		RunHopwire:     chain(k),
 		RunBaseline:    chanChain(k),
 	}

@@ -191,7 +191,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-const examples = `  hopbench                                   # the quick suite: 30-40 s on 2 cores
+const examples = `  hopbench                                   # the quick suite: 35-45 s on 2 cores
   hopbench --full --json full.json --plot full.svg
   hopbench --only 'TCP|UDP' --rounds 5
   hopbench --only '^portal' --hopwire ./bin/hopwire

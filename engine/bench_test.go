@@ -334,3 +334,31 @@ func BenchmarkStartStopAmong(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMailboxSize is BenchmarkCrossLoopPipelined at several
+// MailboxSize values: what a loop's inbox size does to a stream from one
+// loop to another (the sender waits WorkerWait when the inbox is full).
+func BenchmarkMailboxSize(b *testing.B) {
+	for _, size := range []int{64, 1024, DefaultMailboxSize, 65536} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			n, err := NewNode(Config{Loops: 2, MailboxSize: size})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { n.Close() })
+			s := &sink{want: b.N, done: make(chan struct{})}
+			n.StartWorkerOn(1, s, wire.LocalAddr("sink"))
+			n.StartWorkerOn(0, &source{route: wire.MustParseRoute("sink"), payload: make([]byte, 64), count: b.N}, wire.LocalAddr("source"))
+			app, _ := n.NewContext(wire.LocalAddr("app"))
+			b.ReportAllocs()
+			b.ResetTimer()
+			if err := app.Send(wire.MustParseRoute("source"), nil); err != nil {
+				b.Fatal(err)
+			}
+			<-s.done
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			b.ReportMetric(float64(n.Stats().MailboxFull), "full")
+		})
+	}
+}

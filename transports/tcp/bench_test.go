@@ -31,11 +31,17 @@ func benchNode(b *testing.B, name string, mailbox int) *testNode {
 // benchNodeCompress is benchNode with Config.Compress.
 func benchNodeCompress(b *testing.B, name string, mailbox int, codec wire.Codec) *testNode {
 	b.Helper()
+	return benchNodeWith(b, name, mailbox, Config{EventLoops: 1, QueueLen: 4096, QueueBytes: 16 << 20, Compress: codec})
+}
+
+// benchNodeWith is benchNode with a transport Config of the caller's.
+func benchNodeWith(b *testing.B, name string, mailbox int, cfg Config) *testNode {
+	b.Helper()
 	n, err := engine.NewNode(engine.Config{Name: name, Loops: 1, MailboxSize: mailbox})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := New(n, Config{EventLoops: 1, QueueLen: 4096, QueueBytes: 16 << 20, Compress: codec})
+	tr, err := New(n, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -239,13 +245,31 @@ func BenchmarkTCPCompression(b *testing.B) {
 	}
 }
 
+// BenchmarkTCPQueueBytes is BenchmarkTCPPipelined's 16 KiB stream with
+// the client's outbound queue bounded at 256 KiB, 1 MiB, 4 MiB (the
+// default) and 16 MiB: what a smaller queue costs a stream.
+func BenchmarkTCPQueueBytes(b *testing.B) {
+	for _, q := range []int{256 << 10, 1 << 20, DefaultQueueBytes, 16 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", q>>10), func(b *testing.B) {
+			pipelinedCfg(b, make([]byte, 16<<10), Config{EventLoops: 1, QueueLen: 4096, QueueBytes: 16 << 20},
+				Config{EventLoops: 1, QueueLen: 4096, QueueBytes: q})
+		})
+	}
+}
+
 func pipelinedWith(b *testing.B, payload []byte, codec wire.Codec) {
+	cfg := Config{EventLoops: 1, QueueLen: 4096, QueueBytes: 16 << 20, Compress: codec}
+	pipelinedCfg(b, payload, cfg, cfg)
+}
+
+func pipelinedCfg(b *testing.B, payload []byte, serverCfg, clientCfg Config) {
 	size := len(payload)
-	server := benchNodeCompress(b, "server", 1<<16, codec)
+	codec := clientCfg.Compress
+	server := benchNodeWith(b, "server", 1<<16, serverCfg)
 	sink := &counter{}
 	server.start(b, sink, "sink")
 	l := server.listen(b, "sink")
-	client := benchNodeCompress(b, "client", 0, codec)
+	client := benchNodeWith(b, "client", 0, clientCfg)
 	app := client.app(b, "bench")
 	route := wire.MustParseRoute(l.Addr().String() + " => sink")
 	// Open the connection and warm the pools.

@@ -142,7 +142,8 @@ func (c *Context) StopWorker(addr wire.Address) error {
 // nextHop remembers one resolution of a local address by a loop context,
 // so a worker that keeps sending to the same next hops (a chain out and
 // back, a reply to the same peer) skips the map lookup. It is valid while
-// the registry is the same map: any start or stop replaces the map.
+// no name has stopped naming its worker since (registry.gone): a worker
+// starting elsewhere leaves it good.
 type nextHop struct {
 	gone uint64 // the registry's gone when this was resolved
 	w    *worker

@@ -109,11 +109,12 @@ func (c Codec) Bound(n int) int {
 // Encode compresses src into dst, which has room for c.Bound(len(src))
 // bytes, and returns the compressed bytes (a prefix of dst) and true; or
 // false when c is Plain, or src does not shrink by at least an eighth
-// (an incompressible payload goes plain: the attempt is all it costs).
+// (an incompressible payload goes plain: the attempt is all it costs),
+// or c is zstd and src is under 256 bytes (zstdMinFCS).
 // It allocates nothing once the codec's state is warm. Safe for
 // concurrent use.
 func (c Codec) Encode(dst, src []byte) ([]byte, bool) {
-	if c == Plain || len(src) == 0 || len(dst) < c.Bound(len(src)) {
+	if c == Plain || len(src) == 0 || len(dst) < c.Bound(len(src)) || c == Zstd && len(src) < zstdMinFCS {
 		return nil, false
 	}
 	var out []byte
@@ -126,8 +127,19 @@ func (c Codec) Encode(dst, src []byte) ([]byte, bool) {
 	if len(out) == 0 || len(out) > len(src)-len(src)/8 || &out[0] != &dst[0] {
 		return nil, false
 	}
+	if c == Zstd {
+		if n, err := c.DecodedLen(out); err != nil || n != len(src) {
+			return nil, false // a frame a receiver could not size: send it plain
+		}
+	}
 	return out, true
 }
+
+// zstdMinFCS is the shortest input whose zstd frame declares its size
+// (the frame content size): below it the encoder leaves the size out,
+// and a receiver, which reads the size before it allocates, could not
+// take the frame. Shorter payloads go plain.
+const zstdMinFCS = 256
 
 // DecodedLen reads the size src declares it decodes to, without decoding
 // it: what a receiver checks against its limits before it allocates.
@@ -264,6 +276,13 @@ var (
 		d, err := zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
 			zstd.WithDecoderMaxMemory(MaxFrameLimit),
+			// DecodeAll decodes every frame of its input one after
+			// another: a payload whose first frame declares a few bytes
+			// and whose next frames expand to a gigabyte would grow dst
+			// to that before Decode could see the size is wrong. With
+			// the limit, DecodeAll stops at dst's capacity, the size the
+			// first frame declared.
+			zstd.WithDecodeAllCapLimit(true),
 			zstd.WithDecoderLowmem(true))
 		if err != nil {
 			panic(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -309,5 +310,48 @@ func TestSkipper(t *testing.T) {
 		if !s.Try() {
 			t.Fatalf("after a payload shrank, payload %d was skipped", i)
 		}
+	}
+}
+
+// A zstd payload whose first frame declares a few bytes and whose next
+// frame expands to 8 MiB is refused without allocating the 8 MiB: the
+// decoder stops at what the first frame declared.
+func TestZstdTrailingFramesRefused(t *testing.T) {
+	p := NewPool(16 << 20)
+	e := zstdEncoder() // what a hopwire peer sends: the frame declares its size
+	z := e.EncodeAll(jsonish(300), nil)
+	if n, err := Zstd.DecodedLen(z); n != 300 || err != nil {
+		t.Fatalf("the first frame declares %d (%v), want 300", n, err)
+	}
+	z = e.EncodeAll(make([]byte, 8<<20), z) // appended: a second frame
+	m := compressible(t, p, z)
+	m.SetFlags(FlagCompressed)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	d, err := Zstd.Decompress(m)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrCorrupt) || d != nil {
+		t.Fatalf("got %v, want ErrCorrupt", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Fatalf("refusing it allocated %d bytes", grew)
+	}
+}
+
+// zstd leaves the size out of the frame of an input under 256 bytes, and
+// a receiver reads the size before anything else: so such a payload goes
+// plain, whatever the caller's minimum, and one of 256 bytes or more
+// declares its size.
+func TestZstdShortGoesPlain(t *testing.T) {
+	dst := make([]byte, Zstd.Bound(1024))
+	if _, ok := Zstd.Encode(dst, jsonish(zstdMinFCS-1)); ok {
+		t.Fatalf("a %d-byte payload was compressed", zstdMinFCS-1)
+	}
+	out, ok := Zstd.Encode(dst, jsonish(zstdMinFCS))
+	if !ok {
+		t.Fatalf("a %d-byte payload of text did not compress", zstdMinFCS)
+	}
+	if n, err := Zstd.DecodedLen(out); n != zstdMinFCS || err != nil {
+		t.Fatalf("it declares %d (%v)", n, err)
 	}
 }

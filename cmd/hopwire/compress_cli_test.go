@@ -43,9 +43,13 @@ func TestCompressionFromCLI(t *testing.T) {
 	// The plain inlet's session crossed a compressing connection: n3
 	// sent it compressed.
 	var show struct {
+		Compress string                       `json:"compress"`
 		Counters map[string]map[string]uint64 `json:"counters"`
 	}
 	mustJSON(t, c.ok("node", "show", "n3", "--output", "json"), &show)
+	if show.Compress != "s2" {
+		t.Fatalf("node show says compression %q, want s2", show.Compress)
+	}
 	if s := show.Counters["tcp"]["saved_out"]; s < 1<<20 {
 		t.Fatalf("n3 saved %d bytes sending 2 MiB of text over an s2 connection", s)
 	}

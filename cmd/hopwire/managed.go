@@ -63,6 +63,7 @@ func runManaged(ctx context.Context, h home.Home, cfg home.Config, log *slog.Log
 		Started:    started,
 		Logger:     log,
 		Forwarding: fwd,
+		Compress:   cfg.Compress,
 		Counters: func() map[string]map[string]uint64 {
 			return map[string]map[string]uint64{"tcp": manager.Counters(tcpTr.Stats()), "udp": manager.Counters(udpTr.Stats())}
 		},

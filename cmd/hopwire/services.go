@@ -278,7 +278,11 @@ func printConnections(w io.Writer, cs []manager.ConnInfo) {
 
 // printNodeShow is `node show` for people.
 func printNodeShow(w io.Writer, n manager.NodeInfo) {
-	fmt.Fprintf(w, "Node %s (pid %d, up since %s)\n\nListeners\n", n.Name, n.PID, n.Started.Local().Format("2006-01-02 15:04:05"))
+	compress := ""
+	if n.Compress != "" {
+		compress = ", TCP compression " + n.Compress
+	}
+	fmt.Fprintf(w, "Node %s (pid %d, up since %s%s)\n\nListeners\n", n.Name, n.PID, n.Started.Local().Format("2006-01-02 15:04:05"), compress)
 	rows := make([][]string, len(n.Listeners))
 	for i, l := range n.Listeners {
 		rows[i] = []string{"  " + l.Type, l.Addr}

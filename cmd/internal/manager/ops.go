@@ -98,6 +98,7 @@ func (s *Server) opNodeShow(cbor.RawMessage) (any, *Error) {
 		Services:    s.serviceInfos(),
 		Connections: s.connInfos(),
 		Counters:    s.counters(),
+		Compress:    s.cfg.Compress,
 	}
 	return info, nil
 }

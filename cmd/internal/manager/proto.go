@@ -124,7 +124,8 @@ type NodeInfo struct {
 	Listeners   []ListenerInfo               `cbor:"4,keyasint" json:"listeners"`
 	Services    []ServiceInfo                `cbor:"5,keyasint" json:"services"`
 	Connections []ConnInfo                   `cbor:"6,keyasint" json:"connections"`
-	Counters    map[string]map[string]uint64 `cbor:"7,keyasint" json:"counters"` // "engine", "manager", and the embedder's (Config.Counters)
+	Counters    map[string]map[string]uint64 `cbor:"7,keyasint" json:"counters"`                     // "engine", "manager", and the embedder's (Config.Counters)
+	Compress    string                       `cbor:"8,keyasint,omitempty" json:"compress,omitempty"` // the codec its TCP connections offer, if any
 }
 
 // ListenerInfo describes one of the node's listeners.

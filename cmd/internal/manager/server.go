@@ -56,6 +56,9 @@ type Config struct {
 	Forwarding *relay.Service
 	// Logger is where the manager logs; nil means the node's.
 	Logger *slog.Logger
+	// Compress names the codec the node's TCP connections offer ("s2",
+	// "zstd"; "" for none), for node.show.
+	Compress string
 }
 
 // Server is a node's node manager: it answers requests that come in

@@ -98,8 +98,12 @@ func BenchmarkCrossLoopPingPong(b *testing.B) {
 // BenchmarkCrossLoopPipelined: a source worker on loop 0 streams 64 B
 // messages to a sink on loop 1: the throughput of one mailbox between two
 // loops, with backpressure (the source backs off on ErrMailboxFull).
-func BenchmarkCrossLoopPipelined(b *testing.B) {
-	n := benchNode(b, 2)
+func BenchmarkCrossLoopPipelined(b *testing.B) { crossLoopStream(b, benchNode(b, 2)) }
+
+// crossLoopStream streams b.N 64 B messages from a source on loop 0 of n
+// to a sink on its loop 1 and reports msgs/s, ns/hop and the refusals
+// for a full mailbox.
+func crossLoopStream(b *testing.B, n *Node) {
 	s := &sink{want: b.N, done: make(chan struct{})}
 	n.StartWorkerOn(1, s, wire.LocalAddr("sink"))
 	n.StartWorkerOn(0, &source{route: wire.MustParseRoute("sink"), payload: make([]byte, 64), count: b.N}, wire.LocalAddr("source"))
@@ -114,6 +118,7 @@ func BenchmarkCrossLoopPipelined(b *testing.B) {
 	ns := float64(b.Elapsed().Nanoseconds())
 	b.ReportMetric(float64(b.N)/(ns/1e9), "msgs/s")
 	b.ReportMetric(ns/float64(b.N), "ns/hop")
+	b.ReportMetric(float64(n.Stats().MailboxFull), "full")
 }
 
 // BenchmarkForward: pinger -> forwarder -> echo -> pinger on one loop; a
@@ -346,19 +351,7 @@ func BenchmarkMailboxSize(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { n.Close() })
-			s := &sink{want: b.N, done: make(chan struct{})}
-			n.StartWorkerOn(1, s, wire.LocalAddr("sink"))
-			n.StartWorkerOn(0, &source{route: wire.MustParseRoute("sink"), payload: make([]byte, 64), count: b.N}, wire.LocalAddr("source"))
-			app, _ := n.NewContext(wire.LocalAddr("app"))
-			b.ReportAllocs()
-			b.ResetTimer()
-			if err := app.Send(wire.MustParseRoute("source"), nil); err != nil {
-				b.Fatal(err)
-			}
-			<-s.done
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-			b.ReportMetric(float64(n.Stats().MailboxFull), "full")
+			crossLoopStream(b, n)
 		})
 	}
 }

@@ -115,7 +115,9 @@ func newSession(sd *side, inlet bool) *session {
 // HandleMessage takes a message from the peer (or a refusal notice from
 // a node on the way). It runs on the worker's loop and does not block.
 func (s *session) HandleMessage(ctx *engine.Context, m *wire.Message) error {
-	s.heard.Store(true)
+	if !s.heard.Load() { // a store is a locked instruction; most messages find it set
+		s.heard.Store(true)
+	}
 	if m.Flags()&wire.FlagError != 0 {
 		reason := "refused on the way: " + printable(m.Payload())
 		if !s.isOpen() {

@@ -37,7 +37,9 @@ func (c *Context) Node() *Node { return c.node }
 // Send sends a copy of payload along route, with this context's address as
 // the return route. From an app context, a full mailbox makes Send wait up
 // to Config.SendTimeout; from a worker it fails at once with
-// ErrMailboxFull, because waiting would stall the loop.
+// ErrMailboxFull: a new message gives way to those already on their way
+// (which Forward and Reply let wait), so a source is pushed back before
+// any hop has to refuse.
 func (c *Context) Send(route wire.Route, payload []byte) error {
 	if c.appBox != nil && c.appBox.closed.Load() {
 		return ErrContextClosed
@@ -52,12 +54,21 @@ func (c *Context) Send(route wire.Route, payload []byte) error {
 	if err != nil {
 		return err
 	}
-	return c.Forward(m)
+	return c.forward(m, send{fresh: c.loop != nil})
 }
 
 // Forward routes m by its first onward address. It takes m in every case:
-// on error m has been released.
+// on error m has been released. From a worker, a full mailbox on another
+// loop makes it wait up to Config.WorkerWait (see Config); from an app
+// context, up to Config.SendTimeout.
 func (c *Context) Forward(m *wire.Message) error {
+	return c.forward(m, send{wait: c.node.cfg.WorkerWait})
+}
+
+// forward is Forward as Send or Forward asks: a worker's Send does not
+// wait, its Forward waits WorkerWait; an app context waits SendTimeout
+// either way.
+func (c *Context) forward(m *wire.Message, how send) error {
 	c.take(m)
 	if c.appBox != nil && c.appBox.closed.Load() {
 		m.Release()
@@ -71,14 +82,15 @@ func (c *Context) Forward(m *wire.Message) error {
 		}
 	}
 	if c.loop != nil {
-		return c.node.route(c.loop, &c.hops, m, 0)
+		return c.node.route(c.loop, &c.hops, m, how)
 	}
 	n := c.node
 	if !n.enter() {
 		m.Release()
 		return ErrClosed
 	}
-	err := n.route(nil, nil, m, n.cfg.SendTimeout)
+	how.wait = n.cfg.SendTimeout
+	err := n.route(nil, nil, m, how)
 	n.exit()
 	return err
 }

@@ -548,7 +548,7 @@ func TestDeliverWaitsForRoom(t *testing.T) {
 // worker that keeps sending to itself does not keep the sender for ever.
 func TestBorrowIsBounded(t *testing.T) {
 	n := newNode(t, Config{Loops: 1})
-	const total, holdAt = 100_000, 10 * borrowBudget
+	const total, holdAt = 100_000, 10 * borrowTurns * turnBudget
 	var count atomic.Int64
 	hold := make(chan struct{})
 	if err := n.StartWorker(WorkerFunc(func(ctx *Context, m *wire.Message) error {

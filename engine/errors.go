@@ -33,6 +33,7 @@ var (
 	ErrHopsExhausted  = errors.New("engine: message arrived with no hop budget left")
 	ErrContextClosed  = NewError("engine: app context closed", ErrClosed)
 	ErrTransportInUse = errors.New("engine: a transport for that address type is already registered on this node")
+	ErrCloseTimeout   = errors.New("engine: close timed out")
 )
 
 // NewError returns a sentinel error with text of its own that errors.Is

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hopwire/hopwire/ring"
 	"github.com/hopwire/hopwire/wire"
@@ -18,17 +19,45 @@ import (
 // worker on the same loop puts the message on local, a plain FIFO only the
 // loop touches, and the loop runs it next: no atomics, no hand-off. Any
 // other sender pushes onto inbox, a lock-free MPSC ring, and wakes the loop
-// only if it was parked. The loop drains local after every message from
-// the inbox, so a message crosses as many same-loop hops as it has before
-// the loop takes the next one in (run to completion).
+// only if it was parked.
+//
+// Turns. The holder runs the loop in turns: the same-loop work queued,
+// then one batch from the inbox (at most batchSize), each message followed
+// by the same-loop work it caused (run to completion), then the tasks
+// posted to the loop. A turn runs at most turnBudget same-loop dispatches:
+// what is left waits on local for the next turn, which starts with it. So
+// a worker that keeps sending to itself (a source that re-kicks itself
+// when it is pushed back) gets its turn like any other and no more, and
+// the inbox and the tasks (StopWorker, Close) are reached within a bounded
+// number of dispatches whatever the workers do.
+//
+// Waits between loops. A handler whose send finds another loop's inbox
+// full waits for room, up to Config.WorkerWait: the wait stalls its own
+// loop, so its own senders are pushed back in turn and backpressure
+// travels upstream. Two loops (or a ring of them) that each wait on the
+// other's full inbox would hold each other for the whole wait, every
+// message. So a waiting holder keeps its own inbox moving: it takes what
+// has arrived into stash, a loop-owned FIFO that comes before the inbox
+// (its messages are older), which makes room for the loop it may be
+// waiting on. The cycle then turns: the other loop's push goes in, its
+// handler returns, its turn goes on and takes from its inbox, and our
+// push goes in. Only when the stash is full too and the loop we wait on
+// is itself waiting do we give up at once: both ends are full and each
+// waits on the other, so one send is refused (ErrMailboxFull, counted)
+// and its loop goes on. Without a cycle the wait ends at WorkerWait
+// (a receiver whose handler sleeps). This was chosen over the others the
+// issue named: no wait at all between loops turned end-to-end
+// backpressure into drops at every hop (a hop forwarding a stream onto a
+// busy loop refused what a short wait delivers), and per-pair queues
+// cost a ring per pair of loops, O(loops²) memory, and a scan per turn.
 //
 // Borrowing: an off-loop sender (a transport's reader, an app goroutine)
 // that finds the loop parked does not wake the loop's goroutine; it takes
 // the loop and runs the work itself, then gives it back. A message read
 // off a socket is then handled, and its reply written, on the goroutine
 // that read it, with no hand-off: on a small machine a wake-up of another
-// goroutine costs more than the hop. A borrow is bounded (borrowRounds
-// batches) and ends early when tasks wait, handing the rest to the loop's
+// goroutine costs more than the hop. A borrow is bounded (borrowTurns
+// turns) and ends early when tasks wait, handing the rest to the loop's
 // goroutine.
 //
 // Faults: whoever holds the loop runs its handlers under a recover (one
@@ -42,16 +71,22 @@ type loop struct {
 	inbox  *ring.MPSC[delivery]
 	state  atomic.Int32 // stRunning, stParked or stBorrowed
 	parker parker
-	_      [128]byte
+	// waitingOn is the loop a handler on this loop waits on for room in
+	// its inbox (sendWaiting), nil when none; stashFull says this loop
+	// can take no more off its inbox meanwhile. Other loops read both to
+	// tell a cycle of waits that none of them can break.
+	waitingOn atomic.Pointer[loop]
+	stashFull atomic.Bool
+	freshRoom int // how full a new message may find the inbox (send)
+	_         [128]byte
 
 	// Loop-owned.
 	id    int
 	local fifo
+	stash fifo // inbox messages taken off while a handler waited (sendWaiting); made on the first wait
 	batch []delivery
 	cache *wire.Cache // messages built and released on this loop
-	// budget is how many more same-loop dispatches the holder may run:
-	// < 0 for the loop's goroutine (no limit), a borrowBudget for a
-	// borrower.
+	// budget is how many more same-loop dispatches this turn may run.
 	budget int
 	// The batch's messages not yet dispatched are batch[next:end]: a
 	// panic recovered mid-batch resumes there.
@@ -80,15 +115,32 @@ const (
 	stBorrowed
 )
 
-// borrowBudget bounds how many messages a borrower dispatches, same-loop
-// work included, before it hands the loop back, so a transport's reader
-// is not kept from its sockets for long (a worker that keeps sending to
-// itself would otherwise keep it for ever).
-const borrowBudget = 4 * batchSize
+// turnBudget bounds the same-loop dispatches of one turn: after it the
+// holder takes a batch from the inbox and runs the tasks, whatever the
+// workers queue for themselves. A 10-hop chain's burst (64 messages, 11
+// dispatches each) spans a few turns; a turn's bookkeeping is two atomic
+// loads, so the bound costs the chains nothing measurable.
+const turnBudget = 256
 
-// batchSize bounds how many inbox messages a loop takes at once, so the
-// local queue and tasks get their turn.
+// minLocal is the least room of a loop's same-loop FIFO, whatever
+// Config.MailboxSize: the FIFO is the loop's own memory, and a small
+// mailbox (which bounds what other loops queue) must not make a worker's
+// send to itself, a source's kick, fail when a burst of its own fills it.
+const minLocal = 4096
+
+// batchSize bounds how many inbox messages a turn takes.
 const batchSize = 64
+
+// borrowTurns bounds how many turns a borrower runs before it hands the
+// loop back, so a transport's reader is not kept from its sockets for
+// long (a worker that keeps sending to itself would otherwise keep it for
+// ever).
+const borrowTurns = 4
+
+// stashSize bounds what a waiting holder takes off its inbox
+// (sendWaiting): a few batches are what a loop waiting on us sends
+// before its own turn takes from its inbox and frees room for us.
+const stashSize = 16 * batchSize
 
 // spinRounds is how many times an idle loop looks at its inbox, yielding
 // between looks, before it parks. A message arriving within that window
@@ -96,15 +148,16 @@ const batchSize = 64
 const spinRounds = 32
 
 func newLoop(n *Node, id, size int) *loop {
+	inbox := ring.NewMPSC[delivery](size)
 	return &loop{
-		node:   n,
-		id:     id,
-		inbox:  ring.NewMPSC[delivery](size),
-		local:  newFIFO(size),
-		batch:  make([]delivery, batchSize),
-		cache:  wire.NewCache(n.pool),
-		parker: parker{ch: make(chan struct{}, 1)},
-		budget: -1,
+		node:      n,
+		id:        id,
+		inbox:     inbox,
+		freshRoom: max(1, inbox.Cap()-inbox.Cap()/4),
+		local:     newFIFO(max(size, minLocal)),
+		batch:     make([]delivery, batchSize),
+		cache:     wire.NewCache(n.pool),
+		parker:    parker{ch: make(chan struct{}, 1)},
 	}
 }
 
@@ -134,14 +187,12 @@ func (l *loop) wakeUp() {
 // borrow runs the loop on the caller's goroutine, which holds it
 // (stBorrowed), then gives it back.
 func (l *loop) borrow() {
-	l.budget = borrowBudget
-	for l.budget > 0 && !l.hasTasks.Load() {
-		if l.runBatch() == 0 {
+	for i := 0; i < borrowTurns && !l.hasTasks.Load(); i++ {
+		if !l.turn() {
 			break
 		}
 	}
-	l.budget = -1
-	left := l.local.len() > 0
+	left := l.local.len() > 0 || l.stash.len() > 0
 	l.state.Store(stParked)
 	// Work left over, or pushed while we held the loop (which woke
 	// nobody): hand it to the loop's goroutine rather than keep the caller.
@@ -150,23 +201,30 @@ func (l *loop) borrow() {
 	}
 }
 
-// runBatch dispatches one batch from the inbox, each message followed by
-// the same-loop work it caused. Only the loop's holder calls it.
-func (l *loop) runBatch() int {
-	n := l.inbox.PopBatch(l.batch)
-	if n > 0 {
-		l.next, l.end = 0, n
-		l.runRest()
+// turn runs one turn (see loop): the same-loop work queued, then a batch
+// from the stash or the inbox, each message followed by the same-loop
+// work it caused, at most turnBudget same-loop dispatches in all. It
+// reports whether there was anything to run. Only the loop's holder
+// calls it.
+func (l *loop) turn() bool {
+	n := l.take()
+	if n == 0 && l.local.len() == 0 {
+		return false
 	}
-	return n
+	l.budget = turnBudget
+	l.next, l.end = 0, n
+	l.runRest()
+	return true
 }
 
-// runLocal runs the same-loop work queued, as runBatch does after each
-// message.
-func (l *loop) runLocal() {
-	if l.local.len() > 0 {
-		l.runRest()
+// take fills batch from the stash, whose messages are older than the
+// inbox's, or else from the inbox.
+func (l *loop) take() int {
+	if l.stash.len() > 0 {
+		l.stashFull.Store(false)
+		return l.stash.popBatch(l.batch)
 	}
+	return l.inbox.PopBatch(l.batch)
 }
 
 // runRest runs the same-loop work queued, then what is left of the
@@ -188,9 +246,7 @@ func (l *loop) runGuarded() (done bool) {
 			l.recovered(recover())
 		}
 	}()
-	if l.local.len() > 0 {
-		l.drainLocal()
-	}
+	l.drainLocal()
 	for l.next < l.end {
 		d := l.batch[l.next]
 		l.batch[l.next] = delivery{}
@@ -199,6 +255,79 @@ func (l *loop) runGuarded() (done bool) {
 		l.drainLocal()
 	}
 	return true
+}
+
+// sendWaiting pushes d into to's inbox, which was full, for a handler
+// running on l: it waits for room up to wait, keeping l's
+// own inbox moving meanwhile (see loop: Waits between loops). It reports
+// false, d not pushed, when the wait ends without room: past the wait,
+// the node closing, or a cycle of waits. Only l's holder calls it.
+func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
+	n := l.node
+	if l.stash.buf == nil {
+		l.stash = newFIFO(min(stashSize, n.cfg.MailboxSize))
+	}
+	l.waitingOn.Store(to)
+	defer l.waitingOn.Store(nil)
+	var deadline int64
+	for i := 0; ; i++ {
+		l.stashInbox()
+		if to.inbox.Push(d) {
+			to.wakeUp()
+			return true
+		}
+		switch {
+		case n.closing.Load():
+			return false
+		case l.deadlocked(to):
+			return false
+		case i == 0:
+			deadline = time.Now().UnixNano() + int64(wait)
+		case time.Now().UnixNano() > deadline:
+			return false
+		}
+		if i < 100 {
+			yield() // the receiver is usually about to take a batch
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+}
+
+// deadlocked reports whether l, waiting on to, is in a cycle of waits
+// none of whose loops can make room: each waits on the next, back to l,
+// and each has a full stash. Then nothing frees a slot until one gives
+// way. What it reads moves under it; a cycle it misses ends at the
+// wait's deadline, one it sees wrongly costs one refused send.
+func (l *loop) deadlocked(to *loop) bool {
+	if !l.stashFull.Load() {
+		return false
+	}
+	x := to
+	for range l.node.loops {
+		if !x.stashFull.Load() {
+			return false
+		}
+		if x = x.waitingOn.Load(); x == nil {
+			return false
+		}
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// stashInbox moves what it can of the inbox to the stash.
+func (l *loop) stashInbox() {
+	for !l.stash.full() {
+		d, ok := l.inbox.Pop()
+		if !ok {
+			return
+		}
+		l.stash.push(d)
+	}
+	l.stashFull.Store(true)
 }
 
 // post runs f on the loop. It reports false if the loop has stopped.
@@ -218,21 +347,39 @@ func (l *loop) post(f func()) bool {
 func (l *loop) run() {
 	defer l.node.wg.Done()
 	for {
-		l.runLocal() // what a borrower left
 		if l.hasTasks.Load() {
 			l.runTasks()
-			l.runLocal()
 			if l.stopping {
-				l.taskMu.Lock()
-				l.exited = true
-				l.taskMu.Unlock()
+				l.exit()
 				return
 			}
 		}
-		if l.runBatch() == 0 {
+		if !l.turn() {
 			l.idle()
 		}
 	}
+}
+
+// exit ends the loop goroutine's work: tasks posted since the last
+// runTasks run now (a StopWorker waits for its own), later posts are
+// refused, and what the loop holds is released (drain), so a loop that
+// stops early frees its messages without waiting for the others.
+func (l *loop) exit() {
+	l.taskMu.Lock()
+	l.exited = true
+	tasks := l.tasks
+	l.tasks = nil
+	l.taskMu.Unlock()
+	for _, f := range tasks {
+		f()
+	}
+	l.drain()
+}
+
+func (l *loop) hasExited() bool {
+	l.taskMu.Lock()
+	defer l.taskMu.Unlock()
+	return l.exited
 }
 
 func (l *loop) runTasks() {
@@ -246,17 +393,15 @@ func (l *loop) runTasks() {
 	}
 }
 
-// drainLocal runs same-loop work until there is none or the holder's
+// drainLocal runs same-loop work until there is none or the turn's
 // budget is spent. Only runGuarded calls it, under its recover.
 func (l *loop) drainLocal() {
-	for l.budget != 0 {
+	for l.budget > 0 {
 		d, ok := l.local.pop()
 		if !ok {
 			return
 		}
-		if l.budget > 0 {
-			l.budget--
-		}
+		l.budget--
 		l.dispatch(d)
 	}
 }
@@ -360,18 +505,26 @@ func (l *loop) idle() {
 	l.parker.park()
 }
 
-// drain releases everything still queued. Only after the loop goroutine
-// has exited: it makes the caller the inbox's consumer.
+// drain releases everything still queued, counting it
+// (Stats.DroppedAtClose). Only the loop goroutine as it exits, or the
+// node's shutdown once it has: it makes the caller the inbox's consumer.
 func (l *loop) drain() {
 	defer l.cache.Flush()
-	for {
-		d, ok := l.local.pop()
-		if !ok {
-			break
-		}
+	dropped := &l.node.stats.closeDrops
+	release := func(d delivery) {
+		dropped.Add(1)
 		d.m.Release()
 	}
-	drainRing(l.inbox, func(d delivery) { d.m.Release() })
+	for _, q := range []*fifo{&l.local, &l.stash} {
+		for {
+			d, ok := q.pop()
+			if !ok {
+				break
+			}
+			release(d)
+		}
+	}
+	drainRing(l.inbox, release)
 }
 
 // drainRing pops and releases until q is empty, pushes under way
@@ -417,6 +570,22 @@ func (q *fifo) push(d delivery) bool {
 }
 
 func (q *fifo) len() int { return int(q.tail - q.head) }
+
+func (q *fifo) full() bool { return q.tail-q.head == uint64(len(q.buf)) }
+
+// popBatch pops up to len(dst) deliveries into dst and returns how many.
+func (q *fifo) popBatch(dst []delivery) int {
+	n := 0
+	for n < len(dst) {
+		d, ok := q.pop()
+		if !ok {
+			break
+		}
+		dst[n] = d
+		n++
+	}
+	return n
+}
 
 func (q *fifo) pop() (delivery, bool) {
 	if q.head == q.tail {

@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -284,18 +287,35 @@ func (n *Node) StopWorker(addr wire.Address) error {
 	return nil
 }
 
-// Close stops the node: transports close, workers' Shutdown hooks run,
-// loops stop, and every queued message is released. It is idempotent and
-// waits until all of this is done.
+// CloseTimeout bounds how long Close waits for the node to stop.
+const CloseTimeout = time.Second
+
+// Close stops the node: it stops taking messages in, every loop stops
+// dispatching at the end of its turn and runs its workers' Shutdown
+// hooks, transports close, and every message still queued is released
+// and counted (Stats.DroppedAtClose). It is idempotent.
+//
+// Close waits up to CloseTimeout. A handler that has not returned by then
+// (one that sleeps, or waits on something that never comes) keeps its
+// loop, and no engine can take a loop from a running handler: Close then
+// returns an error wrapping ErrCloseTimeout that names the loop, and the
+// node finishes stopping when the handler returns (Done is closed then).
 //
 // A handler must not call Close: the wait needs the loop the handler is
 // running on (or a transport's reader that is running it). From a
 // handler, call Shutdown with a context that is already done: the node
 // starts stopping and Shutdown returns at once; Done says when it is over.
-func (n *Node) Close() error { return n.Shutdown(context.Background()) }
+func (n *Node) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		return n.stuck()
+	}
+	return nil
+}
 
-// Shutdown is Close with a deadline for the wait; the shutdown goes on
-// after ctx ends.
+// Shutdown is Close with the wait bounded by ctx instead; the shutdown
+// goes on after ctx ends.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.closeMu.Do(func() { go n.shutdown() })
 	select {
@@ -306,26 +326,42 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 }
 
+// stuck describes why the node has not stopped yet.
+func (n *Node) stuck() error {
+	var held []string
+	for _, l := range n.loops {
+		if !l.hasExited() {
+			held = append(held, strconv.Itoa(l.id))
+		}
+	}
+	what := "a transport has not closed"
+	if len(held) > 0 {
+		what = "a handler still runs on loop " + strings.Join(held, ", ")
+	}
+	return fmt.Errorf("%w: %s after %v; the node stops when it returns (Node.Done)", ErrCloseTimeout, what, CloseTimeout)
+}
+
 func (n *Node) shutdown() {
 	n.regMu.Lock()
 	n.closing.Store(true)
 	all := slices.Collect(maps.Keys(n.all))
 	n.regMu.Unlock()
 
-	// No new external sends start now; wait for those under way.
-	for n.inflight.Load() != 0 {
-		time.Sleep(10 * time.Microsecond)
-	}
+	// From here no external send starts (enter), and every wait for room
+	// gives up. The loops stop at the end of their turn, each running its
+	// workers' Shutdown hooks and releasing what it holds; the transports
+	// close meanwhile, so one whose reader is held by a handler that does
+	// not return keeps no loop from stopping.
+	var transports sync.WaitGroup
 	for _, t := range n.transports.Load() {
 		if t != nil {
-			if err := t.Close(); err != nil {
-				n.log.Warn("closing transport", "type", t.Type(), "err", err)
-			}
+			transports.Go(func() {
+				if err := t.Close(); err != nil {
+					n.log.Warn("closing transport", "type", t.Type(), "err", err)
+				}
+			})
 		}
 	}
-	// Phase one: every loop runs its workers' Shutdown and stops
-	// dispatching. Messages those hooks send may land on a loop that has
-	// already stopped; phase two, with no loop running, releases them all.
 	for _, l := range n.loops {
 		var mine []*worker
 		for _, wk := range all {
@@ -341,6 +377,12 @@ func (n *Node) shutdown() {
 		})
 	}
 	n.wg.Wait()
+	transports.Wait()
+	// What external senders and Shutdown hooks pushed after a loop had
+	// stopped is released now that nothing runs.
+	for n.inflight.Load() != 0 {
+		time.Sleep(10 * time.Microsecond)
+	}
 	for _, l := range n.loops {
 		l.drain()
 	}
@@ -398,17 +440,17 @@ func (in *Inbound) Deliver(l *Link, m *wire.Message) error {
 		m.Release()
 		return ErrClosed
 	}
-	err := n.route(nil, &in.hops, m, n.cfg.DeliverWait)
+	err := n.route(nil, &in.hops, m, send{wait: n.cfg.DeliverWait})
 	n.exit()
 	return err
 }
 
 // route moves m toward its next onward address and owns it: on error m
 // has been released. from is the loop the caller runs on (nil off the
-// loops); hc, if not nil, is the caller's cache of resolutions. wait
-// (<= 0: none) is how long an off-loop sender waits for room in a full
-// mailbox.
-func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, wait time.Duration) error {
+// loops); hc, if not nil, is the caller's cache of resolutions. how says
+// how long the sender waits for room in a full mailbox and whether m is
+// new (see send).
+func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, how send) error {
 	t, v, ok := m.Next()
 	if !ok {
 		n.stats.undeliverable.Add(1)
@@ -450,5 +492,5 @@ func (n *Node) route(from *loop, hc *hopCache, m *wire.Message, wait time.Durati
 		n.refuseUnknown(m, v)
 		return n.deny(wk.addrs[0], m)
 	}
-	return wk.deliver(from, m, wait)
+	return wk.deliver(from, m, how)
 }

@@ -165,7 +165,7 @@ func (n *Node) sendNotice(l *loop, nm *wire.Message) {
 		nm.Release()
 		return
 	}
-	if err := n.route(l, nil, nm, 0); err != nil {
+	if err := n.route(l, nil, nm, send{}); err != nil {
 		n.log.Debug("refusal notice not delivered", "err", err)
 	}
 }

@@ -21,11 +21,12 @@ type Stats struct {
 	StaleReplies   uint64 // replies (and refusal notices) an app context's Request got after their request had timed out, released
 	NoticesSent    uint64 // refusal notices sent to remote senders (notice.go)
 	NoticesHeld    uint64 // refusals owed a notice that got none: over the notices' rate limit, or no room
+	DroppedAtClose uint64 // messages still queued for a worker when the node closed, released unhandled
 }
 
 type counters struct {
 	unknown, full, handler, undeliverable, denied, expired, panics atomic.Uint64
-	stale, noticesSent, noticesHeld                                atomic.Uint64
+	stale, noticesSent, noticesHeld, closeDrops                    atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -40,6 +41,7 @@ func (c *counters) snapshot() Stats {
 		StaleReplies:   c.stale.Load(),
 		NoticesSent:    c.noticesSent.Load(),
 		NoticesHeld:    c.noticesHeld.Load(),
+		DroppedAtClose: c.closeDrops.Load(),
 	}
 }
 

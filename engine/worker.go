@@ -108,17 +108,32 @@ func (wk *worker) shutdown(s Shutdowner) {
 	s.Shutdown(wk.ctx)
 }
 
-// deliver queues m for wk. On a full mailbox it waits up to wait (for an
-// off-loop sender) and then refuses, releasing m.
+// send is how a message is handed on: how long its sender waits for room
+// in a full mailbox (<= 0: not at all), and whether it is a worker's new
+// one (Context.Send on a loop). Such a message may fill another loop's
+// inbox only up to freshRoom: the rest is kept for messages already on
+// their way, so sources on the loops cannot take the last slots that hops
+// forwarding between loops need to drain each other (the injection limit
+// of deadlock-free networks: a ring of queues stays live while new
+// packets leave room in it). An app context or a transport is no loop
+// and waits on none: what it sends may fill the inbox.
+type send struct {
+	wait  time.Duration
+	fresh bool
+}
+
+// deliver queues m for wk. On a full mailbox it waits up to how.wait and
+// then refuses, releasing m.
 //
 // The policy, for the reader deciding where backpressure goes: external
 // senders (app contexts, transports) wait up to their deadline. A worker
-// sending to another loop waits up to Config.WorkerWait, which stalls its
-// own loop and so pushes back on that loop's senders; it never waits
-// longer, because two loops waiting on each other's full mailboxes would
-// otherwise deadlock. A worker's send to its own loop cannot wait (it is
-// the consumer) and fails at once.
-func (wk *worker) deliver(from *loop, m *wire.Message, wait time.Duration) error {
+// forwarding to another loop waits up to Config.WorkerWait, which stalls
+// its own loop and so pushes back on that loop's senders; the wait keeps
+// its own inbox moving and gives way at once to a cycle of waits (see
+// loop), so loops waiting on each other never hold each other. A worker's
+// new message (Context.Send) does not wait, nor does a send to the
+// worker's own loop (it is the consumer).
+func (wk *worker) deliver(from *loop, m *wire.Message, how send) error {
 	var ok bool
 	switch {
 	case wk.direct != nil:
@@ -139,17 +154,21 @@ func (wk *worker) deliver(from *loop, m *wire.Message, wait time.Duration) error
 			return nil
 		}
 		return wk.refuse(m)
+	case how.fresh && wk.loop.inbox.Len() >= wk.loop.freshRoom:
 	default:
 		ok = wk.loop.push(delivery{wk, m}, from == nil)
 	}
-	if ok {
+	switch {
+	case ok:
 		return nil
+	case from != nil && wk.box == nil:
+		if how.wait > 0 && !how.fresh && from.sendWaiting(wk.loop, delivery{wk, m}, how.wait) {
+			return nil
+		}
+		return wk.refuse(m)
 	}
-	if from != nil {
-		wait = wk.ctx.node.cfg.WorkerWait
-	}
-	if wait > 0 {
-		return wk.deliverSlow(m, time.Now().Add(wait).UnixNano())
+	if how.wait > 0 {
+		return wk.deliverSlow(m, how.fresh, time.Now().Add(how.wait).UnixNano())
 	}
 	return wk.refuse(m)
 }
@@ -163,7 +182,7 @@ func (wk *worker) refuse(m *wire.Message) error {
 // deliverSlow retries a push into a full mailbox, for app senders that
 // asked to wait: yield first (the consumer is usually about to drain),
 // then sleep a little at a time.
-func (wk *worker) deliverSlow(m *wire.Message, deadline int64) error {
+func (wk *worker) deliverSlow(m *wire.Message, fresh bool, deadline int64) error {
 	for i := 0; ; i++ {
 		if i < 100 {
 			yield()
@@ -171,9 +190,11 @@ func (wk *worker) deliverSlow(m *wire.Message, deadline int64) error {
 			time.Sleep(20 * time.Microsecond)
 		}
 		var ok bool
-		if wk.box != nil {
+		switch {
+		case wk.box != nil:
 			ok = wk.box.push(m)
-		} else {
+		case fresh && wk.loop.inbox.Len() >= wk.loop.freshRoom:
+		default:
 			ok = wk.loop.push(delivery{wk, m}, false)
 		}
 		if ok {

@@ -12,6 +12,16 @@
 // work itself instead of waking it, so a message read off a socket can be
 // handled and answered without a goroutine hand-off.
 //
+// What a worker may rely on. Messages from one sender to one worker
+// arrive in the order they were sent. A handler runs to completion: the
+// loop runs nothing else meanwhile. A loop runs in turns, each at most
+// 256 same-loop dispatches and 64 messages from its mailbox, so a worker
+// that keeps sending to itself (a source that re-kicks itself) delays
+// the others by at most one turn, and a loop's mailbox and its tasks
+// (StopWorker, Close) are reached whatever its workers do. A handler that
+// blocks holds its whole loop: nothing on that loop runs until it
+// returns.
+//
 // Ownership. A message has one owner at a time (wire.Message). The
 // engine lends a worker the message it hands to HandleMessage for the
 // call; the handler hands it on (Context.Forward, Context.Reply),
@@ -25,12 +35,17 @@
 // message on or releases it touches neither it nor its slices again.
 //
 // Backpressure. Every mailbox is bounded. External senders wait up to a
-// deadline (Config.SendTimeout, Config.DeliverWait); a worker sending to
-// another loop waits up to Config.WorkerWait; then the send fails with
-// ErrMailboxFull and the refusal is counted (Node.Stats). Nothing is
-// dropped without an error to someone and a counter. Every layer's
-// refusal for a full receiver wraps ErrBackpressure, and every "closed"
-// wraps ErrClosed (errors.go).
+// deadline (Config.SendTimeout, Config.DeliverWait); a worker forwarding
+// to another loop (Forward, Reply) waits up to Config.WorkerWait, which
+// stalls its loop and so pushes back on whoever sends to it; a worker's
+// new message (Send) does not wait and may fill another loop's mailbox
+// only to three quarters, leaving the rest to messages already on their
+// way. Loops that wait on each other's full mailboxes keep taking their
+// own in meanwhile and never hold each other (loop.go says how). Past its
+// wait a send fails with ErrMailboxFull and the refusal is counted
+// (Node.Stats). Nothing is dropped without an error to someone and a
+// counter. Every layer's refusal for a full receiver wraps
+// ErrBackpressure, and every "closed" wraps ErrClosed (errors.go).
 //
 // Refusals. A message from the network that this node drops because it
 // cannot reach its next worker or may not make the node dial is answered

@@ -142,10 +142,17 @@ const borrowTurns = 4
 // before its own turn takes from its inbox and frees room for us.
 const stashSize = 16 * batchSize
 
-// spinRounds is how many times an idle loop looks at its inbox, yielding
-// between looks, before it parks. A message arriving within that window
-// costs no wake-up; after it, the loop uses no CPU.
-const spinRounds = 32
+// An idle loop looks at its inbox spinLooks times before it parks: a
+// message arriving meanwhile costs no wake-up; after it, the loop uses no
+// CPU. Every yieldEvery looks it yields its P, so a goroutine that needs
+// it runs: the loop it just woke (queued to run next on this P), or the
+// producer it waits for when loops outnumber Ps. Yielding on every look,
+// as the loop first did, spent half the CPU of a cross-loop ping-pong on
+// the scheduler's lock (runtime.goschedImpl: 56% of samples).
+const (
+	spinLooks  = 32 * yieldEvery
+	yieldEvery = 64
+)
 
 func newLoop(n *Node, id, size int) *loop {
 	inbox := ring.NewMPSC[delivery](size)
@@ -485,20 +492,20 @@ func (l *loop) fault(wk *worker, v any) {
 
 // idle spins briefly, then parks until a producer or a task wakes it.
 func (l *loop) idle() {
-	// Yield first: the inbox may look non-empty because a producer is
-	// between claiming a slot and filling it, and it needs the CPU.
-	yield()
-	for i := 0; i < spinRounds; i++ {
-		if l.inbox.Len() > 0 || l.hasTasks.Load() {
+	for i := 1; i <= spinLooks; i++ {
+		if l.inbox.Ready() || l.hasTasks.Load() {
 			return
 		}
-		yield()
+		if i%yieldEvery == 0 {
+			yield()
+		}
 	}
 	l.state.Store(stParked)
-	// A producer that pushed before seeing stParked must be seen here.
-	// Taking the loop back can fail: a waker took it (and sent our token)
-	// or a borrower holds it (and will give it back or wake us). Either
-	// way the token is the only way back to stRunning.
+	// A producer that pushed before seeing stParked must be seen here
+	// (Len counts a push under way, Ready does not). Taking the loop back
+	// can fail: a waker took it (and sent our token) or a borrower holds
+	// it (and will give it back or wake us). Either way the token is the
+	// only way back to stRunning.
 	if (l.inbox.Len() > 0 || l.hasTasks.Load()) && l.state.CompareAndSwap(stParked, stRunning) {
 		return
 	}

@@ -34,7 +34,7 @@ func TestZeroAllocs(t *testing.T) {
 			mp.PopBatch(dst)
 			mp.PopBatch(dst)
 		}},
-		{"MPSC Len+Cap", func() { _ = mp.Len() + mp.Cap() }},
+		{"MPSC Len+Cap+Ready", func() { _ = mp.Len() + mp.Cap(); _ = mp.Ready() }},
 		{"SPSC Push+Pop", func() { sp.Push(m); sp.Pop() }},
 		{"SPSC PushBatch+PopBatch", func() { sp.PushBatch(batch); sp.PopBatch(dst) }},
 		{"SPSC Len+Cap", func() { _ = sp.Len() + sp.Cap() }},

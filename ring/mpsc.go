@@ -139,6 +139,17 @@ func (r *MPSC[T]) PopBatch(dst []T) int {
 	return int(pos - head)
 }
 
+// Ready reports whether Pop would return a value now: the oldest slot is
+// published. It reads the one slot the next Pop reads, not the producers'
+// counter, so a consumer waiting for work can look often without taking
+// that cache line from the producers.
+//
+// Ready must only be called by the single consumer. It does not allocate.
+func (r *MPSC[T]) Ready() bool {
+	pos := r.head.Load()
+	return r.slots[pos&r.mask].seq.Load() == pos+1
+}
+
 // Len returns the number of values in the ring, counting those whose Push
 // is still in progress. The result is approximate when other goroutines
 // are using the ring, and always within [0, Cap()].

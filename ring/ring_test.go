@@ -279,3 +279,27 @@ func FuzzAgainstModel(f *testing.F) {
 		runOps(t, max(2, int(capacity)), ops)
 	})
 }
+
+// Ready says what the next Pop will do, across laps of the ring.
+func TestMPSCReady(t *testing.T) {
+	r := ring.NewMPSC[int](4)
+	for lap := range 3 {
+		if r.Ready() {
+			t.Fatalf("lap %d: Ready on an empty ring", lap)
+		}
+		for i := range 3 {
+			r.Push(i)
+		}
+		for i := range 3 {
+			if !r.Ready() {
+				t.Fatalf("lap %d: not Ready with %d queued", lap, 3-i)
+			}
+			if v, ok := r.Pop(); !ok || v != i {
+				t.Fatalf("lap %d: Pop = %d, %v", lap, v, ok)
+			}
+		}
+	}
+	if r.Ready() {
+		t.Fatal("Ready on a drained ring")
+	}
+}

@@ -108,6 +108,66 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// A chain layout's placement: every hop on one loop, or every hop
+// crossing loops.
+func TestChainLayouts(t *testing.T) {
+	const k = 3
+	for _, tc := range []struct {
+		name  string
+		l     chainLayout
+		cross bool
+	}{
+		{"one chain, loop 0 of 2", ownLoops(1, benchLoops), false},
+		{"one chain on 1 loop", ownLoops(1, 1), false},
+		{"4 chains on 4 loops", ownLoops(4, 4), false},
+		{"cross-loop chain", crossLoops(1, 2), true},
+		{"4 chains on 4 loops crossing", crossLoops(4, 4), true},
+	} {
+		for i := range tc.l.chains {
+			for j := 0; j <= k+1; j++ {
+				loop := tc.l.place(i, j)
+				if loop < 0 || loop >= tc.l.loops {
+					t.Errorf("%s: chain %d stage %d on loop %d of %d", tc.name, i, j, loop, tc.l.loops)
+				}
+				if j == 0 {
+					continue
+				}
+				if crosses := loop != tc.l.place(i, j-1); crosses != tc.cross {
+					t.Errorf("%s: chain %d stage %d crosses loops: %v, want %v", tc.name, i, j, crosses, tc.cross)
+				}
+			}
+			if !tc.cross && tc.l.place(i, 0) != i {
+				t.Errorf("%s: chain %d on loop %d, want its own", tc.name, i, tc.l.place(i, 0))
+			}
+		}
+	}
+	// The cross-loop chain pipelined: source 0, h1 1, h2 0, h3 1, sink 0.
+	l := crossLoops(1, 2)
+	var got []int
+	for j := 0; j <= k+1; j++ {
+		got = append(got, l.place(0, j))
+	}
+	if want := []int{0, 1, 0, 1, 0}; !slices.Equal(got, want) {
+		t.Errorf("cross-loop chain on loops %v, want %v", got, want)
+	}
+}
+
+func TestShares(t *testing.T) {
+	for _, tc := range []struct {
+		total, n int
+		want     []int
+	}{
+		{10, 1, []int{10}},
+		{10, 2, []int{5, 5}},
+		{11, 4, []int{5, 2, 2, 2}},
+		{1, 4, []int{1, 0, 0, 0}},
+	} {
+		if got := shares(tc.total, tc.n); !slices.Equal(got, tc.want) {
+			t.Errorf("shares(%d, %d) = %v, want %v", tc.total, tc.n, got, tc.want)
+		}
+	}
+}
+
 func TestSelectScenarios(t *testing.T) {
 	all := Scenarios()
 	for _, tc := range []struct {

@@ -99,7 +99,7 @@ func chainScenario(k int) Scenario {
 		HigherIsBetter: true,
 		PayloadBytes:   chainPayload,
 		Bimodal:        "both sides flip between two levels from round to round (the 1-hop chain: hopwire's loop 5.2-7.4 or 9.1-10.5 M msgs/s, the channel chain 3.1-4.5 or 1.6-2.1 M; quick runs of 2026-11-28), by how the VM places and wakes the threads, so the median moves with the mix",
-		RunHopwire:     chain(k),
+		RunHopwire:     chain(k, ownLoops(1, benchLoops)),
 		RunBaseline:    chanChain(k),
 	}
 }

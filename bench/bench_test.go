@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/hopwire/hopwire/engine"
 )
 
 // The test binary doubles as the baseline processes the process
@@ -89,7 +91,7 @@ func names(scs []Scenario) []string {
 
 func TestScenarios(t *testing.T) {
 	want := []string{"local hop", "local hop 64KiB", "cross-loop ping-pong",
-		"1-hop chain pipelined", "3-hop chain pipelined", "10-hop chain pipelined",
+		"1-hop chain pipelined", "3-hop chain pipelined", "cross-loop chain pipelined", "10-hop chain pipelined",
 		"TCP hop", "TCP pipelined", "UDP hop", "UDP hop busy-poll",
 		"seed route 3 processes", "portal bulk", "portal bulk via relay", "portal ping-pong", "portal ping-pong via relay"}
 	scs := Scenarios()
@@ -331,15 +333,26 @@ func TestRunCancelled(t *testing.T) {
 // allocates nothing, and the round trips come with their distribution.
 // Without a hopwire binary the process scenarios are skipped, and say
 // so. It asserts no timing.
+//
+// It leaves out the scenario whose every hop crosses loops (see
+// stallsOnEngine); TestCrossingSmoke runs it.
 func TestTinyRun(t *testing.T) {
+	var scs []Scenario
+	for _, sc := range Scenarios() {
+		if stallsOnEngine(sc.Name) {
+			t.Logf("left out: %s (stalls on the current engine; see TestCrossingSmoke)", sc.Name)
+			continue
+		}
+		scs = append(scs, sc)
+	}
 	var progress bytes.Buffer
-	rep, err := Run(context.Background(), Options{Rounds: 1, BenchTime: 10 * time.Millisecond, Progress: &progress})
+	rep, err := run(context.Background(), scs, Options{Rounds: 1, BenchTime: 10 * time.Millisecond, Progress: &progress})
 	t.Log("\n" + progress.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var inProcess, processes []string
-	for _, sc := range Scenarios() {
+	for _, sc := range scs {
 		if sc.Processes() {
 			processes = append(processes, sc.Name)
 		} else {
@@ -364,6 +377,43 @@ func TestTinyRun(t *testing.T) {
 		if r.HopwireAllocs != 0 && allocsNote(r.Name) == "" {
 			t.Errorf("%s: hopwire side %d allocs/op, want 0", r.Name, r.HopwireAllocs)
 		}
+	}
+}
+
+// stallsOnEngine reports whether a scenario streams through hops that
+// all cross loops. On the current engine such a stream stalls once it
+// fills a mailbox: a source that re-queues itself keeps its loop from its
+// inbox, so the hops sending into that loop find its mailbox full and
+// drop, and the sinks never count their share. Drop this, and the smoke
+// test, once the engine's loop reads its inbox in turn with such a worker.
+func stallsOnEngine(name string) bool {
+	return name == "cross-loop chain pipelined"
+}
+
+// TestCrossingSmoke runs both sides of the scenarios that stall on the
+// current engine with a count of messages below a mailbox's capacity,
+// which does not: each completes and reports a positive figure. It
+// asserts no timing.
+func TestCrossingSmoke(t *testing.T) {
+	const ops = engine.DefaultMailboxSize / 4
+	n := 0
+	for _, sc := range Scenarios() {
+		if !stallsOnEngine(sc.Name) {
+			continue
+		}
+		n++
+		for _, side := range []struct {
+			name string
+			f    func(*testing.B)
+		}{{"hopwire", sc.RunHopwire}, {"baseline", sc.RunBaseline}} {
+			out, err := measureOnce(side.f, sc.Unit, ops)
+			if err != nil || !(out.value > 0) || out.n != ops {
+				t.Errorf("%s, %s side: %v %s over %d ops, %v", sc.Name, side.name, out.value, sc.Unit, out.n, err)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no scenario crosses loops")
 	}
 }
 

@@ -43,6 +43,16 @@ func inProcess() []Scenario {
 		},
 		chainScenario(1),
 		chainScenario(3),
+		{
+			Name:           "cross-loop chain pipelined",
+			Baseline:       "3-stage chan chain",
+			About:          "the 3-hop chain with every hop crossing loops, through a mailbox, wake-ups included: source on loop 0, h1 on loop 1, h2 on loop 0, h3 on loop 1, sink on loop 0; vs 3 goroutines linked by buffered channels doing the same in-place Hop",
+			Unit:           UnitMsgsPerSec,
+			HigherIsBetter: true,
+			PayloadBytes:   chainPayload,
+			RunHopwire:     chain(3, crossLoops(1, 2)),
+			RunBaseline:    chanChain(3),
+		},
 		chainScenario(10),
 		{
 			Name:         "TCP hop",

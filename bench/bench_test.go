@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -91,9 +92,10 @@ func names(scs []Scenario) []string {
 
 func TestScenarios(t *testing.T) {
 	want := []string{"local hop", "local hop 64KiB", "cross-loop ping-pong",
-		"1-hop chain pipelined", "3-hop chain pipelined", "cross-loop chain pipelined", "10-hop chain pipelined",
-		"TCP hop", "TCP pipelined", "UDP hop", "UDP hop busy-poll",
-		"seed route 3 processes", "portal bulk", "portal bulk via relay", "portal ping-pong", "portal ping-pong via relay"}
+		"1-hop chain pipelined", "3-hop chain pipelined", "cross-loop chain pipelined", "10-hop chain pipelined"}
+	want = append(want, names(scaleScenarios(runtime.GOMAXPROCS(0)))...)
+	want = append(want, "TCP hop", "TCP pipelined", "UDP hop", "UDP hop busy-poll",
+		"seed route 3 processes", "portal bulk", "portal bulk via relay", "portal ping-pong", "portal ping-pong via relay")
 	scs := Scenarios()
 	if got := names(scs); !slices.Equal(got, want) {
 		t.Fatalf("scenarios %q, want %q", got, want)
@@ -106,6 +108,31 @@ func TestScenarios(t *testing.T) {
 		}
 		if want := sc.Unit == UnitMsgsPerSec || sc.Unit == UnitMBPerSec; sc.HigherIsBetter != want {
 			t.Errorf("scenario %q: unit %s with HigherIsBetter %v", sc.Name, sc.Unit, sc.HigherIsBetter)
+		}
+	}
+}
+
+// There are scaling scenarios for N = 2, 4, 8 … up to GOMAXPROCS.
+func TestScaleScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		procs int
+		want  []string
+	}{
+		{1, nil},
+		{2, []string{"scale 2 loops", "scale 2 loops crossing", "scale 2 chan chains"}},
+		{3, []string{"scale 2 loops", "scale 2 loops crossing", "scale 2 chan chains"}},
+		{8, []string{"scale 2 loops", "scale 2 loops crossing", "scale 2 chan chains",
+			"scale 4 loops", "scale 4 loops crossing", "scale 4 chan chains",
+			"scale 8 loops", "scale 8 loops crossing", "scale 8 chan chains"}},
+	} {
+		scs := scaleScenarios(tc.procs)
+		if got := names(scs); !slices.Equal(got, tc.want) {
+			t.Errorf("GOMAXPROCS %d: scenarios %q, want %q", tc.procs, got, tc.want)
+		}
+		for _, sc := range scs {
+			if !strings.Contains(sc.About, "efficiency") || !strings.Contains(sc.About, "2-core machine shows only N=2") {
+				t.Errorf("%s: About does not say what its ratio is, or where it means much: %q", sc.Name, sc.About)
+			}
 		}
 	}
 }
@@ -334,8 +361,8 @@ func TestRunCancelled(t *testing.T) {
 // Without a hopwire binary the process scenarios are skipped, and say
 // so. It asserts no timing.
 //
-// It leaves out the scenario whose every hop crosses loops (see
-// stallsOnEngine); TestCrossingSmoke runs it.
+// It leaves out the scenarios whose every hop crosses loops (see
+// stallsOnEngine); TestCrossingSmoke runs those.
 func TestTinyRun(t *testing.T) {
 	var scs []Scenario
 	for _, sc := range Scenarios() {
@@ -387,7 +414,7 @@ func TestTinyRun(t *testing.T) {
 // drop, and the sinks never count their share. Drop this, and the smoke
 // test, once the engine's loop reads its inbox in turn with such a worker.
 func stallsOnEngine(name string) bool {
-	return name == "cross-loop chain pipelined"
+	return name == "cross-loop chain pipelined" || strings.HasSuffix(name, " loops crossing")
 }
 
 // TestCrossingSmoke runs both sides of the scenarios that stall on the

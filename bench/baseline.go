@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/hopwire/hopwire/engine"
@@ -68,35 +69,74 @@ func chanPingPong(payload int) func(*testing.B) {
 // same in-place Hop and passes the message on; a sink goroutine releases
 // them. Reported in msgs/s. A warm-up run on a pipeline of its own fills
 // the pool first, as the hopwire side's warm-up does.
-func chanChain(k int) func(*testing.B) {
+func chanChain(k int) func(*testing.B) { return chanChains(k, 1, 1) }
+
+// chanChains returns the baseline of c independent k-hop chains: c
+// pipelines as chanChain's, drawing on one pool, fed at once by the
+// benchmark goroutine (the first) and c-1 goroutines (the others) with
+// b.N messages in all, split evenly (the remainder to the first). The run
+// ends when every pipeline has released its share. It reports the total
+// rate in msgs/s, times over.
+func chanChains(k, c, times int) func(*testing.B) {
 	return func(b *testing.B) {
 		pool := wire.NewPool(0)
 		route := localRoute(b, append(hopNames(k), "sink")...)
 		ret := localRoute(b, "source")
 		payload := make([]byte, chainPayload)
 
-		feed := func(p *pipeline, count int) {
+		feed := func(p *pipeline, count int) error {
 			for i := 0; i < count; i++ {
 				m, err := pool.Build(route, ret, payload)
 				if err != nil {
 					p.close()
-					fatalf(b, "build: %v", err)
+					return fmt.Errorf("build: %w", err)
 				}
 				p.in <- m
 			}
 			if err := p.close(); err != nil {
-				fatalf(b, "stage: %v", err)
+				return fmt.Errorf("stage: %w", err)
+			}
+			return nil
+		}
+		// feedAll feeds counts[i] messages into pipeline i, all at once,
+		// and waits until every pipeline has released them.
+		errs := make(chan error, c)
+		feedAll := func(ps []*pipeline, counts []int) {
+			for i := 1; i < c; i++ {
+				go func() { errs <- feed(ps[i], counts[i]) }()
+			}
+			err := feed(ps[0], counts[0])
+			for i := 1; i < c; i++ {
+				if e := <-errs; e != nil && err == nil {
+					err = e
+				}
+			}
+			if err != nil {
+				fatalf(b, "%v", err)
 			}
 		}
-		feed(startPipeline(k), chainWarmup)
-		p := startPipeline(k)
+		warm := make([]int, c)
+		for i := range warm {
+			warm[i] = chainWarmup
+		}
+		feedAll(startPipelines(k, c), warm)
+		ps, share := startPipelines(k, c), shares(b.N, c)
 
 		b.ReportAllocs()
 		b.ResetTimer()
-		feed(p, b.N)
+		feedAll(ps, share)
 		b.StopTimer()
-		reportRate(b)
+		reportRateTimes(b, times)
 	}
+}
+
+// startPipelines starts c pipelines of k stages.
+func startPipelines(k, c int) []*pipeline {
+	ps := make([]*pipeline, c)
+	for i := range ps {
+		ps[i] = startPipeline(k)
+	}
+	return ps
 }
 
 // pipeline is k Hop stages and a releasing sink, linked by channels.

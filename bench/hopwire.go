@@ -27,9 +27,10 @@ const (
 // patience returns how long a run of n operations may take.
 func patience(n int) time.Duration { return stallTimeout + time.Duration(n)*opBudget }
 
-// newNode starts a node that is closed when b's run ends.
-func newNode(b *testing.B) *engine.Node {
-	n, err := engine.NewNode(engine.Config{Name: "bench", Loops: benchLoops})
+// newNode starts a node of loops event loops that is closed when b's run
+// ends.
+func newNode(b *testing.B, loops int) *engine.Node {
+	n, err := engine.NewNode(engine.Config{Name: "bench", Loops: loops})
 	if err != nil {
 		fatalf(b, "new node: %v", err)
 	}
@@ -88,7 +89,7 @@ func wait(b *testing.B, n *engine.Node, done <-chan struct{}, t *time.Timer, wha
 // hops a round, reported in ns/hop.
 func pingPong(echoLoop, payload int) func(*testing.B) {
 	return func(b *testing.B) {
-		n := newNode(b)
+		n := newNode(b, benchLoops)
 		startOn(b, n, echoLoop, engine.Echo{}, "echo")
 		p := &pinger{route: localRoute(b, "echo"), rounds: b.N, done: make(chan struct{})}
 		startOn(b, n, 0, p, "pinger")
@@ -109,43 +110,135 @@ func pingPong(echoLoop, payload int) func(*testing.B) {
 	}
 }
 
-// chain returns a benchmark of a source worker on loop 0 streaming b.N
-// 64 B messages through k engine.Hop workers to a sink, all on loop 0,
-// reported in msgs/s. A warm-up stream fills the node's pool first, so the
-// timed run reuses buffers.
-func chain(k int) func(*testing.B) {
+// chainLayout says where the workers of a chain benchmark run: chains
+// independent chains on a node of loops event loops, stage j of chain i
+// (0 its source, 1..k its hops, k+1 its sink) on loop place(i, j).
+type chainLayout struct {
+	loops, chains int
+	place         func(chain, stage int) int
+}
+
+// ownLoops lays chains chains out on a node of loops loops, chain i all on
+// loop i: no hop crosses loops.
+func ownLoops(chains, loops int) chainLayout {
+	return chainLayout{loops: loops, chains: chains, place: func(c, _ int) int { return c }}
+}
+
+// crossLoops lays chains chains out on a node of loops loops, stage j of
+// chain i on loop (i+j) mod loops: with two loops or more, every hop
+// crosses loops.
+func crossLoops(chains, loops int) chainLayout {
+	return chainLayout{loops: loops, chains: chains, place: func(c, j int) int { return (c + j) % loops }}
+}
+
+// chain returns a benchmark of chains laid out by l, each a source worker
+// streaming 64 B messages through k engine.Hop workers to a sink. The
+// sources are kicked at once and stream b.N messages in all, split evenly
+// (the remainder to chain 0); the run ends when every sink has counted its
+// share. It reports the total rate in msgs/s. A warm-up stream through
+// every chain fills the node's pool first, so the timed run reuses
+// buffers.
+func chain(k int, l chainLayout) func(*testing.B) { return chainTimes(k, l, 1) }
+
+// chainTimes is chain reporting its rate times over: N times one chain's
+// rate is the baseline the scaling scenarios hold N chains against.
+func chainTimes(k int, l chainLayout, times int) func(*testing.B) {
 	return func(b *testing.B) {
-		n := newNode(b)
-		names := hopNames(k)
-		for _, h := range names {
-			startOn(b, n, 0, engine.Hop{}, h)
+		n := newNode(b, l.loops)
+		cs := make([]chainEnds, l.chains)
+		for i := range cs {
+			cs[i] = startChain(b, n, k, i, l.place)
 		}
-		s := &sink{}
-		startOn(b, n, 0, s, "sink")
-		src := &source{route: localRoute(b, append(names, "sink")...), payload: make([]byte, chainPayload)}
-		startOn(b, n, 0, src, "source")
 		app := newApp(b, n)
-		kick := localRoute(b, "source")
-		what := strconv.Itoa(k) + "-hop chain"
-		t := time.NewTimer(patience(chainWarmup + b.N))
+		t := time.NewTimer(patience(l.chains*chainWarmup + b.N))
 		defer t.Stop()
 
+		// stream kicks every armed chain and waits for their sinks. A
+		// chain armed with none (b.N below the number of chains) sits it
+		// out.
 		stream := func() {
-			if err := app.Send(kick, nil); err != nil {
-				fatalf(b, "kick: %v", err)
+			for i := range cs {
+				if cs[i].count == 0 {
+					continue
+				}
+				if err := app.Send(cs[i].kick, nil); err != nil {
+					fatalf(b, "kick %s: %v", cs[i].what, err)
+				}
 			}
-			wait(b, n, s.done, t, what)
+			for i := range cs {
+				if cs[i].count > 0 {
+					wait(b, n, cs[i].sink.done, t, cs[i].what)
+				}
+			}
 		}
-		s.want, s.done, src.count = chainWarmup, make(chan struct{}), chainWarmup
+		for i := range cs {
+			cs[i].arm(chainWarmup)
+		}
 		stream()
-		s.want, s.done, src.count = b.N, make(chan struct{}), b.N
+		for i, c := range shares(b.N, l.chains) {
+			cs[i].arm(c)
+		}
 
 		b.ReportAllocs()
 		b.ResetTimer()
 		stream()
 		b.StopTimer()
-		reportRate(b)
+		reportRateTimes(b, times)
 	}
+}
+
+// chainEnds is one chain's source and sink, and the route that kicks the
+// source.
+type chainEnds struct {
+	src   *source
+	sink  *sink
+	kick  wire.Route
+	what  string // for errors: "3-hop chain 2"
+	count int    // what arm set the chain to stream
+}
+
+// startChain starts chain i of k hops on n, its stage j on loop place(i, j).
+// Chain 0's workers are "source", "h1".."hk" and "sink"; chain i's carry
+// the prefix "c<i>.".
+func startChain(b *testing.B, n *engine.Node, k, i int, place func(chain, stage int) int) chainEnds {
+	name := func(s string) string {
+		if i == 0 {
+			return s
+		}
+		return "c" + strconv.Itoa(i) + "." + s
+	}
+	route := make([]string, 0, k+1)
+	for j, h := range hopNames(k) {
+		route = append(route, name(h))
+		startOn(b, n, place(i, j+1), engine.Hop{}, route[j])
+	}
+	route = append(route, name("sink"))
+	c := chainEnds{
+		src:  &source{route: localRoute(b, route...), payload: make([]byte, chainPayload)},
+		sink: &sink{},
+		kick: localRoute(b, name("source")),
+		what: strconv.Itoa(k) + "-hop chain " + strconv.Itoa(i),
+	}
+	startOn(b, n, place(i, k+1), c.sink, name("sink"))
+	startOn(b, n, place(i, 0), c.src, name("source"))
+	return c
+}
+
+// arm sets the chain up to stream count messages. Call it only while none
+// is on its way (see workers.go).
+func (c *chainEnds) arm(count int) {
+	c.count = count
+	c.sink.want, c.sink.done, c.src.count = count, make(chan struct{}), count
+}
+
+// shares splits total into n counts of total/n, the remainder to the first.
+func shares(total, n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = total / n
+	}
+	s[0] += total % n
+	return s
 }
 
 // chainPayload is the payload size of the chain scenarios.
@@ -158,8 +251,11 @@ func reportPerHop(b *testing.B, hopsPerOp int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*hopsPerOp), UnitNsPerHop)
 }
 
-func reportRate(b *testing.B) {
+func reportRate(b *testing.B) { reportRateTimes(b, 1) }
+
+// reportRateTimes reports b's rate in msgs/s, times over.
+func reportRateTimes(b *testing.B, times int) {
 	if s := b.Elapsed().Seconds(); s > 0 {
-		b.ReportMetric(float64(b.N)/s, UnitMsgsPerSec)
+		b.ReportMetric(float64(times)*float64(b.N)/s, UnitMsgsPerSec)
 	}
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -13,7 +14,7 @@ func Scenarios() []Scenario {
 }
 
 func inProcess() []Scenario {
-	return []Scenario{
+	scs := []Scenario{
 		{
 			Name:         "local hop",
 			Baseline:     "chan ping-pong",
@@ -43,7 +44,20 @@ func inProcess() []Scenario {
 		},
 		chainScenario(1),
 		chainScenario(3),
+		{
+			Name:           "cross-loop chain pipelined",
+			Baseline:       "3-stage chan chain",
+			About:          "the 3-hop chain with every hop crossing loops, through a mailbox, wake-ups included: source on loop 0, h1 on loop 1, h2 on loop 0, h3 on loop 1, sink on loop 0; vs 3 goroutines linked by buffered channels doing the same in-place Hop",
+			Unit:           UnitMsgsPerSec,
+			HigherIsBetter: true,
+			PayloadBytes:   chainPayload,
+			RunHopwire:     chain(3, crossLoops(1, 2)),
+			RunBaseline:    chanChain(3),
+		},
 		chainScenario(10),
+	}
+	scs = append(scs, scaleScenarios(runtime.GOMAXPROCS(0))...)
+	return append(scs, []Scenario{
 		{
 			Name:         "TCP hop",
 			Baseline:     "raw TCP ping-pong",
@@ -86,7 +100,7 @@ func inProcess() []Scenario {
 			RunHopwire:   udpHop(64, 50*time.Microsecond),
 			RunBaseline:  rawUDPPingPong(64),
 		},
-	}
+	}...)
 }
 
 func chainScenario(k int) Scenario {
@@ -99,7 +113,57 @@ func chainScenario(k int) Scenario {
 		HigherIsBetter: true,
 		PayloadBytes:   chainPayload,
 		Bimodal:        "both sides flip between two levels from round to round (the 1-hop chain: hopwire's loop 5.2-7.4 or 9.1-10.5 M msgs/s, the channel chain 3.1-4.5 or 1.6-2.1 M; quick runs of 2026-11-28), by how the VM places and wakes the threads, so the median moves with the mix",
-		RunHopwire:     chain(k),
+		RunHopwire:     chain(k, ownLoops(1, benchLoops)),
 		RunBaseline:    chanChain(k),
 	}
+}
+
+// scaleHops is the length of each chain of the scaling scenarios.
+const scaleHops = 3
+
+// scaleScenarios returns, for each n in 2, 4, 8 … up to procs, three
+// scenarios whose ratio is the efficiency at n: the rate of n chains (on
+// n loops; on n loops, every hop crossing; as goroutine channel chains)
+// over n times the rate of one.
+func scaleScenarios(procs int) []Scenario {
+	var scs []Scenario
+	for n := 2; n <= procs; n *= 2 {
+		ns := strconv.Itoa(n)
+		efficiency := "msgs/s at " + ns + " ÷ (" + ns + " × msgs/s at 1)"
+		sizes := ". There is one for each N in 2, 4, 8 … up to GOMAXPROCS: a 2-core machine shows only N=2, and the figure means much only on a bigger one"
+		one := ownLoops(1, 1)
+		scs = append(scs,
+			Scenario{
+				Name:           "scale " + ns + " loops",
+				Baseline:       ns + " x 1 loop",
+				About:          ns + " independent 3-hop chains (source, 3 engine.Hop workers, sink) on a node of " + ns + " loops, chain i all on loop i, kicked at once, streaming 64 B messages, b.N in all; vs one such chain on a 1-loop node, its rate times " + ns + ": the ratio is the efficiency, " + efficiency + sizes,
+				Unit:           UnitMsgsPerSec,
+				HigherIsBetter: true,
+				PayloadBytes:   chainPayload,
+				RunHopwire:     chain(scaleHops, ownLoops(n, n)),
+				RunBaseline:    chainTimes(scaleHops, one, n),
+			},
+			Scenario{
+				Name:           "scale " + ns + " loops crossing",
+				Baseline:       ns + " x 1 loop",
+				About:          "the " + ns + " chains on " + ns + " loops with chain i's stage j (source 0, hops 1-3, sink 4) on loop (i+j) mod " + ns + ", so every hop crosses loops; vs one chain on a 1-loop node (same-loop: msgs/s at 1), its rate times " + ns + ": the ratio is the efficiency, " + efficiency + sizes,
+				Unit:           UnitMsgsPerSec,
+				HigherIsBetter: true,
+				PayloadBytes:   chainPayload,
+				RunHopwire:     chain(scaleHops, crossLoops(n, n)),
+				RunBaseline:    chainTimes(scaleHops, one, n),
+			},
+			Scenario{
+				Name:           "scale " + ns + " chan chains",
+				Baseline:       ns + " x 1 chan chain",
+				About:          ns + " independent 3-stage channel chains (as the 3-stage chan chain) fed at once by " + ns + " goroutines, b.N messages in all; vs one channel chain, its rate times " + ns + ": the channel world's efficiency, " + efficiency + ", for reference" + sizes,
+				Unit:           UnitMsgsPerSec,
+				HigherIsBetter: true,
+				PayloadBytes:   chainPayload,
+				AllocsNote:     "no hopwire on either side: the chains' channels hold up to 4 × 4096 messages each, more than the warm-up builds, so their one wire.Pool grows through a short run",
+				RunHopwire:     chanChains(scaleHops, n, 1),
+				RunBaseline:    chanChains(scaleHops, 1, n),
+			})
+	}
+	return scs
 }

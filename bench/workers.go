@@ -65,37 +65,54 @@ func (p *pinger) stamp() {
 
 // source sends count messages along route, sourceBurst at a time: after
 // each burst it forwards the kick to itself again, so its loop runs the
-// burst through the chain before it makes the next one.
+// burst through the chain before it makes the next one. It does not touch
+// its fields once its last message is sent: with the sink on another
+// loop, the benchmark may set them for the next stream before the
+// source's handler has returned.
 type source struct {
 	route   wire.Route
 	payload []byte
 	count   int
+	_       [cacheLinePad]byte // see cacheLinePad
 }
 
 // sourceBurst is how many messages a source sends per kick.
 const sourceBurst = 64
 
 func (s *source) HandleMessage(ctx *engine.Context, kick *wire.Message) error {
-	for i := 0; i < sourceBurst && s.count > 0; i++ {
+	for range sourceBurst {
+		if s.count == 0 {
+			return nil
+		}
+		s.count--
+		last := s.count == 0
 		if err := ctx.Send(s.route, s.payload); err != nil {
+			s.count++
 			if errors.Is(err, engine.ErrMailboxFull) {
 				break // pushed back: try again after the loop's other work
 			}
 			return err
 		}
-		s.count--
+		if last {
+			return nil
+		}
 	}
-	if s.count > 0 {
-		return ctx.Forward(kick) // its onward route is [source]: back to us
-	}
-	return nil
+	return ctx.Forward(kick) // its onward route is [source]: back to us
 }
 
 // sink counts messages down from want and closes done at zero.
 type sink struct {
 	want int
 	done chan struct{}
+	_    [cacheLinePad]byte // see cacheLinePad
 }
+
+// cacheLinePad keeps the fields a source or sink writes per message off
+// the cache lines of its neighbours: the chains of a scaling scenario run
+// on loops of their own, and their small workers, allocated one after
+// another, would otherwise share lines (two, with the adjacent-line
+// prefetcher) and slow each other down.
+const cacheLinePad = 128
 
 func (s *sink) HandleMessage(_ *engine.Context, _ *wire.Message) error {
 	if s.want--; s.want == 0 {

@@ -16,7 +16,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/hopwire/hopwire/engine"
 )
 
 // The test binary doubles as the baseline processes the process
@@ -360,18 +359,8 @@ func TestRunCancelled(t *testing.T) {
 // allocates nothing, and the round trips come with their distribution.
 // Without a hopwire binary the process scenarios are skipped, and say
 // so. It asserts no timing.
-//
-// It leaves out the scenarios whose every hop crosses loops (see
-// stallsOnEngine); TestCrossingSmoke runs those.
 func TestTinyRun(t *testing.T) {
-	var scs []Scenario
-	for _, sc := range Scenarios() {
-		if stallsOnEngine(sc.Name) {
-			t.Logf("left out: %s (stalls on the current engine; see TestCrossingSmoke)", sc.Name)
-			continue
-		}
-		scs = append(scs, sc)
-	}
+	scs := Scenarios()
 	var progress bytes.Buffer
 	rep, err := run(context.Background(), scs, Options{Rounds: 1, BenchTime: 10 * time.Millisecond, Progress: &progress})
 	t.Log("\n" + progress.String())
@@ -404,43 +393,6 @@ func TestTinyRun(t *testing.T) {
 		if r.HopwireAllocs != 0 && allocsNote(r.Name) == "" {
 			t.Errorf("%s: hopwire side %d allocs/op, want 0", r.Name, r.HopwireAllocs)
 		}
-	}
-}
-
-// stallsOnEngine reports whether a scenario streams through hops that
-// all cross loops. On the current engine such a stream stalls once it
-// fills a mailbox: a source that re-queues itself keeps its loop from its
-// inbox, so the hops sending into that loop find its mailbox full and
-// drop, and the sinks never count their share. Drop this, and the smoke
-// test, once the engine's loop reads its inbox in turn with such a worker.
-func stallsOnEngine(name string) bool {
-	return name == "cross-loop chain pipelined" || strings.HasSuffix(name, " loops crossing")
-}
-
-// TestCrossingSmoke runs both sides of the scenarios that stall on the
-// current engine with a count of messages below a mailbox's capacity,
-// which does not: each completes and reports a positive figure. It
-// asserts no timing.
-func TestCrossingSmoke(t *testing.T) {
-	const ops = engine.DefaultMailboxSize / 4
-	n := 0
-	for _, sc := range Scenarios() {
-		if !stallsOnEngine(sc.Name) {
-			continue
-		}
-		n++
-		for _, side := range []struct {
-			name string
-			f    func(*testing.B)
-		}{{"hopwire", sc.RunHopwire}, {"baseline", sc.RunBaseline}} {
-			out, err := measureOnce(side.f, sc.Unit, ops)
-			if err != nil || !(out.value > 0) || out.n != ops {
-				t.Errorf("%s, %s side: %v %s over %d ops, %v", sc.Name, side.name, out.value, sc.Unit, out.n, err)
-			}
-		}
-	}
-	if n == 0 {
-		t.Error("no scenario crosses loops")
 	}
 }
 

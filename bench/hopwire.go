@@ -150,7 +150,8 @@ func chainTimes(k int, l chainLayout, times int) func(*testing.B) {
 			cs[i] = startChain(b, n, k, i, l.place)
 		}
 		app := newApp(b, n)
-		t := time.NewTimer(patience(l.chains*chainWarmup + b.N))
+		warmup := l.warmup()
+		t := time.NewTimer(patience(l.chains*warmup + b.N))
 		defer t.Stop()
 
 		// stream kicks every armed chain and waits for their sinks. A
@@ -172,7 +173,7 @@ func chainTimes(k int, l chainLayout, times int) func(*testing.B) {
 			}
 		}
 		for i := range cs {
-			cs[i].arm(chainWarmup)
+			cs[i].arm(warmup)
 		}
 		stream()
 		for i, c := range shares(b.N, l.chains) {
@@ -244,8 +245,20 @@ func shares(total, n int) []int {
 // chainPayload is the payload size of the chain scenarios.
 const chainPayload = 64
 
-// chainWarmup is how many messages a chain streams before it is timed.
+// chainWarmup is how many messages a chain on one loop streams before it
+// is timed.
 const chainWarmup = 4 * sourceBurst
+
+// warmup is how many messages each of l's chains streams before it is
+// timed: a chain on one loop has a burst or two in flight, one spread
+// over loops up to a few mailboxes' worth, and the pool must have built
+// them all before the timed run, which then allocates nothing.
+func (l chainLayout) warmup() int {
+	if l.loops == 1 {
+		return chainWarmup
+	}
+	return max(chainWarmup, 4*engine.DefaultMailboxSize*l.loops/l.chains)
+}
 
 func reportPerHop(b *testing.B, hopsPerOp int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*hopsPerOp), UnitNsPerHop)

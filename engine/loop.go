@@ -77,7 +77,8 @@ type loop struct {
 	// tell a cycle of waits that none of them can break.
 	waitingOn atomic.Pointer[loop]
 	stashFull atomic.Bool
-	freshRoom int // how full a new message may find the inbox (send)
+	turns     atomic.Uint32 // turns started: a loop waiting on this one sees it move (sendWaiting)
+	freshRoom int           // how full a new message may find the inbox (send)
 	_         [128]byte
 
 	// Loop-owned.
@@ -88,6 +89,16 @@ type loop struct {
 	cache *wire.Cache // messages built and released on this loop
 	// budget is how many more same-loop dispatches this turn may run.
 	budget int
+	// pushedBack is set when a send of the running handler was refused
+	// for a full mailbox: the turn's same-loop work ends there, so a
+	// source that re-kicks itself when pushed back lets the loop take its
+	// inbox (where what frees the room waits) instead of spinning on its
+	// kick for the rest of the budget.
+	pushedBack bool
+	// gaveUpOn is the loop a wait last gave up on, at its turn gaveUpAt:
+	// sendWaiting does not wait on it again until it has moved.
+	gaveUpOn *loop
+	gaveUpAt uint32
 	// The batch's messages not yet dispatched are batch[next:end]: a
 	// panic recovered mid-batch resumes there.
 	next, end int
@@ -218,6 +229,7 @@ func (l *loop) turn() bool {
 	if n == 0 && l.local.len() == 0 {
 		return false
 	}
+	l.turns.Add(1)
 	l.budget = turnBudget
 	l.next, l.end = 0, n
 	l.runRest()
@@ -265,12 +277,19 @@ func (l *loop) runGuarded() (done bool) {
 }
 
 // sendWaiting pushes d into to's inbox, which was full, for a handler
-// running on l: it waits for room up to wait, keeping l's
-// own inbox moving meanwhile (see loop: Waits between loops). It reports
-// false, d not pushed, when the wait ends without room: past the wait,
-// the node closing, or a cycle of waits. Only l's holder calls it.
+// running on l: it waits for room, keeping l's own inbox moving meanwhile
+// (see loop: Waits between loops). It gives up, reporting false with d
+// not pushed, when to has started no turn for wait (its handler holds it,
+// or its thread does not run), when the node closes, or at once in a
+// cycle of waits that none can break. A loop it gave up on is not waited
+// on again until it has started a turn since: a stuck loop costs one
+// wait, not one per message. Only l's holder calls it.
 func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
 	n := l.node
+	turns := to.turns.Load()
+	if to == l.gaveUpOn && turns == l.gaveUpAt {
+		return false
+	}
 	if l.stash.buf == nil {
 		l.stash = newFIFO(min(stashSize, n.cfg.MailboxSize))
 	}
@@ -283,14 +302,13 @@ func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
 			to.wakeUp()
 			return true
 		}
-		switch {
-		case n.closing.Load():
+		switch now := time.Now().UnixNano(); {
+		case n.closing.Load(), l.deadlocked(to):
 			return false
-		case l.deadlocked(to):
-			return false
-		case i == 0:
-			deadline = time.Now().UnixNano() + int64(wait)
-		case time.Now().UnixNano() > deadline:
+		case i == 0 || to.turns.Load() != turns:
+			turns, deadline = to.turns.Load(), now+int64(wait) // it moves: wait on
+		case now > deadline:
+			l.gaveUpOn, l.gaveUpAt = to, turns
 			return false
 		}
 		if i < 100 {
@@ -303,16 +321,14 @@ func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
 
 // deadlocked reports whether l, waiting on to, is in a cycle of waits
 // none of whose loops can make room: each waits on the next, back to l,
-// and each has a full stash. Then nothing frees a slot until one gives
-// way. What it reads moves under it; a cycle it misses ends at the
-// wait's deadline, one it sees wrongly costs one refused send.
+// and each has a full inbox and a full stash. Then nothing frees a slot
+// until one gives way. What it reads moves under it; a cycle it misses
+// ends at the wait's deadline, one it sees wrongly costs one refused
+// send.
 func (l *loop) deadlocked(to *loop) bool {
-	if !l.stashFull.Load() {
-		return false
-	}
-	x := to
+	x := l
 	for range l.node.loops {
-		if !x.stashFull.Load() {
+		if !x.stashFull.Load() || x.inbox.Len() < x.inbox.Cap() {
 			return false
 		}
 		if x = x.waitingOn.Load(); x == nil {
@@ -430,6 +446,10 @@ func (l *loop) dispatch(d delivery) {
 	c.cur = d.m
 	if err := wk.h.HandleMessage(c, d.m); err != nil {
 		l.node.handlerError(wk, err)
+	}
+	if l.pushedBack {
+		l.pushedBack = false
+		l.budget = 0
 	}
 	if c.cur != nil {
 		l.cache.Reclaim(c.cur)

@@ -20,7 +20,7 @@ import (
 const (
 	DefaultMailboxSize = 4096
 	DefaultSendTimeout = time.Second
-	DefaultWorkerWait  = 200 * time.Microsecond
+	DefaultWorkerWait  = 10 * time.Millisecond
 	DefaultDeliverWait = 50 * time.Millisecond
 )
 
@@ -31,7 +31,7 @@ type Config struct {
 	MailboxSize int           // capacity of each loop's and app context's mailbox, rounded up to a power of two; 0 means DefaultMailboxSize
 	MaxFrame    int           // largest encoded message; 0 means wire.DefaultMaxFrame
 	SendTimeout time.Duration // how long an app context's Send waits for room in a full mailbox; 0 means DefaultSendTimeout, < 0 means do not wait
-	WorkerWait  time.Duration // how long a worker's Forward or Reply waits for room in another loop's full mailbox (its Send does not); 0 means DefaultWorkerWait, < 0 means do not wait
+	WorkerWait  time.Duration // how long a worker's Forward or Reply waits for room in another loop's full mailbox while that loop starts no turn (its Send does not wait); 0 means DefaultWorkerWait, < 0 means do not wait
 	DeliverWait time.Duration // how long Deliver (a transport's reader) waits for room in a full mailbox before it drops; 0 means DefaultDeliverWait, < 0 means do not wait
 	Logger      *slog.Logger  // nil means discard
 	// AllowDial lists the destinations remote traffic may make the node

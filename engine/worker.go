@@ -153,8 +153,9 @@ func (wk *worker) deliver(from *loop, m *wire.Message, how send) error {
 		if from.local.push(delivery{wk, m}) {
 			return nil
 		}
+		from.pushedBack = true
 		return wk.refuse(m)
-	case how.fresh && wk.loop.inbox.Len() >= wk.loop.freshRoom:
+	case how.fresh && (wk.loop.inbox.Len() >= wk.loop.freshRoom || from.inbox.Len()+from.stash.len() >= from.freshRoom):
 	default:
 		ok = wk.loop.push(delivery{wk, m}, from == nil)
 	}
@@ -165,6 +166,7 @@ func (wk *worker) deliver(from *loop, m *wire.Message, how send) error {
 		if how.wait > 0 && !how.fresh && from.sendWaiting(wk.loop, delivery{wk, m}, how.wait) {
 			return nil
 		}
+		from.pushedBack = true
 		return wk.refuse(m)
 	}
 	if how.wait > 0 {

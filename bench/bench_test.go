@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-
 )
 
 // The test binary doubles as the baseline processes the process

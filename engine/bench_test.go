@@ -121,6 +121,33 @@ func crossLoopStream(b *testing.B, n *Node) {
 	b.ReportMetric(float64(n.Stats().MailboxFull), "full")
 }
 
+// BenchmarkCrossLoopChain: a source on loop 0 streams 64 B messages
+// through three hops that alternate loops (h1 on 1, h2 on 0, h3 on 1) to
+// a sink on loop 0: every hop crosses a mailbox, both ways.
+func BenchmarkCrossLoopChain(b *testing.B) {
+	n := benchNode(b, 2)
+	for i, h := range hopNames(3) {
+		n.StartWorkerOn(1-i%2, Hop{}, wire.LocalAddr(h))
+	}
+	s := &sink{want: b.N, done: make(chan struct{})}
+	n.StartWorkerOn(0, s, wire.LocalAddr("sink"))
+	n.StartWorkerOn(0, &source{route: wire.MustParseRoute("h1 => h2 => h3 => sink"), payload: make([]byte, 64), count: b.N}, wire.LocalAddr("source"))
+	app, _ := n.NewContext(wire.LocalAddr("app"))
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := app.Send(wire.MustParseRoute("source"), nil); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(time.Minute):
+		b.Fatalf("sink got %d of %d messages; stats %+v", b.N-s.want, b.N, n.Stats())
+	}
+	b.StopTimer()
+	reportChain(b, 3)
+	b.ReportMetric(float64(n.Stats().MailboxFull), "full")
+}
+
 // BenchmarkForward: pinger -> forwarder -> echo -> pinger on one loop; a
 // round is three hops.
 func BenchmarkForward(b *testing.B) {

@@ -77,7 +77,6 @@ type loop struct {
 	// tell a cycle of waits that none of them can break.
 	waitingOn atomic.Pointer[loop]
 	stashFull atomic.Bool
-	turns     atomic.Uint32 // turns started: a loop waiting on this one sees it move (sendWaiting)
 	freshRoom int           // how full a new message may find the inbox (send)
 	_         [128]byte
 
@@ -104,6 +103,12 @@ type loop struct {
 	next, end int
 	running   *worker // whose handler is running, for the recover to blame
 	_         [128]byte
+
+	// turns counts the turns started: a loop waiting on this one sees it
+	// move (sendWaiting). Written every turn, so away from what producers
+	// read on every push.
+	turns atomic.Uint32
+	_     [124]byte
 
 	hasTasks atomic.Bool
 	taskMu   sync.Mutex

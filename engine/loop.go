@@ -77,7 +77,7 @@ type loop struct {
 	// tell a cycle of waits that none of them can break.
 	waitingOn atomic.Pointer[loop]
 	stashFull atomic.Bool
-	freshRoom int           // how full a new message may find the inbox (send)
+	freshRoom int // how full a new message may find the inbox (send)
 	_         [128]byte
 
 	// Loop-owned.
@@ -94,6 +94,10 @@ type loop struct {
 	// inbox (where what frees the room waits) instead of spinning on its
 	// kick for the rest of the budget.
 	pushedBack bool
+	// out holds what handlers send to each other loop, by its id, until
+	// the turn ends (outbox.go); dirty lists those with something in.
+	out   []outbox
+	dirty []*outbox
 	// gaveUpOn is the loop a wait last gave up on, at its turn gaveUpAt:
 	// sendWaiting does not wait on it again until it has moved.
 	gaveUpOn *loop
@@ -238,6 +242,7 @@ func (l *loop) turn() bool {
 	l.budget = turnBudget
 	l.next, l.end = 0, n
 	l.runRest()
+	l.flushAll()
 	return true
 }
 
@@ -377,6 +382,7 @@ func (l *loop) run() {
 	for {
 		if l.hasTasks.Load() {
 			l.runTasks()
+			l.flushAll()
 			if l.stopping {
 				l.exit()
 				return
@@ -401,6 +407,7 @@ func (l *loop) exit() {
 	for _, f := range tasks {
 		f()
 	}
+	l.flushAll()
 	l.drain()
 }
 

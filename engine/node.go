@@ -137,6 +137,13 @@ func NewNode(cfg Config) (*Node, error) {
 	for i := range n.loops {
 		n.loops[i] = newLoop(n, i, cfg.MailboxSize)
 	}
+	for _, l := range n.loops {
+		l.out = make([]outbox, len(n.loops))
+		l.dirty = make([]*outbox, 0, len(n.loops))
+		for i, to := range n.loops {
+			l.out[i] = outbox{to: to, buf: make([]delivery, 0, outboxSize)}
+		}
+	}
 	n.wg.Add(len(n.loops))
 	for _, l := range n.loops {
 		go l.run()

@@ -155,19 +155,13 @@ func (wk *worker) deliver(from *loop, m *wire.Message, how send) error {
 		}
 		from.pushedBack = true
 		return wk.refuse(m)
-	case how.fresh && (wk.loop.inbox.Len() >= wk.loop.freshRoom || from.inbox.Len()+from.stash.len() >= from.freshRoom):
+	case from != nil:
+		return from.send(wk, m, how)
 	default:
-		ok = wk.loop.push(delivery{wk, m}, from == nil)
+		ok = wk.loop.push(delivery{wk, m}, true)
 	}
-	switch {
-	case ok:
+	if ok {
 		return nil
-	case from != nil && wk.box == nil:
-		if how.wait > 0 && !how.fresh && from.sendWaiting(wk.loop, delivery{wk, m}, how.wait) {
-			return nil
-		}
-		from.pushedBack = true
-		return wk.refuse(m)
 	}
 	if how.wait > 0 {
 		return wk.deliverSlow(m, how.fresh, time.Now().Add(how.wait).UnixNano())

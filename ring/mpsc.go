@@ -91,6 +91,43 @@ func (r *MPSC[T]) Push(v T) bool {
 	}
 }
 
+// PushBatch appends the values of vs in order, as many as there is room
+// for, claiming their slots with one CAS, and returns how many it
+// appended. A producer handing on many values at once pays for the
+// claim, and the cache lines of the slots it fills, once per batch.
+//
+// PushBatch is safe for concurrent use with Push, PushBatch and the
+// consumer. It does not allocate.
+func (r *MPSC[T]) PushBatch(vs []T) int {
+	size := r.mask + 1
+	for {
+		pos := r.tail.Load()
+		k := min(uint64(len(vs)), size)
+		// The consumer frees slots in order, so the last of the k being
+		// free means all are. Usually it is; else head says how many
+		// are free (it can be a slot ahead of that: Pop stores it
+		// first), and the loop finds the last free one.
+		if k > 0 && r.slots[(pos+k-1)&r.mask].seq.Load() != pos+k-1 {
+			k = min(k, size-min(size, pos-r.head.Load()))
+			for k > 0 && r.slots[(pos+k-1)&r.mask].seq.Load() != pos+k-1 {
+				k--
+			}
+		}
+		if k == 0 {
+			return 0
+		}
+		if !r.tail.CompareAndSwap(pos, pos+k) {
+			continue
+		}
+		for i := range k {
+			s := &r.slots[(pos+i)&r.mask]
+			s.val = vs[i]
+			s.seq.Store(pos + i + 1)
+		}
+		return int(k)
+	}
+}
+
 // Pop removes and returns the oldest value. It returns ok == false if the
 // ring is empty, or if the oldest slot has been claimed by a producer
 // whose Push has not yet returned.

@@ -303,3 +303,41 @@ func TestMPSCReady(t *testing.T) {
 		t.Fatal("Ready on a drained ring")
 	}
 }
+
+// PushBatch appends what fits, in order, and says how much that was.
+func TestMPSCPushBatch(t *testing.T) {
+	r := ring.NewMPSC[int](8)
+	if n := r.PushBatch([]int{0, 1, 2}); n != 3 {
+		t.Fatalf("PushBatch into an empty ring = %d, want 3", n)
+	}
+	if n := r.PushBatch([]int{3, 4, 5, 6, 7, 8, 9}); n != 5 {
+		t.Fatalf("PushBatch of 7 with room for 5 = %d", n)
+	}
+	if n := r.PushBatch([]int{99}); n != 0 {
+		t.Fatalf("PushBatch into a full ring = %d", n)
+	}
+	for lap := range 3 {
+		dst := make([]int, 3)
+		if n := r.PopBatch(dst); n != 3 {
+			t.Fatalf("lap %d: PopBatch = %d", lap, n)
+		}
+		if n := r.PushBatch([]int{10, 11, 12, 13}); n != 3 {
+			t.Fatalf("lap %d: PushBatch with room for 3 = %d", lap, n)
+		}
+		for range 5 {
+			r.Pop()
+		}
+		for range 3 {
+			r.Pop()
+		}
+		if r.Len() != 0 {
+			t.Fatalf("lap %d: Len %d after draining", lap, r.Len())
+		}
+		r.PushBatch([]int{0, 1, 2, 3, 4, 5, 6, 7})
+	}
+	for want := range 8 {
+		if v, ok := r.Pop(); !ok || v != want {
+			t.Fatalf("Pop = %d, %v, want %d", v, ok, want)
+		}
+	}
+}

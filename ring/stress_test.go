@@ -54,6 +54,28 @@ func stressMPSC(t *testing.T, capacity, producers, perProducer int) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for p := range producers {
+		if p%2 == 1 { // odd producers push in batches of up to 5
+			wg.Go(func() {
+				var out []item
+				for seq := 0; seq < perProducer; {
+					out = out[:0]
+					for i := seq; i < min(seq+1+seq%5, perProducer); i++ {
+						out = append(out, mkItem(p, i))
+					}
+					for len(out) > 0 {
+						k := r.PushBatch(out)
+						out, seq = out[k:], seq+k
+						if k == 0 {
+							if stop.Load() {
+								return
+							}
+							runtime.Gosched()
+						}
+					}
+				}
+			})
+			continue
+		}
 		wg.Go(func() {
 			for seq := range perProducer {
 				for !r.Push(mkItem(p, seq)) {

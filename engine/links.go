@@ -127,7 +127,7 @@ func (n *Node) tell(watchers []*worker, kind LinkEventKind, info LinkInfo) {
 		case wk.box != nil:
 			ok = wk.box.push(m)
 		case wk.loop != nil:
-			ok = wk.loop.push(delivery{wk, m}, false)
+			ok = wk.loop.queue(delivery{wk, m})
 		}
 		if !ok {
 			n.stats.full.Add(1)

@@ -89,11 +89,17 @@ type loop struct {
 	// budget is how many more same-loop dispatches this turn may run.
 	budget int
 	// pushedBack is set when a send of the running handler was refused
-	// for a full mailbox: the turn's same-loop work ends there, so a
-	// source that re-kicks itself when pushed back lets the loop take its
-	// inbox (where what frees the room waits) instead of spinning on its
-	// kick for the rest of the budget.
+	// for a full mailbox: the turn's same-loop work ends with what is
+	// queued ahead of the handler's re-queued kick, so a source that
+	// re-kicks itself when pushed back lets the loop take its inbox (where
+	// what frees the room waits) instead of spinning on its kick for the
+	// rest of the budget.
 	pushedBack bool
+	// borrowed is set while a borrower runs the loop: it does not borrow
+	// the loops it sends to (handOn), it wakes them. lender is the loop
+	// whose goroutine borrowed it, if one did.
+	borrowed bool
+	lender   *loop
 	// out holds what handlers send to each other loop, by its id, until
 	// the turn ends (outbox.go); dirty lists those with something in.
 	out   []outbox
@@ -126,9 +132,10 @@ type delivery struct {
 	m *wire.Message
 }
 
-// Loop states. Only the goroutine leaves stRunning (to park); a waker
-// moves stParked to stRunning and sends the parked goroutine its token; a
-// borrower moves stParked to stBorrowed and back.
+// Loop states. Only the goroutine leaves stRunning (to park: it is then
+// idle, spinning a while, then asleep); a waker moves stParked to
+// stRunning and sends the goroutine its token; a borrower moves stParked
+// to stBorrowed and back.
 const (
 	stRunning int32 = iota
 	stParked
@@ -162,13 +169,14 @@ const borrowTurns = 4
 // before its own turn takes from its inbox and frees room for us.
 const stashSize = 16 * batchSize
 
-// An idle loop looks at its inbox spinLooks times before it parks: a
-// message arriving meanwhile costs no wake-up; after it, the loop uses no
-// CPU. Every yieldEvery looks it yields its P, so a goroutine that needs
-// it runs: the loop it just woke (queued to run next on this P), or the
-// producer it waits for when loops outnumber Ps. Yielding on every look,
-// as the loop first did, spent half the CPU of a cross-loop ping-pong on
-// the scheduler's lock (runtime.goschedImpl: 56% of samples).
+// An idle loop is parked, free for a sender to borrow, as soon as it has
+// nothing to run, and looks at its inbox spinLooks times before its
+// goroutine sleeps: a message arriving meanwhile costs no wake-up; after
+// it, the loop uses no CPU. Every yieldEvery looks it yields its P, so a
+// goroutine that needs it runs: the producer it waits for when loops
+// outnumber Ps. Yielding on every look, as the loop first did, spent half
+// the CPU of a cross-loop ping-pong on the scheduler's lock
+// (runtime.goschedImpl: 56% of samples).
 const (
 	spinLooks  = 32 * yieldEvery
 	yieldEvery = 64
@@ -188,21 +196,42 @@ func newLoop(n *Node, id, size int) *loop {
 	}
 }
 
-// push queues d from any goroutine. If the loop is parked, a sender on
-// another loop wakes its goroutine; an off-loop sender (external) borrows
-// the loop and runs the work itself.
-func (l *loop) push(d delivery, external bool) bool {
+// push queues d from an off-loop sender (an app context, a transport's
+// reader). If the loop is parked, the sender borrows it and runs the work
+// itself; if tasks wait, it wakes the loop's goroutine instead.
+func (l *loop) push(d delivery) bool {
 	if !l.inbox.Push(d) {
 		return false
 	}
-	if external && !l.hasTasks.Load() {
-		if l.state.Load() == stParked && l.state.CompareAndSwap(stParked, stBorrowed) {
-			l.borrow()
-		}
-		return true
+	l.handOn(nil)
+	return true
+}
+
+// queue queues d and wakes the loop if it is parked, never running it
+// on the caller's goroutine.
+func (l *loop) queue(d delivery) bool {
+	if !l.inbox.Push(d) {
+		return false
 	}
 	l.wakeUp()
 	return true
+}
+
+// handOn sees to it that what was just pushed to l runs: nothing to do
+// if l's holder runs it; if l is parked, the caller borrows l and runs
+// its turns on its own goroutine (no hand-off between goroutines, the
+// reason a loop is parked the moment it is idle), or, where tasks wait
+// for l's goroutine, wakes it. lender is the loop whose goroutine calls,
+// between its turns, or nil for an off-loop sender.
+func (l *loop) handOn(lender *loop) {
+	if l.state.Load() != stParked {
+		return
+	}
+	if !l.hasTasks.Load() && l.state.CompareAndSwap(stParked, stBorrowed) {
+		l.borrow(lender)
+		return
+	}
+	l.wakeUp()
 }
 
 func (l *loop) wakeUp() {
@@ -212,13 +241,19 @@ func (l *loop) wakeUp() {
 }
 
 // borrow runs the loop on the caller's goroutine, which holds it
-// (stBorrowed), then gives it back.
-func (l *loop) borrow() {
+// (stBorrowed), then gives it back. A loop run so does not borrow others
+// in turn: one goroutine holds at most the loop it owns and one more.
+// lender, if not nil, is the loop the caller owns, idle between its
+// turns: a forward to it that finds its inbox full must not wait for a
+// goroutine that is this one (sendWaiting).
+func (l *loop) borrow(lender *loop) {
+	l.borrowed, l.lender = true, lender
 	for i := 0; i < borrowTurns && !l.hasTasks.Load(); i++ {
 		if !l.turn() {
 			break
 		}
 	}
+	l.borrowed, l.lender = false, nil
 	left := l.local.len() > 0 || l.stash.len() > 0
 	l.state.Store(stParked)
 	// Work left over, or pushed while we held the loop (which woke
@@ -300,14 +335,14 @@ func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
 	if to == l.gaveUpOn && turns == l.gaveUpAt {
 		return false
 	}
-	if l.stash.buf == nil {
-		l.stash = newFIFO(min(stashSize, n.cfg.MailboxSize))
-	}
 	l.waitingOn.Store(to)
 	defer l.waitingOn.Store(nil)
 	var deadline int64
 	for i := 0; ; i++ {
 		l.stashInbox()
+		if to == l.lender {
+			to.stashInbox() // its goroutine is this one, between its turns
+		}
 		if to.inbox.Push(d) {
 			to.wakeUp()
 			return true
@@ -353,6 +388,9 @@ func (l *loop) deadlocked(to *loop) bool {
 
 // stashInbox moves what it can of the inbox to the stash.
 func (l *loop) stashInbox() {
+	if l.stash.buf == nil {
+		l.stash = newFIFO(min(stashSize, l.node.cfg.MailboxSize))
+	}
 	for !l.stash.full() {
 		d, ok := l.inbox.Pop()
 		if !ok {
@@ -460,8 +498,11 @@ func (l *loop) dispatch(d delivery) {
 		l.node.handlerError(wk, err)
 	}
 	if l.pushedBack {
+		// What is queued ahead of the handler's own re-queued message
+		// (its kick, last) still runs; the handler does not, until the
+		// inbox has had its turn.
 		l.pushedBack = false
-		l.budget = 0
+		l.budget = min(l.budget, l.local.len()-1)
 	}
 	if c.cur != nil {
 		l.cache.Reclaim(c.cur)
@@ -522,21 +563,33 @@ func (l *loop) fault(wk *worker, v any) {
 	n.log.Error("worker panicked; stopped", "worker", wk.addrs[0], "panic", v, "stack", string(debug.Stack()))
 }
 
-// idle spins briefly, then parks until a producer or a task wakes it.
+// idle parks the loop, free to borrow, and waits until it has work: it
+// looks at the inbox a while, then sleeps until a waker's token. It
+// returns holding the loop (stRunning).
 func (l *loop) idle() {
+	l.state.Store(stParked)
 	for i := 1; i <= spinLooks; i++ {
-		if l.inbox.Ready() || l.hasTasks.Load() {
+		switch l.state.Load() {
+		case stRunning: // a waker took the loop for us and sends our token
+			l.parker.park()
 			return
+		case stParked:
+			// A producer that pushed before the Store saw stRunning and
+			// left the work to us: Len counts a push under way too.
+			if (l.inbox.Ready() || l.hasTasks.Load() || i == 1 && l.inbox.Len() > 0) && l.state.CompareAndSwap(stParked, stRunning) {
+				return
+			}
 		}
+		// stBorrowed: another goroutine runs our work and gives the loop
+		// back (parked, or woken with our token if it left work).
 		if i%yieldEvery == 0 {
 			yield()
 		}
 	}
-	l.state.Store(stParked)
-	// A producer that pushed before seeing stParked must be seen here
-	// (Len counts a push under way, Ready does not). Taking the loop back
-	// can fail: a waker took it (and sent our token) or a borrower holds
-	// it (and will give it back or wake us). Either way the token is the
+	// Before sleeping, what arrived under way must be seen (Len counts
+	// a push whose slot is not published yet). Taking the loop back can
+	// fail: a waker took it (and sends our token) or a borrower holds it
+	// (and will give it back or wake us). Either way the token is the
 	// only way back to stRunning.
 	if (l.inbox.Len() > 0 || l.hasTasks.Load()) && l.state.CompareAndSwap(stParked, stRunning) {
 		return

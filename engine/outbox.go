@@ -37,6 +37,7 @@ func (l *loop) send(wk *worker, m *wire.Message, how send) error {
 	}
 	if ob.room < need || len(ob.buf) == outboxSize {
 		l.flush(ob)
+		to.wakeUp() // mid-handler: not a time to run its work here
 		ob.room = to.inbox.Cap() - to.inbox.Len()
 	}
 	d := delivery{wk, m}
@@ -57,11 +58,20 @@ func (l *loop) send(wk *worker, m *wire.Message, how send) error {
 	return wk.refuse(m)
 }
 
-// flushAll hands on every outbox with something in it.
+// flushAll hands on every outbox with something in it, then sees to it
+// that their loops run what they got: a parked one this loop's goroutine
+// runs itself (handOn), unless it runs a borrowed loop already.
 func (l *loop) flushAll() {
 	for _, ob := range l.dirty {
-		ob.dirty = false
 		l.flush(ob)
+	}
+	for _, ob := range l.dirty {
+		ob.dirty = false
+		if l.borrowed {
+			ob.to.wakeUp()
+		} else {
+			ob.to.handOn(l)
+		}
 	}
 	clear(l.dirty)
 	l.dirty = l.dirty[:0]
@@ -77,7 +87,6 @@ func (l *loop) flush(ob *outbox) {
 	buf := ob.buf
 	ob.buf = ob.buf[:0] // no handler runs, so nothing is added, while this waits
 	n := ob.to.inbox.PushBatch(buf)
-	ob.to.wakeUp()
 	wait := l.node.cfg.WorkerWait
 	for _, d := range buf[n:] {
 		if wait <= 0 || !l.sendWaiting(ob.to, d, wait) {

@@ -411,7 +411,8 @@ func runStress(t *testing.T, c stressCase) {
 		for deadline := time.Now().Add(10 * wait); !waitAll(); {
 			select {
 			case why := <-p.failed:
-				t.Fatalf("%s\n%s", why, dumpLoops(n))
+				_, acct := l.settled(n, delivered())
+				t.Fatalf("%s\n%s%s", why, dumpLoops(n), acct)
 			default:
 			}
 			if time.Now().After(deadline) {
@@ -435,7 +436,7 @@ func runStress(t *testing.T, c stressCase) {
 func dumpLoops(n *Node) string {
 	var b []byte
 	for _, l := range n.loops {
-		b = fmt.Appendf(b, "loop %d: state %d inbox %d waiting %v tasks %v\n", l.id, l.state.Load(), l.inbox.Len(), l.waitingOn.Load() != nil, l.hasTasks.Load())
+		b = fmt.Appendf(b, "loop %d: state %d inbox %d local %d stash %d waiting %v tasks %v\n", l.id, l.state.Load(), l.inbox.Len(), l.local.len(), l.stash.len(), l.waitingOn.Load() != nil, l.hasTasks.Load())
 	}
 	return string(b)
 }

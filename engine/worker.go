@@ -158,7 +158,7 @@ func (wk *worker) deliver(from *loop, m *wire.Message, how send) error {
 	case from != nil:
 		return from.send(wk, m, how)
 	default:
-		ok = wk.loop.push(delivery{wk, m}, true)
+		ok = wk.loop.push(delivery{wk, m})
 	}
 	if ok {
 		return nil
@@ -191,7 +191,7 @@ func (wk *worker) deliverSlow(m *wire.Message, fresh bool, deadline int64) error
 			ok = wk.box.push(m)
 		case fresh && wk.loop.inbox.Len() >= wk.loop.freshRoom:
 		default:
-			ok = wk.loop.push(delivery{wk, m}, false)
+			ok = wk.loop.push(delivery{wk, m})
 		}
 		if ok {
 			return nil

@@ -21,7 +21,7 @@ type outbox struct {
 }
 
 // outboxSize bounds what an outbox holds before it is handed on.
-const outboxSize = 32
+const outboxSize = batchSize
 
 // send hands m to wk, a worker on another loop, for a handler running on
 // l. It owns m: on error m has been released. A worker's new message
@@ -36,8 +36,7 @@ func (l *loop) send(wk *worker, m *wire.Message, how send) error {
 		need += to.inbox.Cap() - to.freshRoom
 	}
 	if ob.room < need || len(ob.buf) == outboxSize {
-		l.flush(ob)
-		to.wakeUp() // mid-handler: not a time to run its work here
+		l.flush(ob) // flushAll sees to the wake-up (ob stays dirty) at the turn's end
 		ob.room = to.inbox.Cap() - to.inbox.Len()
 	}
 	d := delivery{wk, m}

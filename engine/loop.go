@@ -324,24 +324,34 @@ func (l *loop) runGuarded() (done bool) {
 // sendWaiting pushes d into to's inbox, which was full, for a handler
 // running on l: it waits for room, keeping l's own inbox moving meanwhile
 // (see loop: Waits between loops). It gives up, reporting false with d
-// not pushed, when to has started no turn for wait (its handler holds it,
-// or its thread does not run), when the node closes, or at once in a
+// not pushed, when to has started no turn for wait, nor has any loop it
+// waits on in turn (a handler holds one, or its thread does not run),
+// when the node closes, or at once in a
 // cycle of waits that none can break. A loop it gave up on is not waited
 // on again until it has started a turn since: a stuck loop costs one
 // wait, not one per message. Only l's holder calls it.
 func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
 	n := l.node
-	turns := to.turns.Load()
+	turns := to.progress()
 	if to == l.gaveUpOn && turns == l.gaveUpAt {
 		return false
 	}
+	// A borrowed loop's lender is held by this goroutine too, between its
+	// turns: it cannot take its inbox in while we wait, so we do, and it
+	// waits on what we wait on (deadlocked follows it).
+	lender := l.lender
 	l.waitingOn.Store(to)
 	defer l.waitingOn.Store(nil)
+	if lender != nil {
+		lender.waitingOn.Store(to)
+		defer lender.waitingOn.Store(nil)
+	}
+	to.wakeUp() // it may be asleep with what we handed it mid-turn
 	var deadline int64
 	for i := 0; ; i++ {
 		l.stashInbox()
-		if to == l.lender {
-			to.stashInbox() // its goroutine is this one, between its turns
+		if lender != nil {
+			lender.stashInbox()
 		}
 		if to.inbox.Push(d) {
 			to.wakeUp()
@@ -350,8 +360,8 @@ func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
 		switch now := time.Now().UnixNano(); {
 		case n.closing.Load(), l.deadlocked(to):
 			return false
-		case i == 0 || to.turns.Load() != turns:
-			turns, deadline = to.turns.Load(), now+int64(wait) // it moves: wait on
+		case i == 0 || to.progress() != turns:
+			turns, deadline = to.progress(), now+int64(wait) // it moves: wait on
 		case now > deadline:
 			l.gaveUpOn, l.gaveUpAt = to, turns
 			return false
@@ -364,26 +374,47 @@ func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
 	}
 }
 
-// deadlocked reports whether l, waiting on to, is in a cycle of waits
-// none of whose loops can make room: each waits on the next, back to l,
-// and each has a full inbox and a full stash. Then nothing frees a slot
-// until one gives way. What it reads moves under it; a cycle it misses
-// ends at the wait's deadline, one it sees wrongly costs one refused
-// send.
-func (l *loop) deadlocked(to *loop) bool {
+// progress sums the turns of l and of the loops l waits on, one after
+// the other (waitingOn): a loop held up by a wait of its own is not
+// stuck while the loop at the end of its chain moves.
+func (l *loop) progress() uint32 {
+	sum := l.turns.Load()
 	x := l
 	for range l.node.loops {
-		if !x.stashFull.Load() || x.inbox.Len() < x.inbox.Cap() {
-			return false
-		}
 		if x = x.waitingOn.Load(); x == nil {
+			break
+		}
+		sum += x.turns.Load()
+	}
+	return sum
+}
+
+// deadlocked reports whether l, waiting on to, waits on loops that
+// none can make room in: following the waits from to, each loop has a
+// full inbox and a full stash, and the waits come back to l (full too) or
+// to a loop already passed (a lender waiting, through the loop it
+// borrowed, on itself). Then nothing frees a slot until one gives way.
+// What it reads moves under it; a cycle it misses ends at the wait's
+// deadline, one it sees wrongly costs one refused send.
+func (l *loop) deadlocked(to *loop) bool {
+	full := func(x *loop) bool { return x.stashFull.Load() && x.inbox.Len() >= x.inbox.Cap() }
+	x := to
+	for range l.node.loops {
+		if !full(x) {
 			return false
 		}
-		if x == l {
+		next := x.waitingOn.Load()
+		switch next {
+		case nil:
+			return false
+		case l:
+			return full(l)
+		case x, to:
 			return true
 		}
+		x = next
 	}
-	return false
+	return true
 }
 
 // stashInbox moves what it can of the inbox to the stash.

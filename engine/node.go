@@ -20,7 +20,7 @@ import (
 const (
 	DefaultMailboxSize = 4096
 	DefaultSendTimeout = time.Second
-	DefaultWorkerWait  = 10 * time.Millisecond
+	DefaultWorkerWait  = 100 * time.Millisecond
 	DefaultDeliverWait = 50 * time.Millisecond
 )
 
@@ -91,6 +91,9 @@ type Node struct {
 	closing  atomic.Bool
 	closeMu  sync.Once
 	done     chan struct{}
+	// loopsDone is closed once every loop has stopped: what Close's
+	// CloseTimeout bounds.
+	loopsDone chan struct{}
 
 	flows     atomic.Uint64    // last flow id handed out
 	links     map[uint64]*Link // open links by flow, under regMu
@@ -122,13 +125,14 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:   cfg,
-		log:   cfg.Logger.With("node", cfg.Name),
-		pool:  wire.NewPool(cfg.MaxFrame),
-		done:  make(chan struct{}),
-		links: make(map[uint64]*Link),
-		dial:  dial,
-		named: named,
+		cfg:       cfg,
+		log:       cfg.Logger.With("node", cfg.Name),
+		pool:      wire.NewPool(cfg.MaxFrame),
+		done:      make(chan struct{}),
+		loopsDone: make(chan struct{}),
+		links:     make(map[uint64]*Link),
+		dial:      dial,
+		named:     named,
 	}
 	n.workers = newRegistry()
 	n.all = make(map[*worker]struct{})
@@ -294,7 +298,7 @@ func (n *Node) StopWorker(addr wire.Address) error {
 	return nil
 }
 
-// CloseTimeout bounds how long Close waits for the node to stop.
+// CloseTimeout bounds how long Close waits for the loops to stop.
 const CloseTimeout = time.Second
 
 // Close stops the node: it stops taking messages in, every loop stops
@@ -302,27 +306,37 @@ const CloseTimeout = time.Second
 // hooks, transports close, and every message still queued is released
 // and counted (Stats.DroppedAtClose). It is idempotent.
 //
-// Close waits up to CloseTimeout. A handler that has not returned by then
-// (one that sleeps, or waits on something that never comes) keeps its
-// loop, and no engine can take a loop from a running handler: Close then
-// returns an error wrapping ErrCloseTimeout that names the loop, and the
-// node finishes stopping when the handler returns (Done is closed then).
+// Close waits up to CloseTimeout for the loops to stop, then for the
+// rest (transports closing their connections). A handler that has not
+// returned by then (one that sleeps, or waits on something that never
+// comes) keeps its loop, and no engine can take a loop from a running
+// handler: Close then returns an error wrapping ErrCloseTimeout that
+// names the loop, and the node finishes stopping when the handler
+// returns (Done is closed then).
 //
 // A handler must not call Close: the wait needs the loop the handler is
 // running on (or a transport's reader that is running it). From a
 // handler, call Shutdown with a context that is already done: the node
 // starts stopping and Shutdown returns at once; Done says when it is over.
 func (n *Node) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
-	defer cancel()
-	if err := n.Shutdown(ctx); err != nil {
-		return n.stuck()
+	n.closeMu.Do(func() { go n.shutdown() })
+	t := time.NewTimer(CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-n.loopsDone:
+	case <-t.C:
+		select {
+		case <-n.loopsDone:
+		default:
+			return n.stuck()
+		}
 	}
+	<-n.done
 	return nil
 }
 
-// Shutdown is Close with the wait bounded by ctx instead; the shutdown
-// goes on after ctx ends.
+// Shutdown is Close with the whole wait bounded by ctx instead; the
+// shutdown goes on after ctx ends.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.closeMu.Do(func() { go n.shutdown() })
 	select {
@@ -333,7 +347,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 }
 
-// stuck describes why the node has not stopped yet.
+// stuck describes the loops a handler still holds.
 func (n *Node) stuck() error {
 	var held []string
 	for _, l := range n.loops {
@@ -341,11 +355,7 @@ func (n *Node) stuck() error {
 			held = append(held, strconv.Itoa(l.id))
 		}
 	}
-	what := "a transport has not closed"
-	if len(held) > 0 {
-		what = "a handler still runs on loop " + strings.Join(held, ", ")
-	}
-	return fmt.Errorf("%w: %s after %v; the node stops when it returns (Node.Done)", ErrCloseTimeout, what, CloseTimeout)
+	return fmt.Errorf("%w: a handler still runs on loop %s after %v; the node stops when it returns (Node.Done)", ErrCloseTimeout, strings.Join(held, ", "), CloseTimeout)
 }
 
 func (n *Node) shutdown() {
@@ -384,6 +394,7 @@ func (n *Node) shutdown() {
 		})
 	}
 	n.wg.Wait()
+	close(n.loopsDone)
 	transports.Wait()
 	// What external senders and Shutdown hooks pushed after a loop had
 	// stopped is released now that nothing runs.

@@ -436,7 +436,7 @@ func runStress(t *testing.T, c stressCase) {
 func dumpLoops(n *Node) string {
 	var b []byte
 	for _, l := range n.loops {
-		b = fmt.Appendf(b, "loop %d: state %d inbox %d local %d stash %d waiting %v tasks %v\n", l.id, l.state.Load(), l.inbox.Len(), l.local.len(), l.stash.len(), l.waitingOn.Load() != nil, l.hasTasks.Load())
+		b = fmt.Appendf(b, "loop %d: state %d inbox %d stash full %v waiting %v tasks %v\n", l.id, l.state.Load(), l.inbox.Len(), l.stashFull.Load(), l.waitingOn.Load() != nil, l.hasTasks.Load())
 	}
 	return string(b)
 }

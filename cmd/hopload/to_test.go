@@ -50,6 +50,14 @@ func TestMultiaddrNode(t *testing.T) {
 		_ = standIn.Process.Kill()
 		_ = standIn.Wait()
 	})
+	// Its command line names it once the exec has gone through, which a
+	// busy machine can show late (a CI flake: "n1 is not running").
+	for deadline := time.Now().Add(10 * time.Second); !home.Alive(standIn.Process.Pid); {
+		if time.Now().After(deadline) {
+			t.Fatal("the stand-in node process does not show as a live hopwire process")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := h.SaveState("n1", home.State{PID: standIn.Process.Pid, Started: time.Now(), TCP: srv.addr}); err != nil {
 		t.Fatal(err)
 	}

@@ -27,10 +27,19 @@ const (
 // patience returns how long a run of n operations may take.
 func patience(n int) time.Duration { return stallTimeout + time.Duration(n)*opBudget }
 
+// benchWorkerWait is the scenarios' engine.Config.WorkerWait (newNode).
+const benchWorkerWait = time.Second
+
 // newNode starts a node of loops event loops that is closed when b's run
 // ends.
+//
+// Its forwards wait up to benchWorkerWait for room in another loop:
+// a scenario counts every message, and on a machine with fewer cores
+// than loops a loop's thread can be off its CPU for longer than the
+// default wait (engine.DefaultWorkerWait), which then refuses the forward
+// and the run would take that for a lost message.
 func newNode(b *testing.B, loops int) *engine.Node {
-	n, err := engine.NewNode(engine.Config{Name: "bench", Loops: loops})
+	n, err := engine.NewNode(engine.Config{Name: "bench", Loops: loops, WorkerWait: benchWorkerWait})
 	if err != nil {
 		fatalf(b, "new node: %v", err)
 	}

@@ -20,7 +20,7 @@ import (
 const (
 	DefaultMailboxSize = 4096
 	DefaultSendTimeout = time.Second
-	DefaultWorkerWait  = 100 * time.Millisecond
+	DefaultWorkerWait  = 10 * time.Millisecond
 	DefaultDeliverWait = 50 * time.Millisecond
 )
 

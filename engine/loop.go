@@ -31,34 +31,39 @@ import (
 // the inbox and the tasks (StopWorker, Close) are reached within a bounded
 // number of dispatches whatever the workers do.
 //
-// Waits between loops. A handler whose send finds another loop's inbox
-// full waits for room, up to Config.WorkerWait: the wait stalls its own
-// loop, so its own senders are pushed back in turn and backpressure
-// travels upstream. Two loops (or a ring of them) that each wait on the
-// other's full inbox would hold each other for the whole wait, every
-// message. So a waiting holder keeps its own inbox moving: it takes what
-// has arrived into stash, a loop-owned FIFO that comes before the inbox
-// (its messages are older), which makes room for the loop it may be
-// waiting on. The cycle then turns: the other loop's push goes in, its
-// handler returns, its turn goes on and takes from its inbox, and our
-// push goes in. Only when the stash is full too and the loop we wait on
-// is itself waiting do we give up at once: both ends are full and each
-// waits on the other, so one send is refused (ErrMailboxFull, counted)
-// and its loop goes on. Without a cycle the wait ends at WorkerWait
-// (a receiver whose handler sleeps). This was chosen over the others the
-// issue named: no wait at all between loops turned end-to-end
-// backpressure into drops at every hop (a hop forwarding a stream onto a
-// busy loop refused what a short wait delivers), and per-pair queues
-// cost a ring per pair of loops, O(loops²) memory, and a scan per turn.
+// Waits between loops. A handler forwarding to another loop whose inbox
+// is full waits for room (sendWaiting): the wait stalls its own loop, so
+// its own senders are pushed back in turn and backpressure travels
+// upstream. Two loops (or a ring of them) that each wait on the other's
+// full inbox would hold each other, every message. So a waiting holder
+// keeps its own inbox moving: it takes what has arrived into stash, a
+// loop-owned FIFO that comes before the inbox (its messages are older),
+// which makes room for a loop that may be waiting on it; that loop's push
+// goes in, its turn goes on and takes from its inbox, and ours goes in.
+// Only when the waits come round to us through loops that all have a
+// full inbox and a full stash (deadlocked) does one give way at once: its
+// send is refused (ErrMailboxFull, counted) and its loop goes on. Else
+// the wait lasts while the loop waited on, or one it waits on in turn,
+// starts turns, and ends after Config.WorkerWait without one (a handler
+// that sleeps). A worker's new message (Context.Send) does not wait at
+// all, and leaves the last quarter of an inbox to what is already on its
+// way (send). This was chosen over the others the issue named: no wait at
+// all between loops turned end-to-end backpressure into drops at every
+// hop (a hop forwarding a stream onto a busy loop refused 6,620 of 20,000
+// that a short wait delivers), and per-pair queues cost a ring per pair of
+// loops, O(loops²) memory, and a scan of them per turn.
 //
-// Borrowing: an off-loop sender (a transport's reader, an app goroutine)
-// that finds the loop parked does not wake the loop's goroutine; it takes
-// the loop and runs the work itself, then gives it back. A message read
-// off a socket is then handled, and its reply written, on the goroutine
-// that read it, with no hand-off: on a small machine a wake-up of another
-// goroutine costs more than the hop. A borrow is bounded (borrowTurns
-// turns) and ends early when tasks wait, handing the rest to the loop's
-// goroutine.
+// Borrowing: a sender that finds the loop parked does not wake its
+// goroutine; it takes the loop and runs its turns itself, then gives it
+// back: an off-loop sender (a transport's reader, an app goroutine) at
+// once, another loop at the end of its own turn (flushAll). A message
+// read off a socket is then handled, and its reply written, on the
+// goroutine that read it, and a ping-pong between two loops stays on one
+// thread, with no hand-off: a wake-up of another goroutine, or a message
+// another core must fetch, costs more than the hop. A borrow is bounded
+// (borrowTurns turns), ends early when tasks wait, handing the rest to
+// the loop's goroutine, and does not nest: a borrowed loop wakes the
+// loops it sends to.
 //
 // Faults: whoever holds the loop runs its handlers under a recover (one
 // per batch, see runRest), so a handler that panics stops its own worker
@@ -324,12 +329,11 @@ func (l *loop) runGuarded() (done bool) {
 // sendWaiting pushes d into to's inbox, which was full, for a handler
 // running on l: it waits for room, keeping l's own inbox moving meanwhile
 // (see loop: Waits between loops). It gives up, reporting false with d
-// not pushed, when to has started no turn for wait, nor has any loop it
-// waits on in turn (a handler holds one, or its thread does not run),
-// when the node closes, or at once in a
-// cycle of waits that none can break. A loop it gave up on is not waited
-// on again until it has started a turn since: a stuck loop costs one
-// wait, not one per message. Only l's holder calls it.
+// not pushed, when neither to nor a loop to waits on in turn has started
+// a turn for wait (a handler holds one, or its thread does not run), when
+// the node closes, or at once in a cycle of waits that none can break. A
+// loop it gave up on is not waited on again until it has moved: a stuck
+// loop costs one wait, not one per message. Only l's holder calls it.
 func (l *loop) sendWaiting(to *loop, d delivery, wait time.Duration) bool {
 	n := l.node
 	turns := to.progress()

@@ -3,6 +3,7 @@ package bench
 import (
 	"runtime"
 	"strconv"
+	"testing"
 	"time"
 )
 
@@ -134,45 +135,29 @@ const scaleHops = 3
 // n loops; on n loops, every hop crossing; as goroutine channel chains)
 // over n times the rate of one.
 func scaleScenarios(procs int) []Scenario {
+	// rate is one of them: a 64 B stream in msgs/s, higher is better.
+	rate := func(name, baseline, about, allocs string, hopwire, base func(*testing.B)) Scenario {
+		return Scenario{Name: name, Baseline: baseline, About: about, AllocsNote: allocs,
+			Unit: UnitMsgsPerSec, HigherIsBetter: true, PayloadBytes: chainPayload,
+			RunHopwire: hopwire, RunBaseline: base}
+	}
 	var scs []Scenario
 	for n := 2; n <= procs; n *= 2 {
 		ns := strconv.Itoa(n)
 		efficiency := "msgs/s at " + ns + " ÷ (" + ns + " × msgs/s at 1)"
 		sizes := ". There is one for each N in 2, 4, 8 … up to GOMAXPROCS: a 2-core machine shows only N=2, and the figure means much only on a bigger one"
-		one := ownLoops(1, 1)
+		one := chainTimes(scaleHops, ownLoops(1, 1), n)
 		scs = append(scs,
-			Scenario{
-				Name:           "scale " + ns + " loops",
-				Baseline:       ns + " x 1 loop",
-				About:          ns + " independent 3-hop chains (source, 3 engine.Hop workers, sink) on a node of " + ns + " loops, chain i all on loop i, kicked at once, streaming 64 B messages, b.N in all; vs one such chain on a 1-loop node, its rate times " + ns + ": the ratio is the efficiency, " + efficiency + sizes,
-				Unit:           UnitMsgsPerSec,
-				HigherIsBetter: true,
-				PayloadBytes:   chainPayload,
-				RunHopwire:     chain(scaleHops, ownLoops(n, n)),
-				RunBaseline:    chainTimes(scaleHops, one, n),
-			},
-			Scenario{
-				Name:           "scale " + ns + " loops crossing",
-				Baseline:       ns + " x 1 loop",
-				About:          "the " + ns + " chains on " + ns + " loops with chain i's stage j (source 0, hops 1-3, sink 4) on loop (i+j) mod " + ns + ", so every hop crosses loops; vs one chain on a 1-loop node (same-loop: msgs/s at 1), its rate times " + ns + ": the ratio is the efficiency, " + efficiency + sizes,
-				Unit:           UnitMsgsPerSec,
-				HigherIsBetter: true,
-				PayloadBytes:   chainPayload,
-				AllocsNote:     crossAllocs,
-				RunHopwire:     chain(scaleHops, crossLoops(n, n)),
-				RunBaseline:    chainTimes(scaleHops, one, n),
-			},
-			Scenario{
-				Name:           "scale " + ns + " chan chains",
-				Baseline:       ns + " x 1 chan chain",
-				About:          ns + " independent 3-stage channel chains (as the 3-stage chan chain) fed at once by " + ns + " goroutines, b.N messages in all; vs one channel chain, its rate times " + ns + ": the channel world's efficiency, " + efficiency + ", for reference" + sizes,
-				Unit:           UnitMsgsPerSec,
-				HigherIsBetter: true,
-				PayloadBytes:   chainPayload,
-				AllocsNote:     "no hopwire on either side: the chains' channels hold up to 4 × 4096 messages each, more than the warm-up builds, so their one wire.Pool grows through a short run",
-				RunHopwire:     chanChains(scaleHops, n, 1),
-				RunBaseline:    chanChains(scaleHops, 1, n),
-			})
+			rate("scale "+ns+" loops", ns+" x 1 loop",
+				ns+" independent 3-hop chains (source, 3 engine.Hop workers, sink) on a node of "+ns+" loops, chain i all on loop i, kicked at once, streaming 64 B messages, b.N in all; vs one such chain on a 1-loop node, its rate times "+ns+": the ratio is the efficiency, "+efficiency+sizes,
+				"", chain(scaleHops, ownLoops(n, n)), one),
+			rate("scale "+ns+" loops crossing", ns+" x 1 loop",
+				"the "+ns+" chains on "+ns+" loops with chain i's stage j (source 0, hops 1-3, sink 4) on loop (i+j) mod "+ns+", so every hop crosses loops; vs one chain on a 1-loop node (same-loop: msgs/s at 1), its rate times "+ns+": the ratio is the efficiency, "+efficiency+sizes,
+				crossAllocs, chain(scaleHops, crossLoops(n, n)), one),
+			rate("scale "+ns+" chan chains", ns+" x 1 chan chain",
+				ns+" independent 3-stage channel chains (as the 3-stage chan chain) fed at once by "+ns+" goroutines, b.N messages in all; vs one channel chain, its rate times "+ns+": the channel world's efficiency, "+efficiency+", for reference"+sizes,
+				"no hopwire on either side: the chains' channels hold up to 4 × 4096 messages each, more than the warm-up builds, so their one wire.Pool grows through a short run",
+				chanChains(scaleHops, n, 1), chanChains(scaleHops, 1, n)))
 	}
 	return scs
 }

@@ -295,11 +295,12 @@ func (l *loop) take() int {
 		return l.stash.popBatch(l.batch)
 	}
 	n := l.inbox.PopBatch(l.batch)
-	// Another loop wrote these headers last, so each handler would start
-	// with a miss on its message. Reading them all first overlaps those
-	// misses, which do not depend on each other (CrossLoopChain +20-60 %).
+	// Another loop wrote these messages last, so each handler would start
+	// with misses on its message: the header, and the Message's second
+	// cache line (ownership, origin). Reading them all first overlaps
+	// those misses, which do not depend on each other.
 	for _, d := range l.batch[:n] {
-		l.warm += d.m.Hops()
+		l.warm += d.m.Hops() + int(d.m.Meta().Flow)
 	}
 	return n
 }

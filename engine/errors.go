@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"net"
+	"os"
 	"strconv"
 
 	"github.com/hopwire/hopwire/wire"
@@ -12,9 +14,11 @@ import (
 // refused because a receiver is full (a mailbox, a connection's queue, a
 // socket's buffer) wraps ErrBackpressure, so a caller tests
 // errors.Is(err, engine.ErrClosed) or engine.ErrBackpressure without
-// knowing which layer said it.
+// knowing which layer said it. ErrClosed is the standard library's
+// net.ErrClosed too, and a timeout (ErrTimeout, ErrCloseTimeout) is
+// os.ErrDeadlineExceeded with Timeout() true, as a net.Conn's are.
 var (
-	ErrClosed       = errors.New("engine: closed")
+	ErrClosed       = NewError("engine: closed", net.ErrClosed)
 	ErrBackpressure = errors.New("engine: backpressure: the receiver is full")
 )
 
@@ -22,7 +26,7 @@ var (
 // come wrapped in an *AddressError, access control's in an *AccessError.
 var (
 	ErrMailboxFull    = NewError("engine: mailbox full", ErrBackpressure)
-	ErrTimeout        = errors.New("engine: receive timed out")
+	ErrTimeout        = timeout("engine: receive timed out")
 	ErrAddressInUse   = errors.New("engine: address already in use")
 	ErrNoTransport    = errors.New("engine: no transport for address type")
 	ErrNoAddress      = errors.New("engine: a worker needs at least one address")
@@ -33,7 +37,7 @@ var (
 	ErrHopsExhausted  = errors.New("engine: message arrived with no hop budget left")
 	ErrContextClosed  = NewError("engine: app context closed", ErrClosed)
 	ErrTransportInUse = errors.New("engine: a transport for that address type is already registered on this node")
-	ErrCloseTimeout   = errors.New("engine: close timed out")
+	ErrCloseTimeout   = timeout("engine: close timed out")
 )
 
 // NewError returns a sentinel error with text of its own that errors.Is
@@ -48,6 +52,17 @@ type layerError struct {
 
 func (e *layerError) Error() string { return e.text }
 func (e *layerError) Unwrap() error { return e.base }
+
+// timeout returns a sentinel timeout: a net.Error whose Timeout reports
+// true and that errors.Is matches with os.ErrDeadlineExceeded.
+func timeout(text string) error { return &timeoutError{text} }
+
+type timeoutError struct{ text string }
+
+func (e *timeoutError) Error() string   { return e.text }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return true } // net.Error's; as os.ErrDeadlineExceeded says
+func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
 
 // AddressError names the address an operation failed on: wire's, one
 // type for a bad address text and for an address a node has no worker or

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,22 @@ func TestErrorVocabulary(t *testing.T) {
 	var ae *AccessError
 	if err := error(&AccessError{Addr: "x", Flow: 1}); !errors.Is(err, ErrDenied) || !errors.As(err, &ae) {
 		t.Error("AccessError unwraps to ErrDenied")
+	}
+	// The standard library's words: a closed thing, a deadline.
+	if !errors.Is(ErrContextClosed, net.ErrClosed) {
+		t.Error("ErrContextClosed is a net.ErrClosed")
+	}
+	for _, err := range []error{ErrTimeout, ErrCloseTimeout, fmt.Errorf("wrapped: %w", ErrTimeout)} {
+		var ne net.Error
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("%v: not an os.ErrDeadlineExceeded, or not a net.Error whose Timeout is true", err)
+		}
+		if errors.Is(err, ErrClosed) {
+			t.Errorf("%v is not an ErrClosed", err)
+		}
+	}
+	if errors.Is(ErrTimeout, ErrCloseTimeout) {
+		t.Error("ErrTimeout and ErrCloseTimeout are two errors")
 	}
 }
 

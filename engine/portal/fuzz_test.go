@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"errors"
 	"bytes"
 	"encoding/binary"
 	"io"
@@ -124,7 +125,7 @@ func FuzzSession(f *testing.F) {
 		}
 		for { // what the sessions sent the fake peer
 			m, err := fake.Receive(0)
-			if err == engine.ErrTimeout {
+			if errors.Is(err, engine.ErrTimeout) {
 				break
 			}
 			if m != nil {
@@ -153,7 +154,7 @@ func receiveFrom(t *testing.T, app *engine.App, kind byte) wire.Route {
 	t.Helper()
 	for {
 		m, err := app.Receive(wait)
-		if err == engine.ErrTimeout {
+		if errors.Is(err, engine.ErrTimeout) {
 			t.Fatalf("no message of kind %d", kind)
 		}
 		if err != nil {

@@ -1,9 +1,9 @@
 package portal_test
 
 import (
-	"errors"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"testing"

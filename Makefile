@@ -14,10 +14,13 @@ build:
 
 # The race detector allocates, so the zero-allocation tests skip under it:
 # the second run is theirs (and a check that nothing depends on -race).
+# hopwire_checks turns on wire's use-after-release checks (wire/own.go),
+# which production builds leave out.
+TESTTAGS ?= hopwire_checks
 test:
 	$(GO) vet ./...
-	$(GO) test -race -timeout 15m ./...
-	$(GO) test -timeout 10m ./...
+	$(GO) test -race -tags $(TESTTAGS) -timeout 15m ./...
+	$(GO) test -tags $(TESTTAGS) -timeout 10m ./...
 
 # The benchmark suite: every scenario beside its baseline in the same run,
 # quick by default (under a minute on 2 cores). A longer run, a report and
@@ -42,7 +45,7 @@ fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "== $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+			$(GO) test -tags $(TESTTAGS) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
 

@@ -188,10 +188,14 @@ func TestKeepThenRelease(t *testing.T) {
 	closeWithin(t, n)
 }
 
-// A handler that uses its message after releasing it panics in a test
-// binary with wire.ErrUseAfterRelease, and is stopped for it as for any
-// panic; the message is released once.
+// A handler that uses its message after releasing it panics, in a build
+// with wire's use checks (-tags hopwire_checks), with
+// wire.ErrUseAfterRelease, and is stopped for it as for any panic; the
+// message is released once.
 func TestUseAfterReleaseInAHandler(t *testing.T) {
+	if !useChecked() {
+		t.Skip("wire's use-after-release check is off: build with -tags hopwire_checks, as make test does")
+	}
 	log := &records{}
 	n := panicNode(t, Config{Loops: 1, Logger: slog.New(log)})
 	mustStart(t, n, WorkerFunc(func(ctx *Context, m *wire.Message) error {
@@ -333,4 +337,17 @@ func TestReadIntoPayloadZeroAllocs(t *testing.T) {
 			t.Errorf("room %d: %v allocs per read into a payload and round trip over two hops", room, allocs)
 		}
 	}
+}
+
+// useChecked reports whether wire's accessors check for use after
+// release in this build.
+func useChecked() (on bool) {
+	m, err := wire.NewPool(0).Build(wire.MustParseRoute("x"), nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	m.Release()
+	defer func() { on = recover() != nil }()
+	m.Payload()
+	return false
 }

@@ -1,7 +1,5 @@
 package wire
 
-import "testing"
-
 // Ownership
 //
 // A Message has one owner at a time. The owner either hands it on (to a
@@ -10,9 +8,9 @@ import "testing"
 //
 // Two checks catch an owner that does. Release panics on a message
 // already released, always: a second release means two owners, and the
-// pool would otherwise hand the message out twice. In test binaries
-// (testing.Testing, so the tests of every package that imports wire)
-// every accessor that reads or rewrites the encoded message — Payload,
+// pool would otherwise hand the message out twice. Built with the tag
+// hopwire_checks (make test, make fuzz), every accessor that reads or
+// rewrites the encoded message — Payload,
 // Bytes, Raw, Next, ReturnBytes, Hop, Step, Turn, Redirect, PrependReturn,
 // SetPayload, SetPayloadLen, Resize, Parse, Frame, Datagram — panics
 // with ErrUseAfterRelease on a released message. In a production binary
@@ -48,9 +46,10 @@ import "testing"
 // engine's ChainRoundTrip, 22 hops a round, production build: 10191
 // instructions a round against 10084 before loans and use checks).
 
-// checkUse turns on the use-after-release check of the accessors: in test
-// binaries only.
-var checkUse = testing.Testing()
+// checkUse turns on the use-after-release check of the accessors: under
+// the build tag hopwire_checks (checks_on.go), not in production builds.
+// A variable, not the constant, so BenchmarkUseCheck can set it.
+var checkUse = useChecks
 
 // use panics if the use check is on and m has been released. It is small
 // enough to be inlined into every accessor, and they into their callers.

@@ -19,11 +19,11 @@ func panicsWith(f func()) (err error) {
 	return nil
 }
 
-// In a test binary every accessor of a released message panics, whether
+// With the checks on, every accessor of a released message panics, whether
 // the message went back to its pool or to a cache.
 func TestUseAfterReleasePanics(t *testing.T) {
 	if !checkUse {
-		t.Fatal("the use check is off in a test binary")
+		t.Skip("the use-after-release check is off: build with -tags hopwire_checks, as make test does")
 	}
 	uses := []struct {
 		name string
@@ -95,7 +95,7 @@ func TestLend(t *testing.T) {
 	m := build()
 	m.Lend()
 	m.Release()
-	if err := panicsWith(func() { m.Payload() }); !errors.Is(err, ErrUseAfterRelease) {
+	if err := panicsWith(func() { m.Payload() }); checkUse && !errors.Is(err, ErrUseAfterRelease) {
 		t.Fatalf("use of a lent message after its Release: %v", err)
 	}
 	if err := panicsWith(m.Release); !errors.Is(err, ErrMessageReleased) {
@@ -122,7 +122,7 @@ func TestLend(t *testing.T) {
 	m = build()
 	m.Lend()
 	c.Reclaim(m)
-	if err := panicsWith(func() { m.Payload() }); !errors.Is(err, ErrUseAfterRelease) {
+	if err := panicsWith(func() { m.Payload() }); checkUse && !errors.Is(err, ErrUseAfterRelease) {
 		t.Fatalf("use after Reclaim: %v", err)
 	}
 

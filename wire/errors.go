@@ -14,7 +14,6 @@ var (
 	ErrRouteTooLong    = errors.New("wire: route longer than 255 addresses")
 	ErrFrameTooLarge   = errors.New("wire: frame too large")
 	ErrEmptyRoute      = errors.New("wire: empty onward route")
-	ErrBadAddressText  = errors.New("wire: malformed address text")
 	ErrBadVersion      = errors.New("wire: unsupported protocol version")
 	ErrBadAddressType  = errors.New("wire: address type out of range")
 	ErrMessageReleased = errors.New("wire: message already released")

@@ -112,9 +112,11 @@ func NewService(node *engine.Node, cfg ServiceConfig) (*Service, error) {
 	if err := node.StartWorker(serviceWorker{s}, s.addr); err != nil {
 		return nil, err
 	}
-	if err := node.Allow(engine.AllFlows, s.addr); err == nil {
+	err := node.Allow(engine.AllFlows, s.addr)
+	if err == nil {
 		err = node.WatchLinks(s.addr)
-	} else {
+	}
+	if err != nil {
 		node.StopWorker(s.addr)
 		return nil, err
 	}

@@ -56,10 +56,9 @@ type Transport struct {
 	flushers sync.WaitGroup // connections' flusher goroutines
 	closing  sync.Once
 
-	pending     budget        // bytes held by incomplete frames (Config.MaxPendingBytes)
-	queued      atomic.Int64  // bytes in the connections' outbound queues (Config.MaxQueuedBytes)
-	evictCredit atomic.Int64  // bytes evicted connections hold still: readers may take them over the bound (evictFor)
-	swept       chan struct{} // closed when the frame sweeper has returned
+	pending budget        // bytes held by incomplete frames (Config.MaxPendingBytes)
+	queued  atomic.Int64  // bytes in the connections' outbound queues (Config.MaxQueuedBytes)
+	swept   chan struct{} // closed when the frame sweeper has returned
 
 	stats counters
 

@@ -74,6 +74,12 @@
 //	relay.create       {1: name, 2: at "1#host:port", 3: [allowed service names]}  RelayInfo {1: name, 2: forward, 3: at, 4: state, 5: since, 6: last error, 7: hosted}
 //	relay.list         -                                        [RelayInfo]: the node's relays by name, then those it hosts
 //	relay.delete       {1: name}                                -
+//	outlet.create      {1: name, 2: target host:port}           PortalInfo {1: kind "outlet"|"inlet", 2: name, 3: target, 4: listen, 5: route, 6: sessions, 7: open, 8: bytes in, 9: bytes out, 10: failed, 11: resets, 12: compress, 13: saved in, 14: saved out}
+//	outlet.list        -                                        [PortalInfo], by name
+//	outlet.delete      {1: name}                                -
+//	inlet.create       {3: listen host:port, 4: route (text), 5: compress "s2"|"zstd"|""}  PortalInfo
+//	inlet.list         -                                        [PortalInfo], by listen address
+//	inlet.delete       {3: listen}                              -
 //
 // What the ops do, and their errors:
 //
